@@ -1,0 +1,30 @@
+"""mnist-logreg: handwritten-digit classification with logistic regression.
+
+Data flows one way: ``datasets`` -> ``tasks`` -> ``linear`` -> ``evaluation`` -> outputs
+(``plots``, ``report``, ``modelio``, ``cli``, ``web``).
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .datasets import MNIST, load_mnist
+from .images import preprocess_image
+from .linear import LogisticRegression, SGDLogisticRegression
+from .modelio import load_model, save_model
+from .tasks import parse_task
+
+try:
+    __version__ = version("mnist-logreg")
+except PackageNotFoundError:  # running from a source tree without installation
+    __version__ = "0.0.0"
+
+__all__ = [
+    "MNIST",
+    "LogisticRegression",
+    "SGDLogisticRegression",
+    "__version__",
+    "load_mnist",
+    "load_model",
+    "parse_task",
+    "preprocess_image",
+    "save_model",
+]

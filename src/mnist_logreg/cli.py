@@ -1,0 +1,386 @@
+"""The ``mnist-logreg`` command: a thin layer over the library.
+
+User mistakes (bad options, missing or corrupt files, unreachable sources) print one line
+``mnist-logreg: error: ...`` and exit with status 2; nothing prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["build_parser", "main"]
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line."""
+
+
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data source")
+    g.add_argument("--source", choices=["bundled", "openml", "idx"], default="bundled",
+                   help="where the digits come from (default: the copy shipped with the package)")
+    g.add_argument("--name", help="OpenML dataset name, e.g. mnist_784 (not with --data-id)")
+    g.add_argument("--version", type=int, help="OpenML dataset version (with --name)")
+    g.add_argument("--data-id", type=int, help="OpenML data id, e.g. 554 (not with --name)")
+    g.add_argument("--base-url", help="IDX mirror URL (source idx; default: the built-in mirror list)")
+    g.add_argument("--cache-dir", help="cache folder (default: $MNIST_LOGREG_CACHE or the user cache dir)")
+
+
+def _data_options(args):
+    from .pipeline import DataOptions
+
+    return DataOptions(source=args.source, name=args.name, version=args.version, data_id=args.data_id,
+                       base_url=args.base_url, cache_dir=args.cache_dir)
+
+
+def _load(args, progress=True):
+    from .pipeline import load_data
+
+    return load_data(_data_options(args), progress=progress)
+
+
+# ------------------------------------------------------------------ data
+
+
+def cmd_data_info(args) -> int:
+    data = _load(args)
+    info = {"source": data.source}
+    for split in ("train", "test"):
+        X, y = data._split(split)
+        classes, counts = __import__("numpy").unique(y, return_counts=True)
+        info[split] = {"images": list(data.images(split).shape), "labels": list(y.shape),
+                       "class_counts": {int(c): int(n) for c, n in zip(classes, counts, strict=True)}}
+    info["checksums_md5"] = data.checksums or data.compute_checksums()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"source: {info['source']}")
+    for split in ("train", "test"):
+        s = info[split]
+        print(f"{split}: images {tuple(s['images'])} uint8, labels {tuple(s['labels'])} int64")
+        print("  class counts: " + ", ".join(f"{c}:{n}" for c, n in s["class_counts"].items()))
+    for key, md5 in info["checksums_md5"].items():
+        print(f"md5 {key}: {md5}")
+    return 0
+
+
+def _parse_grid(text: str) -> tuple[int, int]:
+    rows, sep, cols = text.lower().partition("x")
+    if not sep or not rows.isdigit() or not cols.isdigit() or int(rows) < 1 or int(cols) < 1:
+        raise UserError(f"--grid: expected ROWSxCOLS such as 10x10, found {text!r}")
+    return int(rows), int(cols)
+
+
+def cmd_data_show(args) -> int:
+    from . import plots
+
+    data = _load(args)
+    X, y = data._split(args.split)
+    if args.grid:
+        rows, cols = _parse_grid(args.grid)
+        start = args.index or 0
+        stop = start + rows * cols
+        if start < 0 or stop > len(y):
+            raise UserError(f"--grid {args.grid} from --index {start}: needs rows {start}..{stop - 1}, "
+                            f"the {args.split} split has {len(y)}")
+        fig = plots.digit_grid(X[start:stop], [str(v) for v in y[start:stop]], rows=rows, cols=cols,
+                               title=f"MNIST {args.split} digits {start}-{stop - 1}")
+        out = args.out or "grid.png"
+    else:
+        index = 0 if args.index is None else args.index
+        if not 0 <= index < len(y):
+            raise UserError(f"--index {index}: expected 0..{len(y) - 1} for the {args.split} split")
+        fig = plots.digit_figure(X[index], f"{args.split}[{index}]: label {y[index]}")
+        out = args.out or "digit.png"
+    plots.save_figure(fig, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_data_fetch(args) -> int:
+    data = _load(args)
+    print(f"fetched {data.source}: {len(data.y_train)} train, {len(data.y_test)} test digits (cached)")
+    return 0
+
+
+# ------------------------------------------------------------------ train / evaluate / report
+
+
+class _Status:
+    """A one-line live status on stderr (off with --quiet or when stderr is not a terminal)."""
+
+    def __init__(self, quiet: bool):
+        self.on = not quiet
+        self.tty = sys.stderr.isatty()
+        self.last = 0
+
+    def iteration(self, info: dict) -> None:
+        if not self.on:
+            return
+        if "epoch" in info:
+            text = f"fitting: epoch {info['epoch']}/{info['epochs']}"
+        else:
+            model = f"model {info['model']} " if "model" in info else ""
+            text = (f"fitting: {model}iter {info['iter']:4d}  F = {info['objective']:.6g}  "
+                    f"est. gap {info['est_gap'] / max(abs(info['objective']), 1):.1e}")
+        if self.tty:
+            print("\r" + text.ljust(78), end="", file=sys.stderr, flush=True)
+        elif info.get("iter", 0) % 25 == 0:
+            print(text, file=sys.stderr, flush=True)
+
+    def fold(self, i: int, score: float) -> None:
+        if self.on:
+            self.done()
+            print(f"cross-validation: fold {i + 1} accuracy {score:.4f}", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.on and self.tty:
+            print("\r" + " " * 78 + "\r", end="", file=sys.stderr, flush=True)
+
+
+def _summary_line(m: dict) -> str:
+    fit = m.get("fit", {})
+    line = f"test accuracy {m['test']['accuracy']:.2%} ({m['test']['n_samples']} digits)"
+    if fit:
+        line += (f" | fit {fit.get('fit_time_s', 0):.2f} s, {fit.get('n_iter')} iterations, "
+                 f"{'converged' if fit.get('converged') else 'NOT converged'}")
+    if "cross_validation" in m:
+        cv = m["cross_validation"]
+        line += f" | {cv['k']}-fold CV {cv['mean']:.2%} ± {cv['std']:.2%}"
+    return line + f" | {m['out']}"
+
+
+def _emit(m: dict, args) -> None:
+    if args.json:
+        slim = {k: v for k, v in m.items()}
+        slim["test"] = {k: v for k, v in m["test"].items() if k != "report_text"}
+        print(json.dumps(slim, indent=2, default=str))
+    else:
+        print(_summary_line(m))
+
+
+def cmd_train(args) -> int:
+    from .pipeline import TrainOptions, train
+
+    opts = TrainOptions(task=args.task, model=args.model, C=args.C, seed=args.seed,
+                        train_size=args.train_size, cv=args.cv, max_iter=args.max_iter,
+                        figures=not args.no_figures)
+    status = _Status(args.quiet or args.json)
+    try:
+        m = train(opts, _data_options(args), args.out, on_iteration=status.iteration, on_fold=status.fold)
+    finally:
+        status.done()
+    _emit(m, args)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .pipeline import evaluate_model
+
+    status = _Status(args.quiet or args.json)
+    m = evaluate_model(args.model, _data_options(args), args.out, cv=args.cv, seed=args.seed,
+                       on_fold=status.fold)
+    _emit(m, args)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import build_report
+
+    print(f"wrote {build_report(args.run_dir)}")
+    return 0
+
+
+# ------------------------------------------------------------------ predict / serve
+
+
+def _latest_model() -> Path | None:
+    runs = sorted(Path("runs").glob("*/model.npz"), key=lambda p: p.stat().st_mtime)
+    return runs[-1] if runs else None
+
+
+def resolve_model(path: str | None, quiet: bool = False) -> Path:
+    """The model to use: ``path``, else the latest run's, else a freshly trained default one."""
+    if path:
+        return Path(path)
+    latest = _latest_model()
+    if latest is not None:
+        if not quiet:
+            print(f"using the latest run's model: {latest}", file=sys.stderr)
+        return latest
+    from .pipeline import TrainOptions, train
+
+    print("no --model given and no run found: training the default model first (about 15 s)",
+          file=sys.stderr)
+    m = train(TrainOptions(figures=False))
+    return Path(m["out"]) / "model.npz"
+
+
+def _image_paths(items: Sequence[str]) -> list[Path]:
+    exts = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+    out = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in exts)
+            if not found:
+                raise UserError(f"{p}: folder holds no image files ({', '.join(sorted(exts))})")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def cmd_predict(args) -> int:
+    import numpy as np
+
+    from .images import preprocess_image
+    from .modelio import load_model
+
+    model, task, _ = load_model(resolve_model(args.model, args.json))
+    paths = _image_paths(args.images)
+    digits = np.stack([preprocess_image(p) for p in paths])
+    proba = model.predict_proba(digits.reshape(len(digits), -1))
+    results = []
+    for path, p in zip(paths, proba, strict=True):
+        top = np.argsort(-p)[:3]
+        results.append({"file": str(path), "digit": int(model.classes_[top[0]]),
+                        "top3": [[int(model.classes_[i]), float(p[i])] for i in top]})
+    if args.show_input:
+        from . import plots
+
+        fig = plots.digit_grid(digits, [f"{Path(r['file']).name}\n→ {r['digit']}" for r in results],
+                               cols=min(8, len(results)), title="What the model saw (28x28)")
+        plots.save_figure(fig, args.show_input)
+    if args.json:
+        print(json.dumps({"task": task, "predictions": results}, indent=2))
+    else:
+        for r in results:
+            tops = "  ".join(f"{d}: {q:.1%}" for d, q in r["top3"])
+            print(f"{r['file']}: {r['digit']}   ({tops})")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    try:
+        import uvicorn
+
+        from .web.app import create_app
+    except ImportError as exc:
+        raise UserError(f"the web page needs the 'web' extra: pip install 'mnist-logreg[web]' ({exc})") from exc
+    app = create_app(resolve_model(args.model))
+    print(f"serving the draw-a-digit page on http://{args.host}:{args.port}/", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+# ------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``mnist-logreg`` command."""
+    parser = argparse.ArgumentParser(
+        prog="mnist-logreg",
+        description="Handwritten-digit classification with logistic regression on MNIST.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"mnist-logreg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    data = sub.add_parser("data", help="look at and fetch the data",
+                          description="Look at and fetch the MNIST data.")
+    dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+    p = dsub.add_parser("info", help="source, shapes, class counts, checksums",
+                        description="Print the source, shapes, class counts per split and checksums.")
+    _add_source_options(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_data_info)
+    p = dsub.add_parser("show", help="write a digit or a grid of digits as PNG",
+                        description="Write one digit (--index) or a grid (--grid RxC) as a PNG figure.")
+    _add_source_options(p)
+    p.add_argument("--index", type=int, help="row of the split (first row of the grid); default 0")
+    p.add_argument("--split", choices=["train", "test"], default="train")
+    p.add_argument("--grid", metavar="RxC", help="a grid of ROWSxCOLS digits, e.g. 10x10")
+    p.add_argument("--out", help="PNG file to write (default digit.png or grid.png)")
+    p.set_defaults(func=cmd_data_show)
+    p = dsub.add_parser("fetch", help="download and cache a source",
+                        description="Download a source into the cache (checksummed).")
+    _add_source_options(p)
+    p.set_defaults(func=cmd_data_fetch)
+
+    p = sub.add_parser("train", help="train, evaluate, write figures and an HTML report",
+                       description="Train a model, evaluate it on the test set and write a run folder "
+                                   "(model.npz, metrics.json, figures, report.html).")
+    p.add_argument("--task", default="multiclass", help="multiclass | digit:D | pair:A,B (default multiclass)")
+    p.add_argument("--model", choices=["softmax", "ovr", "sgd"], default="softmax")
+    p.add_argument("--C", type=float, default=1.0, help="inverse L2 penalty (default 1.0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the shuffle and subsample (default 0)")
+    p.add_argument("--train-size", type=int, help="stratified subsample of N training digits")
+    p.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation on the training set")
+    p.add_argument("--max-iter", type=int, default=1000, help="solver iteration limit (default 1000)")
+    p.add_argument("--out", help="run folder (default runs/<timestamp>)")
+    p.add_argument("--no-figures", action="store_true", help="skip figures and the HTML report")
+    p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    p.add_argument("--quiet", action="store_true", help="no live status")
+    _add_source_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a saved model on the test set",
+                       description="Evaluate a saved model on the test set; writes the same outputs as train.")
+    p.add_argument("--model", required=True, help="model.npz from a run")
+    p.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation on the training set")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="run folder (default runs/<timestamp>)")
+    p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
+    p.add_argument("--quiet", action="store_true", help="no live status")
+    _add_source_options(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("report", help="rebuild report.html from a run folder",
+                       description="Rebuild report.html from a run folder's metrics.json and figures.")
+    p.add_argument("run_dir", help="a run folder written by train or evaluate")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("predict", help="predict the digit in your own images",
+                       description="Predict the digit in image files (or folders of them).")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
+    p.add_argument("--model", help="model.npz (default: the latest run's, or train one first)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--show-input", metavar="PNG", help="write the 28x28 inputs the model saw")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("serve", help="the draw-a-digit web page",
+                       description="Serve the draw-a-digit web page (needs the 'web' extra).")
+    p.add_argument("--model", help="model.npz (default: the latest run's, or train one first)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .datasets import DataSourceError, IDXFormatError
+    from .images import ImageError
+    from .modelio import ModelFileError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, ValueError, DataSourceError, IDXFormatError, ModelFileError, ImageError,
+            FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        msg = str(exc) or type(exc).__name__
+        print(f"mnist-logreg: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mnist-logreg: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,14 @@
+"""Data sources: the bundled MNIST copy, OpenML, and IDX files from mirrors."""
+
+from .idx import IDXFormatError, read_idx, write_idx
+from .mnist import DataSourceError, MNIST, default_cache_dir, load_mnist
+
+__all__ = [
+    "MNIST",
+    "DataSourceError",
+    "IDXFormatError",
+    "default_cache_dir",
+    "load_mnist",
+    "read_idx",
+    "write_idx",
+]

@@ -1,0 +1,141 @@
+"""Read and write IDX files, the format of the original MNIST distribution.
+
+An IDX file is: two zero bytes, a data-type code, the number of dimensions ``ndim``, then
+``ndim`` big-endian uint32 sizes, then the values in big-endian C order. Files may be gzip
+compressed (detected from the content, not the name).
+
+The reader is strict: wrong magic bytes, an unknown type code, a payload shorter or longer
+than the dimensions imply each raise :class:`IDXFormatError` naming the file, what was
+expected and what was found.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .._atomic import atomic_write
+
+__all__ = ["IDXFormatError", "idx_bytes", "idx_md5", "parse_idx", "read_idx", "write_idx"]
+
+#: IDX type code -> numpy big-endian dtype
+TYPE_CODES: dict[int, np.dtype] = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_CODE_FOR_KIND = {(dt.kind, dt.itemsize): code for code, dt in TYPE_CODES.items()}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class IDXFormatError(ValueError):
+    """An IDX file (or bytes) does not follow the format."""
+
+
+def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+    """Decode IDX bytes (already decompressed) into a native-endian array.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole uncompressed file.
+    name : str
+        Used in error messages (usually the file name).
+    """
+    if len(data) < 4:
+        raise IDXFormatError(f"{name}: truncated header: expected at least 4 bytes, found {len(data)}")
+    if data[0] != 0 or data[1] != 0:
+        raise IDXFormatError(
+            f"{name}: wrong magic bytes: expected 00 00 at the start, found {data[:2].hex(' ')}"
+        )
+    code, ndim = data[2], data[3]
+    if code not in TYPE_CODES:
+        known = ", ".join(f"0x{c:02X}" for c in TYPE_CODES)
+        raise IDXFormatError(f"{name}: unsupported data-type code 0x{code:02X}: expected one of {known}")
+    if ndim == 0:
+        raise IDXFormatError(f"{name}: number of dimensions is 0: expected at least 1")
+    header_len = 4 + 4 * ndim
+    if len(data) < header_len:
+        raise IDXFormatError(
+            f"{name}: truncated header: expected {header_len} bytes for {ndim} dimensions, "
+            f"found {len(data)}"
+        )
+    shape = tuple(int(s) for s in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    dtype = TYPE_CODES[code]
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    found = len(data) - header_len
+    if found < expected:
+        raise IDXFormatError(
+            f"{name}: truncated payload: dimensions {shape} of {dtype.name} need {expected} bytes, "
+            f"found {found}"
+        )
+    if found > expected:
+        raise IDXFormatError(
+            f"{name}: {found - expected} trailing bytes: dimensions {shape} of {dtype.name} need "
+            f"{expected} bytes, found {found}"
+        )
+    arr = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
+    return arr.astype(dtype.newbyteorder("="), copy=dtype.itemsize > 1 or not arr.flags.writeable)
+
+
+def _decompress(raw: bytes, name: str) -> bytes:
+    if raw[:2] != _GZIP_MAGIC:
+        return raw
+    try:
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise IDXFormatError(f"{name}: corrupt gzip stream: {exc}") from exc
+
+
+def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an IDX file (plain or gzip) into a numpy array.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist.
+    IDXFormatError
+        The content is not a valid IDX file; the message names the file and the problem.
+    """
+    path = Path(path)
+    raw = path.read_bytes()
+    return parse_idx(_decompress(raw, str(path)), name=str(path))
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode ``array`` as uncompressed IDX bytes."""
+    array = np.asarray(array)
+    key = (array.dtype.kind, array.dtype.itemsize)
+    if key not in _CODE_FOR_KIND or array.ndim == 0 or array.ndim > 255:
+        raise IDXFormatError(
+            f"cannot write dtype {array.dtype} with {array.ndim} dimensions as IDX: expected "
+            "uint8, int8, int16, int32, float32 or float64 with 1 to 255 dimensions"
+        )
+    code = _CODE_FOR_KIND[key]
+    header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    return header + np.ascontiguousarray(array, dtype=TYPE_CODES[code]).tobytes()
+
+
+def idx_md5(array: np.ndarray) -> str:
+    """MD5 of the uncompressed IDX encoding of ``array`` (what MNIST's published checksums hash)."""
+    return hashlib.md5(idx_bytes(array)).hexdigest()
+
+
+def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None) -> None:
+    """Write ``array`` as an IDX file, atomically; gzip when ``compress`` (default: name ends .gz)."""
+    path = Path(path)
+    data = idx_bytes(array)
+    if compress is None:
+        compress = path.suffix == ".gz"
+    if compress:
+        data = gzip.compress(data, compresslevel=6, mtime=0)
+    with atomic_write(path) as fh:
+        fh.write(data)

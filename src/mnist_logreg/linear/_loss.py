@@ -1,0 +1,139 @@
+"""Penalised log losses for binary (sigmoid) and multinomial (softmax) logistic regression.
+
+Objective (scikit-learn's convention), for coefficients ``W`` and intercepts ``b``::
+
+    F(W, b) = sum_i s_i * logloss(y_i, x_i @ W + b) + 0.5 / C * ||W||_F^2
+
+with sample weights ``s_i`` (1 by default); the intercept is not penalised and ``C = inf``
+means no penalty. Parameters are one array ``theta`` of shape ``(d + 1, K)`` whose last row is
+the intercept (or ``(d, K)`` without intercept); ``K = 1`` for the binary model.
+
+Written against the array API standard, so ``X`` may be a numpy array or a torch tensor.
+Each loss gives the value and gradient, Hessian-vector products, and the per-sample curvature
+weights used to build the preconditioner.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["BinaryLogLoss", "SoftmaxLogLoss"]
+
+
+class _PenalisedLoss:
+    """Common data and L2 penalty for both losses."""
+
+    #: (K, K) class-coupling matrix A of the curvature bound M_i <= w_i * A (see ``curvature``)
+    n_outputs: int
+
+    def __init__(self, xp, X, sample_weight, C: float, fit_intercept: bool):
+        self.xp, self.X, self.s = xp, X, sample_weight
+        self.n, self.d = X.shape
+        self.C, self.fit_intercept = float(C), fit_intercept
+        self.alpha = 0.0 if math.isinf(self.C) else 1.0 / self.C
+        self.n_params_rows = self.d + int(fit_intercept)
+
+    def _linear(self, theta):
+        Z = self.X @ theta[: self.d]
+        if self.fit_intercept:
+            Z = Z + theta[self.d]
+        return Z
+
+    def _backward(self, R, theta):
+        """Gradient rows from the per-sample residual R (n, K): X^T R (+ alpha W), intercept sum(R)."""
+        xp = self.xp
+        gW = self.X.T @ R
+        if self.alpha:
+            gW = gW + self.alpha * theta[: self.d]
+        if not self.fit_intercept:
+            return gW
+        return xp.concat([gW, xp.sum(R, axis=0, keepdims=True)], axis=0)
+
+    def _penalty(self, theta) -> float:
+        if not self.alpha:
+            return 0.0
+        W = theta[: self.d]
+        return 0.5 * self.alpha * float(self.xp.sum(W * W))
+
+    def hessp(self, state, V):
+        """Hessian-vector product H @ V at the point where ``state`` was computed."""
+        U = self._linear(V)
+        R = self._curvature_times(state, U)
+        out = self._backward(R, V)
+        return out
+
+    def initial(self):
+        """The starting point: all zeros."""
+        return self.xp.zeros((self.n_params_rows, self.n_outputs), dtype=self.X.dtype, device=_device(self.X))
+
+
+def _device(a):
+    return getattr(a, "device", None) if not hasattr(a, "__array_interface__") else "cpu"
+
+
+class BinaryLogLoss(_PenalisedLoss):
+    """Sigmoid log loss with labels ``y`` in {0, 1}: ``softplus(z) - y z``."""
+
+    n_outputs = 1
+
+    def __init__(self, xp, X, y, sample_weight, C: float, fit_intercept: bool):
+        super().__init__(xp, X, sample_weight, C, fit_intercept)
+        self.y = xp.reshape(xp.astype(y, X.dtype), (-1, 1))
+        self.class_matrix = xp.ones((1, 1), dtype=X.dtype)
+
+    def value_grad(self, theta):
+        """Objective value (float), gradient (same shape as theta), and state for ``hessp``."""
+        xp = self.xp
+        z = self._linear(theta)
+        # softplus(z) = max(z, 0) + log1p(exp(-|z|)), stable for any z
+        per_sample = xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z))) - self.y * z
+        p = 1.0 / (1.0 + xp.exp(-z))
+        f = float(xp.sum(xp.astype(self.s * per_sample, xp.float64))) + self._penalty(theta)
+        return f, self._backward(self.s * (p - self.y), theta), p
+
+    def curvature(self, p):
+        """Per-sample weights w_i with the exact Hessian weight s_i * p_i (1 - p_i)."""
+        return self.xp.reshape(self.s * p * (1.0 - p), (-1,))
+
+    def _curvature_times(self, p, U):
+        return self.s * p * (1.0 - p) * U
+
+
+class SoftmaxLogLoss(_PenalisedLoss):
+    """Multinomial log loss with integer labels ``y`` in 0..K-1: ``logsumexp(z) - z_y``."""
+
+    def __init__(self, xp, X, y, sample_weight, C: float, fit_intercept: bool, n_classes: int):
+        super().__init__(xp, X, sample_weight, C, fit_intercept)
+        self.n_outputs = n_classes
+        classes = xp.arange(n_classes, device=_device(X))
+        self.Y = xp.astype(xp.reshape(y, (-1, 1)) == classes, X.dtype)  # one-hot
+        eye = xp.eye(n_classes, dtype=X.dtype, device=_device(X))
+        self.class_matrix = eye - 1.0 / n_classes
+
+    def value_grad(self, theta):
+        """Objective value (float), gradient (same shape as theta), and state (probabilities)."""
+        xp = self.xp
+        Z = self._linear(theta)
+        m = xp.max(Z, axis=1, keepdims=True)
+        E = xp.exp(Z - m)
+        total = xp.sum(E, axis=1, keepdims=True)
+        lse = xp.log(total) + m
+        per_sample = lse[:, 0] - xp.sum(Z * self.Y, axis=1)
+        s = self.s[:, 0]
+        f = float(xp.sum(xp.astype(s * per_sample, xp.float64))) + self._penalty(theta)
+        P = E / total
+        return f, self._backward(self.s * (P - self.Y), theta), P
+
+    def curvature(self, P):
+        """Per-sample weights w_i = s_i (1 - sum_k p_ik^2): with A = I - 11^T/K, w_i A tracks M_i.
+
+        M_i = diag(p_i) - p_i p_i^T is the sample's class-coupling Hessian block; its trace is
+        1 - sum_k p_ik^2, so the weight is large for uncertain samples and ~0 for confident ones.
+        """
+        xp = self.xp
+        return self.s[:, 0] * (1.0 - xp.sum(P * P, axis=1))
+
+    def _curvature_times(self, P, U):
+        xp = self.xp
+        return self.s * P * (U - xp.sum(P * U, axis=1, keepdims=True))

@@ -1,0 +1,318 @@
+"""Solvers: plain functions from a loss object to fitted parameters and a history.
+
+They know nothing of the estimator API. Both full-batch solvers use the same preconditioner,
+a curvature-weighted Gram matrix::
+
+    P = A (x) (X~^T diag(w) X~) + alpha * I          (X~ = [X, 1], w from ``loss.curvature``)
+
+where ``A`` is the loss's class-coupling matrix (1 for the binary loss, I - 11^T/K for softmax)
+and ``w_i`` the sample's curvature weight at the current point. At the start (all probabilities
+equal) this is Bohning's fixed bound up to scale; refreshed as the fit goes on it follows the
+real Hessian, which puts almost no weight on confidently classified digits. For the binary loss
+it *is* the Hessian, so Newton-CG takes exact Newton steps.
+
+Convergence is judged by the estimated suboptimality ``-g^T d / 2`` (the quadratic model's
+decrease along the search direction ``d``, the Newton decrement for Newton-CG): the fit stops
+when it is at most ``tol * |F|``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["SolverResult", "lbfgs", "newton_cg", "sgd"]
+
+_GRAM_CHUNK = 8192
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns."""
+
+    theta: Any
+    n_iter: int
+    n_evals: int
+    converged: bool
+    message: str
+    grad_norm: float
+    objective: float
+    n_hessp: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def _dot(xp, a, b) -> float:
+    return float(xp.sum(a * b))
+
+
+class Preconditioner:
+    """Applies the inverse of the curvature-weighted preconditioner described in the module doc."""
+
+    def __init__(self, loss, state, inv_spd: Callable):
+        xp, X = loss.xp, loss.X
+        w = loss.curvature(state)
+        d = loss.d
+        # Rows whose weight is below 1e-3 of the largest add almost nothing and are left out of
+        # the Gram matrix: late in a fit that is most of MNIST, which makes a refresh cheap.
+        keep = w > 1e-3 * float(xp.max(w))
+        n_keep = int(xp.sum(xp.astype(keep, xp.int64)))
+        if n_keep < loss.n:
+            Xa, wa = X[keep], w[keep]
+        else:
+            Xa, wa = X, w
+        # the Gram matrix is built chunk by chunk to keep memory low
+        G = xp.zeros((d, d), dtype=X.dtype, device=getattr(X, "device", None))
+        for lo in range(0, n_keep, _GRAM_CHUNK):
+            Xs = Xa[lo : lo + _GRAM_CHUNK] * xp.sqrt(wa[lo : lo + _GRAM_CHUNK])[:, None]
+            G = G + Xs.T @ Xs
+        self.rows_used = n_keep
+        if loss.fit_intercept:
+            xw = (Xa.T @ wa)[:, None]
+            top = xp.concat([G, xw], axis=1)
+            bottom = xp.concat([xw.T, xp.reshape(xp.sum(wa), (1, 1))], axis=1)
+            G = xp.concat([top, bottom], axis=0)
+        p = G.shape[0]
+        diag = xp.full((p,), loss.alpha, dtype=X.dtype, device=getattr(X, "device", None))
+        if loss.fit_intercept:
+            diag[-1] = 0.0
+        # a tiny ridge keeps G invertible where pixels are always 0 or no penalty is used
+        ridge = 1e-7 * float(xp.sum(xp.linalg.diagonal(G))) / p + 1e-12
+        G = G + xp.eye(p, dtype=X.dtype, device=getattr(X, "device", None)) * (diag + ridge)
+        self.Ginv = inv_spd(G)
+        self.xp, self.K, self.alpha, self.d = xp, loss.n_outputs, loss.alpha, d
+
+    def __call__(self, R):
+        if self.K == 1:
+            return self.Ginv @ R
+        xp = self.xp
+        mean = xp.mean(R, axis=1, keepdims=True)
+        out = self.Ginv @ (R - mean)
+        # the all-classes direction has curvature alpha for coefficients and 0 for intercepts,
+        # where the gradient is 0 anyway (softmax is unchanged by adding a constant to every class)
+        if self.alpha:
+            out[: self.d] = out[: self.d] + mean[: self.d] / self.alpha
+        return out
+
+
+def _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals):
+    info = {"iter": it, "objective": f, "grad_norm": gnorm, "est_gap": gap,
+            "time": time.perf_counter() - t0, "n_evals": n_evals}
+    history.append(info)
+    if verbose:
+        print(f"iter {it:4d}  F = {f:.10g}  |g| = {gnorm:.3e}  est. gap = {gap:.2e}")
+    if callback is not None:
+        callback(info)
+
+
+def _armijo(loss, theta, f, g, direction, slope, max_halvings=40):
+    """Backtracking line search from step 1; returns (step, theta, f, g, state, evals) or None."""
+    step = 1.0
+    for k in range(max_halvings):
+        cand = theta + step * direction
+        fc, gc, sc = loss.value_grad(cand)
+        if math.isfinite(fc) and fc <= f + 1e-4 * step * slope:
+            return step, cand, fc, gc, sc, k + 1
+        step *= 0.5
+    return None, theta, f, g, None, max_halvings
+
+
+def lbfgs(
+    loss,
+    theta0,
+    *,
+    inv_spd: Callable,
+    tol: float = 1e-6,
+    max_iter: int = 1000,
+    memory: int = 10,
+    verbose: int = 0,
+    callback: Callable | None = None,
+) -> SolverResult:
+    """Preconditioned L-BFGS (two-loop recursion with the weighted-Gram preconditioner).
+
+    The preconditioner is rebuilt from the current curvature at iterations 0, 5, 10, 20, 40,
+    80, ... (doubling), which costs one weighted Gram matrix each time.
+    """
+    xp = loss.xp
+    t0 = time.perf_counter()
+    theta = theta0
+    f, g, state = loss.value_grad(theta)
+    n_evals, history = 1, []
+    S, Y = [], []
+    next_refresh, precond = 0, None
+    converged, message, gap = False, "max_iter reached", math.inf
+    it = 0
+    for it in range(max_iter):
+        if it >= next_refresh:
+            precond = Preconditioner(loss, state, inv_spd)
+            next_refresh = it + max(5, it)
+        # two-loop recursion
+        q = -g
+        alphas = []
+        for s, y in zip(reversed(S), reversed(Y), strict=True):
+            rho = 1.0 / _dot(xp, s, y)
+            a = rho * _dot(xp, s, q)
+            alphas.append((a, rho))
+            q = q - a * y
+        q = precond(q)
+        if S:
+            gamma = _dot(xp, S[-1], Y[-1]) / _dot(xp, Y[-1], precond(Y[-1]))
+            q = q * gamma
+        for (s, y), (a, rho) in zip(zip(S, Y, strict=True), reversed(alphas), strict=True):
+            q = q + (a - rho * _dot(xp, y, q)) * s
+        slope = _dot(xp, g, q)
+        if slope >= 0:  # not a descent direction (rounding): restart from the preconditioned gradient
+            S.clear(), Y.clear()
+            q = precond(-g)
+            slope = _dot(xp, g, q)
+        gap = -slope / 2
+        gnorm = math.sqrt(_dot(xp, g, g))
+        _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals)
+        if gap <= tol * max(abs(f), 1.0):
+            converged, message = True, "converged"
+            break
+        step, theta_new, f_new, g_new, state_new, evals = _armijo(loss, theta, f, g, q, slope)
+        n_evals += evals
+        if step is None:
+            converged = gap <= 10 * tol * max(abs(f), 1.0)
+            message = "line search could not decrease the objective (rounding limit)"
+            break
+        s, y = theta_new - theta, g_new - g
+        if _dot(xp, s, y) > 1e-12 * _dot(xp, y, y):
+            S.append(s), Y.append(y)
+            if len(S) > memory:
+                S.pop(0), Y.pop(0)
+        theta, f, g, state = theta_new, f_new, g_new, state_new
+    else:
+        it = max_iter
+    return SolverResult(theta, it, n_evals, converged, message, math.sqrt(_dot(xp, g, g)), f,
+                        history=history)
+
+
+def newton_cg(
+    loss,
+    theta0,
+    *,
+    inv_spd: Callable,
+    tol: float = 1e-6,
+    max_iter: int = 100,
+    max_cg: int = 100,
+    verbose: int = 0,
+    callback: Callable | None = None,
+) -> SolverResult:
+    """Line-search Newton-CG: each step solves H d = -g by preconditioned conjugate gradients.
+
+    The preconditioner is rebuilt at every Newton step; the CG solve stops at a relative residual
+    of ``min(0.5, sqrt(|g| / |g0|))`` (an Eisenstat-Walker forcing term), so early steps are cheap
+    and late ones accurate.
+    """
+    xp = loss.xp
+    t0 = time.perf_counter()
+    theta = theta0
+    f, g, state = loss.value_grad(theta)
+    n_evals, n_hessp, history = 1, 0, []
+    g0norm = math.sqrt(_dot(xp, g, g)) or 1.0
+    converged, message = False, "max_iter reached"
+    it = 0
+    for it in range(max_iter):
+        precond = Preconditioner(loss, state, inv_spd)
+        gnorm = math.sqrt(_dot(xp, g, g))
+        eta = min(0.5, math.sqrt(gnorm / g0norm))
+        # preconditioned CG on H d = -g
+        d = xp.zeros_like(g)
+        r = -g
+        z = precond(r)
+        p = z
+        rz = _dot(xp, r, z)
+        for _ in range(max_cg):
+            Hp = loss.hessp(state, p)
+            n_hessp += 1
+            pHp = _dot(xp, p, Hp)
+            if pHp <= 0:
+                break
+            a = rz / pHp
+            d = d + a * p
+            r = r - a * Hp
+            if math.sqrt(_dot(xp, r, r)) <= eta * gnorm:
+                break
+            z = precond(r)
+            rz_new = _dot(xp, r, z)
+            p = z + (rz_new / rz) * p
+            rz = rz_new
+        slope = _dot(xp, g, d)
+        if slope >= 0:
+            d = precond(-g)
+            slope = _dot(xp, g, d)
+        gap = -slope / 2
+        _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals)
+        if gap <= tol * max(abs(f), 1.0):
+            converged, message = True, "converged"
+            break
+        step, theta, f, g, state_new, evals = _armijo(loss, theta, f, g, d, slope)
+        n_evals += evals
+        if step is None:
+            converged = gap <= 10 * tol * max(abs(f), 1.0)
+            message = "line search could not decrease the objective (rounding limit)"
+            break
+        state = state_new
+    else:
+        it = max_iter
+    return SolverResult(theta, it, n_evals, converged, message, math.sqrt(_dot(xp, g, g)), f,
+                        n_hessp=n_hessp, history=history)
+
+
+def sgd(
+    xp,
+    make_loss: Callable[[Any, Any], Any],
+    X,
+    y,
+    theta,
+    *,
+    alpha: float,
+    batch_size: int = 256,
+    epochs: int = 5,
+    eta0: float = 0.5,
+    power_t: float = 0.5,
+    t_start: int = 0,
+    rng=None,
+    verbose: int = 0,
+    callback: Callable | None = None,
+):
+    """Mini-batch SGD on ``mean log loss + 0.5 * alpha * ||W||^2``, averaging iterates per epoch.
+
+    The step at update ``t`` is ``eta0 / (1 + t / steps_per_epoch) ** power_t``; ``make_loss(Xb, yb)``
+    builds the unpenalised loss of one mini-batch, and the penalty gradient ``alpha * W`` is added
+    here (``alpha = 1 / (C n)`` gives the full-batch objective divided by n). Returns the averaged parameters, the last iterate and the number of updates done.
+    """
+    n = X.shape[0]
+    steps_per_epoch = max(1, math.ceil(n / batch_size))
+    t = t_start
+    d = X.shape[1]
+    avg = theta
+    for epoch in range(epochs):
+        order = rng.permutation(n) if rng is not None else np.arange(n)
+        if not isinstance(X, np.ndarray):  # a torch tensor: index with a tensor on its device
+            order = xp.asarray(order, device=X.device)
+        avg_sum, count = None, 0
+        for lo in range(0, n, batch_size):
+            idx = order[lo : lo + batch_size]
+            loss = make_loss(X[idx], y[idx])
+            _, g, _ = loss.value_grad(theta)
+            g = g / len(idx)
+            if alpha:
+                g[:d] = g[:d] + alpha * theta[:d]
+            eta = eta0 / (1.0 + t / steps_per_epoch) ** power_t
+            theta = theta - eta * g
+            t += 1
+            avg_sum = theta if avg_sum is None else avg_sum + theta
+            count += 1
+        avg = avg_sum / count
+        if verbose:
+            print(f"epoch {epoch + 1}/{epochs}  step {eta:.3g}")
+        if callback is not None:
+            callback({"epoch": epoch + 1, "epochs": epochs})
+    return avg, theta, t

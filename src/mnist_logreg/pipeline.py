@@ -1,0 +1,233 @@
+"""The main job as library functions: train (or load) a model, evaluate it, write a run folder.
+
+A run folder holds ``model.npz``, ``metrics.json``, ``classification_report.txt``, the PNG
+figures of :data:`mnist_logreg.report.FIGURES` and ``report.html``. The CLI's ``train`` and
+``evaluate`` commands are thin wrappers over :func:`train` and :func:`evaluate_model`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from ._atomic import atomic_write
+from .datasets import MNIST, load_mnist
+from .evaluation import correctly_classified, cross_validate, evaluate, misclassified
+from .linear import LogisticRegression, SGDLogisticRegression
+from .modelio import load_model, save_model
+from .report import build_report
+from .tasks import Task, parse_task, shuffle, stratified_subsample
+
+__all__ = ["MODELS", "DataOptions", "TrainOptions", "evaluate_model", "load_data", "make_model", "train"]
+
+MODELS = ("softmax", "ovr", "sgd")
+
+
+@dataclass
+class DataOptions:
+    """Where the digits come from (see :func:`mnist_logreg.datasets.load_mnist`)."""
+
+    source: str = "bundled"
+    name: str | None = None
+    version: int | None = None
+    data_id: int | None = None
+    base_url: str | None = None
+    cache_dir: str | None = None
+
+
+@dataclass
+class TrainOptions:
+    """Options of :func:`train`; the defaults are the full softmax pipeline on bundled MNIST."""
+
+    task: str = "multiclass"
+    model: str = "softmax"
+    C: float = 1.0
+    seed: int = 0
+    train_size: int | None = None
+    cv: int | None = None
+    max_iter: int = 1000
+    tol: float = 3e-7
+    figures: bool = True
+
+
+def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
+    """Load the digits as ``opts`` says."""
+    return load_mnist(opts.source, name=opts.name, version=opts.version, data_id=opts.data_id,
+                      base_url=opts.base_url, cache_dir=opts.cache_dir, progress=progress)
+
+
+def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float = 3e-7):
+    """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``."""
+    if model == "softmax":
+        return LogisticRegression(C=C, multiclass="multinomial", max_iter=max_iter, tol=tol)
+    if model == "ovr":
+        return LogisticRegression(C=C, multiclass="ovr", max_iter=max_iter, tol=tol)
+    if model == "sgd":
+        return SGDLogisticRegression(alpha=1.0 / (C * n_train), random_state=seed)
+    raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
+
+
+def _versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("mnist-logreg", "numpy", "scipy", "scikit-learn", "matplotlib"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def default_run_dir() -> Path:
+    """``runs/<timestamp>`` under the current folder."""
+    return Path("runs") / _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def _class_names(task: Task, classes: np.ndarray) -> list[str]:
+    if task.kind == "digit":
+        return [f"not {task.digits[0]}" if c == 0 else str(task.digits[0]) for c in classes]
+    return [str(c) for c in classes]
+
+
+def _write_outputs(out: Path, model, task: Task, data: MNIST, X_train, y_train, X_test, y_test,
+                   metrics: dict, figures: bool, history=None) -> None:
+    names = _class_names(task, model.classes_)
+    y_pred = model.predict(X_test)
+    proba = model.predict_proba(X_test)
+    result = evaluate(y_test, y_pred, names, labels=model.classes_)
+    metrics["test"] = result
+    with atomic_write(out / "metrics.json", "w") as fh:
+        json.dump(metrics, fh, indent=2)
+    with atomic_write(out / "classification_report.txt", "w") as fh:
+        fh.write(result["report_text"])
+    if not figures:
+        return
+    label_of = dict(zip(model.classes_.tolist(), names, strict=True))
+    cm = np.array(result["confusion_matrix"])
+    plots.save_figure(plots.confusion_matrix_figure(cm, names), out / "confusion_matrix.png")
+    plots.save_figure(plots.confusion_matrix_figure(cm, names, normalize=True),
+                      out / "confusion_matrix_normalized.png")
+    wrong = misclassified(y_test, y_pred, proba, limit=40)
+    if len(wrong["index"]):
+        labels = [f"true {label_of[t]}\npred {label_of[p]} {c:.0%}"
+                  for t, p, c in zip(wrong["true"], wrong["pred"], wrong["confidence"], strict=True)]
+        plots.save_figure(plots.digit_grid(X_test[wrong["index"]], labels, cols=10,
+                                           title="Misclassified test digits", label_colors=["firebrick"] * len(labels)),
+                          out / "misclassified.png")
+    right = correctly_classified(y_test, y_pred, proba, limit=20, seed=0)
+    labels = [f"pred {label_of[p]} {c:.0%}" for p, c in zip(right["pred"], right["confidence"], strict=True)]
+    plots.save_figure(plots.digit_grid(X_test[right["index"]], labels, cols=10,
+                                       title="Correctly classified test digits",
+                                       label_colors=["darkgreen"] * len(labels)), out / "correct.png")
+    coef_names = names if len(model.coef_) == len(names) else [names[1]]
+    plots.save_figure(plots.coefficient_images(model.coef_, coef_names), out / "coefficients.png")
+    if history:
+        plots.save_figure(plots.training_curve(history, result["accuracy"]), out / "training_curve.png")
+    digits_present = sorted(np.unique(data.y_train).tolist())
+    plots.save_figure(plots.mean_images(data.X_train, data.y_train, digits_present), out / "mean_images.png")
+    plots.save_figure(plots.pixel_correlation(data.X_train), out / "pixel_correlation.png")
+
+
+def train(
+    opts: TrainOptions,
+    data_opts: DataOptions | None = None,
+    out: str | Path | None = None,
+    *,
+    on_iteration: Callable[[dict], None] | None = None,
+    on_fold: Callable[[int, float], None] | None = None,
+    data: MNIST | None = None,
+) -> dict:
+    """Load, shuffle, (subsample), fit, cross-validate, evaluate and write a run folder.
+
+    Returns the metrics dictionary (also written to ``out/metrics.json``), with ``"out"`` added.
+    """
+    task = parse_task(opts.task)
+    if opts.model not in MODELS:
+        raise ValueError(f"unknown model {opts.model!r}: expected one of {', '.join(MODELS)}")
+    if not opts.C > 0:
+        raise ValueError(f"C must be positive, got {opts.C}")
+    data_opts = data_opts or DataOptions()
+    if data is None:
+        data = load_data(data_opts)
+    out = Path(out) if out is not None else default_run_dir()
+    X_train, y_train = shuffle(data.X_train, data.y_train, opts.seed)
+    X_train, y_train = task.apply(X_train, y_train)
+    X_test, y_test = task.apply(data.X_test, data.y_test)
+    if opts.train_size is not None:
+        if opts.train_size < 2:
+            raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
+        X_train, y_train = stratified_subsample(X_train, y_train, opts.train_size, opts.seed)
+    model = make_model(opts.model, opts.C, len(y_train), opts.seed, opts.max_iter, opts.tol)
+    if on_iteration is not None:
+        model.set_params(callback=on_iteration)
+    t0 = time.perf_counter()
+    model.fit(X_train, y_train)
+    wall = time.perf_counter() - t0
+    model.set_params(callback=None)
+    fit = {
+        "fit_time_s": wall,
+        "n_iter": int(np.max(model.n_iter_)),
+        "converged": bool(getattr(model, "converged_", True)),
+        "objective": getattr(model, "objective_", None),
+        "n_train": len(y_train),
+    }
+    metrics = {
+        "options": {**asdict(opts), **{f"data_{k}": v for k, v in asdict(data_opts).items()}},
+        "fit": fit,
+        "data": {"source": data.source, "checksums": data.checksums,
+                 "n_train": len(y_train), "n_test": len(y_test)},
+        "versions": _versions(),
+    }
+    if opts.cv:
+        metrics["cross_validation"] = cross_validate(model, X_train, y_train, opts.cv,
+                                                     random_state=opts.seed, on_fold=on_fold)
+    out.mkdir(parents=True, exist_ok=True)
+    save_model(model, out / "model.npz", task=str(task), extra={"fit": fit})
+    history = getattr(model, "history_", None)
+    if history and isinstance(history[0], list):  # one-vs-rest: show the first model's curve
+        history = history[0]
+    _write_outputs(out, model, task, data, X_train, y_train, X_test, y_test, metrics, opts.figures, history)
+    if opts.figures:
+        build_report(out)
+    metrics["out"] = str(out)
+    return metrics
+
+
+def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None, out: str | Path | None = None,
+                   *, cv: int | None = None, seed: int = 0, figures: bool = True,
+                   data: MNIST | None = None, on_fold=None) -> dict:
+    """Evaluate a saved model on the test set (and optionally k-fold CV on the training set)."""
+    model, task_text, extra = load_model(model_path)
+    task = parse_task(task_text)
+    data_opts = data_opts or DataOptions()
+    if data is None:
+        data = load_data(data_opts)
+    X_train, y_train = task.apply(*shuffle(data.X_train, data.y_train, seed))
+    X_test, y_test = task.apply(data.X_test, data.y_test)
+    out = Path(out) if out is not None else default_run_dir()
+    metrics = {
+        "options": {"task": task_text, "model": type(model).__name__, "model_file": str(model_path),
+                    **{f"data_{k}": v for k, v in asdict(data_opts).items()}},
+        "fit": extra.get("fit", {}),
+        "data": {"source": data.source, "checksums": data.checksums, "n_test": len(y_test)},
+        "versions": _versions(),
+    }
+    if cv:
+        from sklearn.base import clone
+
+        metrics["cross_validation"] = cross_validate(clone(model), X_train, y_train, cv,
+                                                     random_state=seed, on_fold=on_fold)
+    out.mkdir(parents=True, exist_ok=True)
+    _write_outputs(out, model, task, data, X_train, y_train, X_test, y_test, metrics, figures)
+    if figures:
+        build_report(out)
+    metrics["out"] = str(out)
+    return metrics

@@ -1,0 +1,175 @@
+"""Figures: each function takes plain data and returns a matplotlib ``Figure``.
+
+Nothing here touches global pyplot state, so the functions are safe in scripts, servers and
+notebooks; :func:`save_figure` writes a PNG atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from ._atomic import atomic_write
+
+__all__ = [
+    "coefficient_images",
+    "confusion_matrix_figure",
+    "digit_figure",
+    "digit_grid",
+    "mean_images",
+    "pixel_correlation",
+    "save_figure",
+    "training_curve",
+]
+
+
+def _as_images(X: np.ndarray) -> np.ndarray:
+    X = np.asarray(X)
+    return X.reshape(len(X), 28, 28) if X.ndim == 2 else X
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> None:
+    """Write ``fig`` as a PNG to ``path`` (temporary file, then rename)."""
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight")
+
+
+def digit_figure(image: np.ndarray, title: str = "") -> Figure:
+    """One digit (784 values or 28x28) shown as a 28x28 greyscale image."""
+    fig = Figure(figsize=(3, 3.2))
+    ax = fig.add_subplot()
+    ax.imshow(np.asarray(image).reshape(28, 28), cmap="gray_r", interpolation="nearest")
+    ax.set_title(title)
+    ax.set_axis_off()
+    return fig
+
+
+def digit_grid(
+    images: np.ndarray,
+    labels: Sequence | None = None,
+    *,
+    rows: int | None = None,
+    cols: int | None = None,
+    title: str = "",
+    label_colors: Sequence[str] | None = None,
+) -> Figure:
+    """A grid of digits, each titled with its label (a string such as "7" or "true 7, pred 1")."""
+    images = _as_images(images)
+    n = len(images)
+    if cols is None:
+        cols = min(10, max(n, 1))
+    if rows is None:
+        rows = max(1, -(-n // cols))
+    fig = Figure(figsize=(1.1 * cols, 1.25 * rows + (0.4 if title else 0)))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i >= n:
+            continue
+        ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
+        if labels is not None:
+            color = label_colors[i] if label_colors is not None else "black"
+            ax.set_title(str(labels[i]), fontsize=8, color=color)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], *, normalize: bool = False) -> Figure:
+    """Confusion matrix as a heatmap: counts, or rows normalised to sum 1 (recall per class)."""
+    cm = np.asarray(cm, dtype=float)
+    values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
+    k = len(class_names)
+    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    ax = fig.add_subplot()
+    im = ax.imshow(values, cmap="Blues")
+    fig.colorbar(im, ax=ax, fraction=0.046)
+    ax.set_xticks(range(k), class_names)
+    ax.set_yticks(range(k), class_names)
+    ax.set_xlabel("predicted label")
+    ax.set_ylabel("true label")
+    ax.set_title("Confusion matrix (row-normalised)" if normalize else "Confusion matrix (counts)")
+    top = values.max() if values.size else 1
+    for i in range(k):
+        for j in range(k):
+            text = f"{values[i, j]:.2f}" if normalize else f"{int(values[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                    color="white" if values[i, j] > 0.6 * top else "black")
+    return fig
+
+
+def coefficient_images(coef: np.ndarray, class_names: Sequence[str]) -> Figure:
+    """One 28x28 heatmap per class of the model's coefficients, diverging colours centred at 0."""
+    coef = np.atleast_2d(coef)
+    k = len(coef)
+    cols = min(5, k)
+    rows = -(-k // cols)
+    fig = Figure(figsize=(2.2 * cols + 0.8, 2.3 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    limit = float(np.abs(coef).max()) or 1.0
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    im = None
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < k:
+            im = ax.imshow(coef[i].reshape(28, 28), cmap="RdBu_r", norm=norm, interpolation="nearest")
+            ax.set_title(f"class {class_names[i]}", fontsize=9)
+    fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.03)
+    fig.suptitle("Coefficients (red: evidence for the class, blue: against)")
+    return fig
+
+
+def pixel_correlation(X: np.ndarray, max_rows: int = 10000, seed: int = 0) -> Figure:
+    """Correlation between the 784 pixels over (a sample of) the images; constant pixels are blank."""
+    X = np.asarray(X).reshape(len(X), -1)
+    if len(X) > max_rows:
+        X = X[np.random.default_rng(seed).choice(len(X), max_rows, replace=False)]
+    Xf = X.astype(np.float64)
+    std = Xf.std(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(Xf, rowvar=False)
+    corr[std == 0, :] = np.nan
+    corr[:, std == 0] = np.nan
+    fig = Figure(figsize=(6.5, 5.5))
+    ax = fig.add_subplot()
+    im = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="Pearson correlation")
+    ax.set_title(f"Pixel correlation ({len(X)} training images)")
+    ax.set_xlabel("pixel index (row-major 28x28)")
+    ax.set_ylabel("pixel index")
+    return fig
+
+
+def mean_images(X: np.ndarray, y: np.ndarray, classes: Sequence[int] = tuple(range(10))) -> Figure:
+    """The mean image of each digit."""
+    X = _as_images(X)
+    means = np.stack([X[y == c].mean(axis=0) if np.any(y == c) else np.zeros((28, 28)) for c in classes])
+    return digit_grid(means, [f"mean {c}" for c in classes], cols=min(10, len(classes)),
+                      title="Mean image per digit")
+
+
+def training_curve(history: Sequence[dict], test_accuracy: float | None = None) -> Figure:
+    """Objective (and estimated gap) per solver iteration, log scale."""
+    fig = Figure(figsize=(7, 3.2))
+    ax1, ax2 = fig.subplots(1, 2)
+    its = [h["iter"] for h in history]
+    ax1.plot(its, [h["objective"] for h in history])
+    ax1.set_xlabel("iteration")
+    ax1.set_ylabel("objective F")
+    ax1.set_yscale("log")
+    ax1.set_title("Objective")
+    gaps = [max(h.get("est_gap", np.nan), 1e-16) for h in history]
+    ax2.plot(its, [g / max(abs(h["objective"]), 1) for g, h in zip(gaps, history, strict=True)])
+    ax2.set_yscale("log")
+    ax2.set_xlabel("iteration")
+    ax2.set_ylabel("estimated relative gap")
+    title = "Convergence"
+    if test_accuracy is not None:
+        title += f" (test accuracy {test_accuracy:.2%})"
+    ax2.set_title(title)
+    fig.tight_layout()
+    return fig

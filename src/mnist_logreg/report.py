@@ -1,0 +1,86 @@
+"""The HTML report: one self-contained page (figures embedded) built from a run folder."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+from pathlib import Path
+
+from ._atomic import atomic_write
+
+__all__ = ["FIGURES", "build_report"]
+
+#: figure file -> caption, in the order the report shows them
+FIGURES = {
+    "confusion_matrix.png": "Confusion matrix on the test set (counts)",
+    "confusion_matrix_normalized.png": "Confusion matrix, rows normalised (recall per class)",
+    "misclassified.png": "Misclassified test digits, most confident mistakes first",
+    "correct.png": "A sample of correctly classified test digits",
+    "coefficients.png": "Coefficient images: one 28x28 heatmap per class",
+    "training_curve.png": "Objective and estimated gap per solver iteration",
+    "mean_images.png": "Mean image per digit (training set)",
+    "pixel_correlation.png": "Pixel-correlation heatmap of the training images",
+}
+
+_CSS = """
+body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{margin-bottom:.2em} .summary{font-size:1.3em;background:#f3f6fa;padding:.8em 1em;border-radius:8px}
+figure{display:inline-block;margin:1em;vertical-align:top;max-width:100%}
+figure img{max-width:100%;border:1px solid #ddd} figcaption{color:#555;font-size:.9em}
+table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}
+pre{background:#f7f7f7;padding:1em;overflow-x:auto}
+"""
+
+
+def build_report(run_dir: str | os.PathLike[str]) -> Path:
+    """Write ``run_dir/report.html`` from ``metrics.json`` and the PNG figures there.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``run_dir`` has no ``metrics.json``.
+    """
+    run_dir = Path(run_dir)
+    metrics_path = run_dir / "metrics.json"
+    if not metrics_path.is_file():
+        raise FileNotFoundError(f"{metrics_path}: no metrics.json in the run folder")
+    m = json.loads(metrics_path.read_text())
+    esc = html.escape
+    test = m["test"]
+    fit = m.get("fit", {})
+    summary = (
+        f"Test accuracy <b id='accuracy'>{test['accuracy']:.2%}</b> on {test['n_samples']} digits"
+        f" &middot; task {esc(m['options']['task'])} &middot; model {esc(m['options']['model'])}"
+    )
+    if fit:
+        summary += (f" &middot; fit {fit.get('fit_time_s', 0):.2f} s, {fit.get('n_iter')} iterations, "
+                    f"{'converged' if fit.get('converged') else 'NOT converged'}")
+    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>mnist-logreg report</title>"
+             f"<style>{_CSS}</style></head><body>",
+             "<h1>mnist-logreg report</h1>", f"<p class='summary'>{summary}</p>"]
+    cv = m.get("cross_validation")
+    if cv:
+        parts.append(f"<p>{cv['k']}-fold cross-validation accuracy: {cv['mean']:.2%} &plusmn; {cv['std']:.2%}"
+                     f" (folds: {', '.join(f'{s:.4f}' for s in cv['scores'])})</p>")
+    parts.append("<h2>Figures</h2>")
+    for name, caption in FIGURES.items():
+        png = run_dir / name
+        if png.is_file():
+            data = base64.b64encode(png.read_bytes()).decode()
+            parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
+                         f"<figcaption>{esc(caption)}</figcaption></figure>")
+    parts.append("<h2>Classification report</h2>")
+    parts.append(f"<pre>{esc(test['report_text'])}</pre>")
+    parts.append("<h2>Options</h2><table>")
+    for key, value in m["options"].items():
+        parts.append(f"<tr><th>{esc(str(key))}</th><td>{esc(json.dumps(value))}</td></tr>")
+    parts.append("</table>")
+    if "data" in m:
+        parts.append(f"<h2>Data</h2><pre>{esc(json.dumps(m['data'], indent=2))}</pre>")
+    parts.append("</body></html>")
+    out = run_dir / "report.html"
+    with atomic_write(out, "w") as fh:
+        fh.write("\n".join(parts))
+    return out

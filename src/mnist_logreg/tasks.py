@@ -1,0 +1,133 @@
+"""Splits, seeded shuffles and the classification tasks built from MNIST labels.
+
+A task string is one of ``"multiclass"`` (digits 0-9), ``"digit:D"`` ("is it a D": label 1
+for D, 0 for every other digit) or ``"pair:A,B"`` (only digits A and B, labels kept as digits).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "Task",
+    "binary_target",
+    "pair_subset",
+    "parse_task",
+    "random_split",
+    "shuffle",
+    "stratified_subsample",
+]
+
+
+def shuffle(X: np.ndarray, y: np.ndarray, random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``X`` and ``y`` in the same random order (``numpy.random.default_rng(random_state)``)."""
+    if len(X) != len(y):
+        raise ValueError(f"X and y disagree in length: {len(X)} rows, {len(y)} labels")
+    order = np.random.default_rng(random_state).permutation(len(y))
+    return X[order], y[order]
+
+
+def random_split(
+    X: np.ndarray, y: np.ndarray, test_size: int = 10000, random_state: int | None = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle with a seed, then split into ``(X_train, y_train, X_test, y_test)``."""
+    if not 0 < test_size < len(y):
+        raise ValueError(f"test_size must be between 1 and {len(y) - 1}, got {test_size}")
+    Xs, ys = shuffle(X, y, random_state)
+    return Xs[:-test_size], ys[:-test_size], Xs[-test_size:], ys[-test_size:]
+
+
+def binary_target(y: np.ndarray, digit: int) -> np.ndarray:
+    """1 where the label is ``digit``, else 0 (int64): the "is it a D" target."""
+    _check_digit(digit)
+    return (np.asarray(y) == digit).astype(np.int64)
+
+
+def pair_subset(X: np.ndarray, y: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows whose label is ``a`` or ``b``; labels stay the digits themselves."""
+    _check_digit(a)
+    _check_digit(b)
+    if a == b:
+        raise ValueError(f"a pair needs two different digits, got {a} and {b}")
+    mask = (y == a) | (y == b)
+    return X[mask], y[mask]
+
+
+def stratified_subsample(
+    X: np.ndarray, y: np.ndarray, n: int, random_state: int | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """A subsample of ``n`` rows with the class proportions of ``y`` (shuffled)."""
+    if n >= len(y):
+        return shuffle(X, y, random_state)
+    from sklearn.model_selection import train_test_split
+
+    n_classes = len(np.unique(y))
+    if n < n_classes:
+        raise ValueError(f"a stratified subsample needs at least {n_classes} rows (one per class), got {n}")
+    Xs, _, ys, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=random_state)
+    return Xs, ys
+
+
+def _check_digit(d: int) -> None:
+    if not (isinstance(d, int | np.integer) and 0 <= d <= 9):
+        raise ValueError(f"digit must be an integer 0-9, got {d!r}")
+
+
+@dataclass(frozen=True)
+class Task:
+    """What to classify: ``kind`` is "multiclass", "digit" or "pair"; ``digits`` the digits named."""
+
+    kind: str = "multiclass"
+    digits: tuple[int, ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind == "multiclass":
+            return "multiclass"
+        return f"{self.kind}:{','.join(map(str, self.digits))}"
+
+    @property
+    def class_names(self) -> list[str]:
+        """Human-readable names of the model's classes, in order."""
+        if self.kind == "digit":
+            return [f"not {self.digits[0]}", f"{self.digits[0]}"]
+        if self.kind == "pair":
+            return [str(d) for d in sorted(self.digits)]
+        return [str(d) for d in range(10)]
+
+    def apply(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows and targets of this task from MNIST pixels and digit labels."""
+        if self.kind == "digit":
+            return X, binary_target(y, self.digits[0])
+        if self.kind == "pair":
+            return pair_subset(X, y, *self.digits)
+        return X, y
+
+
+def parse_task(text: str) -> Task:
+    """Parse ``"multiclass"``, ``"digit:D"`` or ``"pair:A,B"`` into a :class:`Task`.
+
+    Raises
+    ------
+    ValueError
+        With the expected forms, when ``text`` is none of them.
+    """
+    forms = "expected 'multiclass', 'digit:D' or 'pair:A,B' with digits 0-9"
+    text = text.strip()
+    if text == "multiclass":
+        return Task()
+    kind, sep, rest = text.partition(":")
+    if not sep or kind not in ("digit", "pair"):
+        raise ValueError(f"bad task {text!r}: {forms}")
+    parts = [p.strip() for p in rest.split(",")]
+    if not all(p.isdigit() for p in parts) or not parts:
+        raise ValueError(f"bad task {text!r}: {forms}")
+    digits = tuple(int(p) for p in parts)
+    if any(d > 9 for d in digits):
+        raise ValueError(f"bad task {text!r}: unknown digit {max(digits)}; {forms}")
+    if kind == "digit" and len(digits) != 1:
+        raise ValueError(f"bad task {text!r}: 'digit' takes one digit; {forms}")
+    if kind == "pair" and (len(digits) != 2 or digits[0] == digits[1]):
+        raise ValueError(f"bad task {text!r}: 'pair' takes two different digits; {forms}")
+    return Task(kind, digits)
