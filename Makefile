@@ -1,0 +1,42 @@
+# The two set-up commands of the README:
+#   make run    the main job on the bundled data (creates .venv if missing)
+#   make test   the test suite (creates .venv, installs test tools and Chromium if missing)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+
+.PHONY: run test bench lint notebook clean chromium
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	# torch is pinned to the CPU wheel (any other version pulls GBs of CUDA packages)
+	$(PIP) install -e ".[test,web,gpu]"
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/mnist-logreg train --out runs/latest
+	$(BIN)/mnist-logreg data info
+	$(BIN)/mnist-logreg data show --grid 10x10 --out runs/latest/grid.png
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
+
+test: $(STAMP) chromium
+	$(BIN)/ruff check src tests benchmarks
+	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_fit.py
+
+notebook: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace examples/mnist_logistic_regression.ipynb
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache
