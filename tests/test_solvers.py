@@ -1,0 +1,110 @@
+"""Solvers against scikit-learn run to tight tolerance, on the same objective.
+
+Objective: sum of log losses + 0.5 / C * ||W||^2 (scikit-learn minimises C times this).
+Reference: sklearn.linear_model.LogisticRegression(lbfgs, tol=1e-12) and, for one-vs-rest,
+OneVsRestClassifier around it. Tolerances: relative objective difference 1e-8 in float64 and
+2e-6 in float32; coefficients within 1e-3 (float64) / 2e-2 (float32) relative in norm.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression as SkLR
+from sklearn.multiclass import OneVsRestClassifier
+
+from mnist_logreg import LogisticRegression
+from mnist_logreg.linear._loss import BinaryLogLoss, SoftmaxLogLoss
+
+SOLVERS = ["lbfgs", "newton-cg"]
+
+
+def objective(X, y, coef, intercept, C, kind):
+    """Our objective in float64 at the given coefficients (per binary model summed for ovr)."""
+    s = np.ones((len(y), 1))
+    theta = np.vstack([coef.T, intercept[None]])
+    classes = np.unique(y)
+    if kind == "binary":
+        return BinaryLogLoss(np, X, (y == classes[1]).astype(float), s, C, True).value_grad(theta)[0]
+    if kind == "multinomial":
+        return SoftmaxLogLoss(np, X, np.searchsorted(classes, y), s, C, True, len(classes)).value_grad(theta)[0]
+    return sum(
+        BinaryLogLoss(np, X, (y == c).astype(float), s, C, True).value_grad(theta[:, [k]])[0]
+        for k, c in enumerate(classes)
+    )
+
+
+def _data(tiny, kind):
+    X, y = tiny
+    if kind == "binary":
+        return X, (y == 2).astype(np.int64)
+    return X, y
+
+
+@lru_cache(maxsize=None)
+def _reference(kind, C, fit_intercept, _key):
+    X, y = _REF_DATA[_key]
+    base = SkLR(C=C, tol=1e-12, max_iter=20000, fit_intercept=fit_intercept)
+    model = OneVsRestClassifier(base).fit(X, y) if kind == "ovr" else base.fit(X, y)
+    if kind == "ovr":
+        coef = np.vstack([e.coef_ for e in model.estimators_])
+        intercept = np.concatenate([e.intercept_ for e in model.estimators_])
+    else:
+        coef, intercept = model.coef_, model.intercept_
+    return coef, intercept
+
+
+_REF_DATA = {}
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("kind", ["binary", "multinomial", "ovr"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize(("dtype", "C"), [("float64", 0.1), ("float64", 10.0), ("float32", 1.0)])
+def test_matches_sklearn(tiny, solver, kind, fit_intercept, dtype, C):
+    X, y = _data(tiny, kind)
+    _REF_DATA[kind] = (X, y)
+    ref_coef, ref_int = _reference(kind, C, fit_intercept, kind)
+    model = LogisticRegression(C=C, solver=solver, fit_intercept=fit_intercept, dtype=dtype, scaling=None,
+                               multiclass="ovr" if kind == "ovr" else "multinomial",
+                               tol=1e-10 if dtype == "float64" else 1e-7)
+    model.fit(X, y)
+    assert model.converged_
+    obj_kind = "binary" if kind == "binary" else kind
+    ours = objective(X, y, model.coef_, model.intercept_, C, obj_kind)
+    ref = objective(X, y, ref_coef, ref_int, C, obj_kind)
+    rel = 1e-8 if dtype == "float64" else 2e-6
+    assert ours <= ref * (1 + rel)
+    assert ours >= ref * (1 - rel)
+    # the softmax optimum is unique only up to adding a constant to every class: sklearn's and
+    # ours both have zero-mean coefficients over classes (the penalty picks that one)
+    coef_tol = 1e-3 if dtype == "float64" else 2e-2
+    assert np.linalg.norm(model.coef_ - ref_coef) <= coef_tol * np.linalg.norm(ref_coef)
+    if not fit_intercept:
+        assert np.all(model.intercept_ == 0)
+
+
+@pytest.mark.parametrize("kind", ["binary", "multinomial"])
+def test_solvers_agree_with_each_other(small, kind):
+    Xtr, ytr, _, _ = small
+    y = (ytr == 5).astype(int) if kind == "binary" else ytr
+    fits = [LogisticRegression(solver=s, dtype="float64", tol=1e-10).fit(Xtr, y) for s in SOLVERS]
+    np.testing.assert_allclose(fits[0].objective_, fits[1].objective_, rtol=1e-9)
+    np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, atol=1e-4 * np.abs(fits[1].coef_).max())
+
+
+def test_not_converged_warns_with_iterations_and_gradient(small):
+    from sklearn.exceptions import ConvergenceWarning
+
+    Xtr, ytr, _, _ = small
+    with pytest.warns(ConvergenceWarning, match=r"stopped after 3 iterations with gradient norm [0-9.e+-]+"):
+        model = LogisticRegression(max_iter=3).fit(Xtr, ytr)
+    assert not model.converged_
+
+
+def test_history_decreases(small):
+    Xtr, ytr, _, _ = small
+    model = LogisticRegression().fit(Xtr, ytr)
+    objectives = [h["objective"] for h in model.history_]
+    assert len(objectives) == model.n_iter_[0] + 1
+    assert all(b <= a for a, b in zip(objectives, objectives[1:], strict=False))
