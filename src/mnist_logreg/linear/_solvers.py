@@ -267,9 +267,10 @@ def newton_cg(
 
 def sgd(
     xp,
-    make_loss: Callable[[Any, Any], Any],
+    make_loss: Callable[[Any, Any, Any], Any],
     X,
     y,
+    sample_weight,
     theta,
     *,
     alpha: float,
@@ -284,8 +285,8 @@ def sgd(
 ):
     """Mini-batch SGD on ``mean log loss + 0.5 * alpha * ||W||^2``, averaging iterates per epoch.
 
-    The step at update ``t`` is ``eta0 / (1 + t / steps_per_epoch) ** power_t``; ``make_loss(Xb, yb)``
-    builds the unpenalised loss of one mini-batch, and the penalty gradient ``alpha * W`` is added
+    The step at update ``t`` is ``eta0 / (1 + t / steps_per_epoch) ** power_t``; ``make_loss(Xb, yb, sb)``
+    builds the unpenalised loss of one mini-batch (rows, labels, sample weights), and the penalty gradient ``alpha * W`` is added
     here (``alpha = 1 / (C n)`` gives the full-batch objective divided by n). Returns the averaged parameters, the last iterate and the number of updates done.
     """
     n = X.shape[0]
@@ -300,7 +301,7 @@ def sgd(
         avg_sum, count = None, 0
         for lo in range(0, n, batch_size):
             idx = order[lo : lo + batch_size]
-            loss = make_loss(X[idx], y[idx])
+            loss = make_loss(X[idx], y[idx], sample_weight[idx])
             _, g, _ = loss.value_grad(theta)
             g = g / len(idx)
             if alpha:

@@ -3,7 +3,7 @@
 Preprocessing belongs to the model: ``scaling="pixels"`` divides by 255 (default),
 ``"standard"`` centres and scales each feature by the training mean and standard deviation,
 ``None`` leaves the input as it is. ``coef_`` and ``intercept_`` act on the preprocessed
-features (see :meth:`LogisticRegression.transform`); ``predict`` applies exactly the
+features (see :meth:`LogisticRegression.preprocess`); ``predict`` applies exactly the
 preprocessing learnt in ``fit``.
 """
 
@@ -48,7 +48,7 @@ def _fit_scaling(X: np.ndarray, scaling: str | None) -> tuple[np.ndarray, np.nda
 class _LinearClassifierMixin(ClassifierMixin):
     """Prediction methods shared by both estimators (binary, softmax or one-vs-rest)."""
 
-    def transform(self, X) -> np.ndarray:
+    def preprocess(self, X) -> np.ndarray:
         """The preprocessed features the coefficients act on: ``(X - offset_) * scale_``."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32, np.uint8])
@@ -56,7 +56,7 @@ class _LinearClassifierMixin(ClassifierMixin):
 
     def decision_function(self, X) -> np.ndarray:
         """Scores: (n,) for two classes (positive means ``classes_[1]``), else (n, n_classes)."""
-        scores = self.transform(X) @ self.coef_.T + self.intercept_
+        scores = self.preprocess(X) @ self.coef_.T + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X) -> np.ndarray:
@@ -105,6 +105,8 @@ class _LinearClassifierMixin(ClassifierMixin):
                 )
             if not np.all(np.isfinite(sample_weight)) or np.any(sample_weight < 0):
                 raise ValueError("sample_weight must be finite and non-negative")
+            if not np.any(sample_weight > 0):
+                raise ValueError("sample_weight: every weight is zero; at least one must be positive")
         return X, y, sample_weight
 
     def _set_classes(self, y):
@@ -367,24 +369,16 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
             yb = be.asarray(codes.astype(np.float64))
         else:
             yb = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
-        n_rows = Xw.shape[0]
-        swb = {"w": sw}
-
-        def make_loss(Xb, yb_, idx_holder=swb):
-            s = idx_holder["w"][: Xb.shape[0]]
+        def make_loss(Xb, yb_, sb):
             if K == 2:
-                return BinaryLogLoss(be.xp, Xb, yb_, s, math.inf, self.fit_intercept)
-            return SoftmaxLogLoss(be.xp, Xb, yb_, s, math.inf, self.fit_intercept, K)
+                return BinaryLogLoss(be.xp, Xb, yb_, sb, math.inf, self.fit_intercept)
+            return SoftmaxLogLoss(be.xp, Xb, yb_, sb, math.inf, self.fit_intercept, K)
 
-        if not np.all(sample_weight == 1):
-            # weights travel with the rows: append them as a column and split in make_loss
-            raise NotImplementedError("SGDLogisticRegression does not take sample_weight yet")
-        del n_rows
         p = X.shape[1] + int(self.fit_intercept)
         theta = be.asarray(np.zeros((p, 1 if K == 2 else K))) if reset else be.asarray(self.theta_)
         t0 = time.perf_counter()
         avg, last, self.t_ = sgd(
-            be.xp, make_loss, Xw, yb, theta, alpha=self.alpha, batch_size=self.batch_size,
+            be.xp, make_loss, Xw, yb, sw, theta, alpha=self.alpha, batch_size=self.batch_size,
             epochs=epochs, eta0=self.eta0, power_t=self.power_t, t_start=self.t_, rng=self._rng,
             verbose=self.verbose, callback=self.callback,
         )

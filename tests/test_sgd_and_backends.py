@@ -1,0 +1,91 @@
+import numpy as np
+import pytest
+
+from mnist_logreg import LogisticRegression, SGDLogisticRegression
+
+
+def test_sgd_learns_digits(small):
+    Xtr, ytr, Xte, yte = small
+    model = SGDLogisticRegression(max_iter=20, random_state=0).fit(Xtr, ytr)
+    assert model.score(Xte, yte) > 0.80
+    again = SGDLogisticRegression(max_iter=20, random_state=0).fit(Xtr, ytr)
+    np.testing.assert_array_equal(model.coef_, again.coef_)  # same seed, same model
+
+
+def test_sgd_close_to_full_batch_optimum(small):
+    """SGD on mean loss + alpha/2 ||W||^2 with alpha = 1/(C n) approaches the L-BFGS optimum."""
+    Xtr, ytr, Xte, yte = small
+    exact = LogisticRegression(C=1.0).fit(Xtr, ytr)
+    sgd = SGDLogisticRegression(alpha=1.0 / len(ytr), max_iter=100, random_state=0).fit(Xtr, ytr)
+    agree = np.mean(exact.predict(Xte) == sgd.predict(Xte))
+    assert agree > 0.88
+
+
+def test_partial_fit_streams(small):
+    Xtr, ytr, Xte, yte = small
+    model = SGDLogisticRegression(random_state=0)
+    with pytest.raises(ValueError, match="needs classes"):
+        model.partial_fit(Xtr[:100], ytr[:100])
+    for _ in range(10):
+        for lo in range(0, len(ytr), 250):
+            model.partial_fit(Xtr[lo : lo + 250], ytr[lo : lo + 250], classes=np.arange(10))
+    assert model.n_iter_ == 40
+    assert model.score(Xte, yte) > 0.80
+    with pytest.raises(ValueError, match=r"labels \[11\] not in classes_"):
+        model.partial_fit(Xtr[:2], np.array([1, 11]))
+
+
+def test_sgd_binary(small):
+    Xtr, ytr, Xte, yte = small
+    model = SGDLogisticRegression(max_iter=10, random_state=0).fit(Xtr, ytr == 2)
+    assert model.coef_.shape == (1, 784)
+    assert model.score(Xte, yte == 2) > 0.95
+
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("multiclass", ["multinomial", "ovr"])
+@pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
+def test_torch_backend_matches_numpy(small, multiclass, solver):
+    Xtr, ytr, _, _ = small
+    kw = {"multiclass": multiclass, "solver": solver, "dtype": "float64", "tol": 1e-10}
+    a = LogisticRegression(**kw).fit(Xtr, ytr)
+    b = LogisticRegression(backend="torch", **kw).fit(Xtr, ytr)
+    np.testing.assert_allclose(a.objective_, b.objective_, rtol=1e-9)
+    np.testing.assert_allclose(a.coef_, b.coef_, atol=1e-4 * np.abs(a.coef_).max())
+
+
+def test_torch_sgd_runs_same_path(small):
+    Xtr, ytr, Xte, yte = small
+    a = SGDLogisticRegression(dtype="float64", random_state=0).fit(Xtr, ytr)
+    b = SGDLogisticRegression(dtype="float64", backend="torch", random_state=0).fit(Xtr, ytr)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)
+
+
+def test_cuda_without_gpu_is_clear_error(small):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    Xtr, ytr, _, _ = small
+    with pytest.raises(ValueError, match="torch sees no CUDA GPU"):
+        LogisticRegression(device="cuda").fit(Xtr, ytr)
+
+
+def test_bad_parameters(small):
+    Xtr, ytr, _, _ = small
+    for kw, words in [({"penalty": "l1"}, "penalty must be"), ({"multiclass": "x"}, "multiclass must be"),
+                      ({"solver": "sag"}, "solver must be"), ({"dtype": "float16"}, "dtype must be"),
+                      ({"scaling": "minmax"}, "scaling must be")]:
+        with pytest.raises(ValueError, match=words):
+            LogisticRegression(**kw).fit(Xtr, ytr)
+
+
+def test_scaling_is_part_of_the_model(small):
+    Xtr, ytr, Xte, _ = small
+    pix = LogisticRegression(tol=1e-9, dtype="float64").fit(Xtr, ytr)
+    manual = LogisticRegression(tol=1e-9, dtype="float64", scaling=None).fit(Xtr / 255.0, ytr)
+    np.testing.assert_allclose(pix.coef_, manual.coef_, atol=1e-5)
+    np.testing.assert_allclose(pix.predict_proba(Xte), manual.predict_proba(Xte / 255.0), atol=1e-6)
+    std = LogisticRegression(scaling="standard").fit(Xtr, ytr)
+    assert np.all(std.scale_ > 0) and std.offset_.shape == (784,)
+    assert std.score(Xte, small[3]) > 0.8
