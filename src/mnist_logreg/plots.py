@@ -110,13 +110,15 @@ def coefficient_images(coef: np.ndarray, class_names: Sequence[str]) -> Figure:
     rows = -(-k // cols)
     fig = Figure(figsize=(2.2 * cols + 0.8, 2.3 * rows))
     axes = fig.subplots(rows, cols, squeeze=False)
-    limit = float(np.abs(coef).max()) or 1.0
+    # a few rarely-inked border pixels get large weights; a robust limit keeps the digits visible
+    limit = float(np.percentile(np.abs(coef), 99.5)) or float(np.abs(coef).max()) or 1.0
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
     im = None
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if i < k:
-            im = ax.imshow(coef[i].reshape(28, 28), cmap="RdBu_r", norm=norm, interpolation="nearest")
+            im = ax.imshow(np.clip(coef[i], -limit, limit).reshape(28, 28), cmap="RdBu_r", norm=norm,
+                           interpolation="nearest")
             ax.set_title(f"class {class_names[i]}", fontsize=9)
     fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.03)
     fig.suptitle("Coefficients (red: evidence for the class, blue: against)")

@@ -1,0 +1,131 @@
+"""The command line, run in-process through ``main`` (and once as a real subprocess)."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_logreg.cli import build_parser, main
+from mnist_logreg.report import FIGURES
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_data_info(capsys):
+    code, out, _ = run(capsys, "data", "info")
+    assert code == 0
+    assert "train: images (60000, 28, 28)" in out and "test: images (10000, 28, 28)" in out
+    assert "0:5923" in out and "6bbc9ace898e44ae57da46a324031adb" in out
+    code, out, _ = run(capsys, "data", "info", "--json")
+    info = json.loads(out)
+    assert info["test"]["class_counts"]["1"] == 1135
+
+
+def test_data_show_digit_and_grid(capsys, tmp_path):
+    code, out, _ = run(capsys, "data", "show", "--index", "36001", "--out", str(tmp_path / "d.png"))
+    assert code == 0 and Image.open(tmp_path / "d.png").size[0] > 100
+    code, _, _ = run(capsys, "data", "show", "--grid", "3x4", "--split", "test", "--out", str(tmp_path / "g.png"))
+    assert code == 0 and (tmp_path / "g.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["data", "show", "--index", "60000"], "--index 60000: expected 0..59999"),
+        (["data", "show", "--grid", "ten"], "--grid: expected ROWSxCOLS"),
+        (["train", "--task", "digit:12"], "unknown digit 12"),
+        (["train", "--task", "trinary"], "bad task 'trinary'"),
+        (["train", "--source", "openml", "--name", "mnist_784", "--data-id", "554"], "exactly one of name"),
+        (["evaluate", "--model", "missing.npz"], "no such model file"),
+        (["report", "nowhere"], "no metrics.json"),
+        (["predict", "--model", "missing.npz", "x.png"], "no such model file"),
+    ],
+)
+def test_user_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, words):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert err.startswith("mnist-logreg: error:") and words in err
+    assert "Traceback" not in err
+
+
+def test_corrupt_model_file_error(capsys, tmp_path):
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    code, _, err = run(capsys, "evaluate", "--model", str(bad))
+    assert code == 2 and "not a readable model file" in err
+
+
+@pytest.mark.parametrize(
+    ("task", "model", "n_classes"),
+    [("multiclass", "softmax", 10), ("digit:2", "softmax", 2), ("pair:0,1", "ovr", 2), ("multiclass", "sgd", 10),
+     ("multiclass", "ovr", 10)],
+)
+def test_train_tasks_and_models(capsys, tmp_path, task, model, n_classes):
+    out_dir = tmp_path / "run"
+    code, out, _ = run(capsys, "train", "--task", task, "--model", model, "--train-size", "1500",
+                       "--out", str(out_dir), "--json", "--no-figures")
+    assert code == 0
+    m = json.loads(out)
+    assert m["options"]["task"] == task and m["options"]["model"] == model
+    assert len(m["test"]["confusion_matrix"]) == n_classes
+    assert m["fit"]["n_train"] == 1500 or task == "pair:0,1"
+    assert 0.5 < m["test"]["accuracy"] <= 1.0
+    saved = json.loads((out_dir / "metrics.json").read_text())
+    assert saved["test"]["accuracy"] == m["test"]["accuracy"]
+    assert (out_dir / "model.npz").is_file() and (out_dir / "classification_report.txt").is_file()
+
+
+def test_train_full_outputs_and_schema(capsys, tmp_path):
+    out_dir = tmp_path / "run"
+    code, out, err = run(capsys, "train", "--train-size", "2000", "--cv", "3", "--out", str(out_dir))
+    assert code == 0
+    assert "test accuracy" in out and "converged" in out and "3-fold CV" in out
+    assert "cross-validation: fold" in err
+    m = json.loads((out_dir / "metrics.json").read_text())
+    assert set(m) >= {"options", "fit", "data", "versions", "test", "cross_validation"}
+    assert set(m["test"]) >= {"accuracy", "per_class", "confusion_matrix", "report_text"}
+    assert set(m["test"]["per_class"]["7"]) == {"precision", "recall", "f1-score", "support"}
+    assert np.array(m["test"]["confusion_matrix"]).sum() == 10000
+    assert len(m["cross_validation"]["scores"]) == 3
+    assert m["data"]["checksums"]["train-images"] == "6bbc9ace898e44ae57da46a324031adb"
+    assert m["versions"]["numpy"]
+    for name in FIGURES:
+        assert (out_dir / name).stat().st_size > 1000, name
+    html = (out_dir / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == len(FIGURES)
+    assert "precision" in html and f"{m['test']['accuracy']:.2%}" in html
+
+    # evaluate the saved model: same test accuracy
+    code, out, _ = run(capsys, "evaluate", "--model", str(out_dir / "model.npz"), "--out", str(tmp_path / "ev"),
+                       "--json")
+    assert code == 0 and json.loads(out)["test"]["accuracy"] == m["test"]["accuracy"]
+    # rebuild the report
+    (out_dir / "report.html").unlink()
+    code, out, _ = run(capsys, "report", str(out_dir))
+    assert code == 0 and (out_dir / "report.html").is_file()
+
+
+def test_every_command_has_help(capsys):
+    parser = build_parser()
+    for argv in (["--help"], ["data", "--help"], ["data", "info", "--help"], ["data", "show", "--help"],
+                 ["data", "fetch", "--help"], ["train", "--help"], ["evaluate", "--help"], ["report", "--help"],
+                 ["predict", "--help"], ["serve", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            parser.parse_args(argv)
+        assert exc.value.code == 0
+        assert "usage: mnist-logreg" in capsys.readouterr().out
+
+
+def test_python_dash_m_entry_point(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "mnist_logreg", "data", "show", "--grid", "2x2",
+                           "--out", str(tmp_path / "g.png")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "g.png").is_file()

@@ -1,0 +1,33 @@
+"""report.html rendered in headless Chromium: the accuracy and every figure are visible."""
+
+import json
+
+import pytest
+
+from browser import ARTIFACTS, launch
+from mnist_logreg.pipeline import TrainOptions, train
+from mnist_logreg.report import FIGURES
+
+pytestmark = pytest.mark.browser
+
+
+def test_report_renders_every_figure(tmp_path, mnist):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    metrics = train(TrainOptions(train_size=3000), out=tmp_path / "run", data=mnist)
+    page_file = tmp_path / "run" / "report.html"
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(page_file.as_uri())
+        shown = page.locator("#accuracy").inner_text()
+        assert shown == f"{metrics['test']['accuracy']:.2%}"
+        images = page.evaluate(
+            "() => Array.from(document.images).map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0,"
+            " w: i.getBoundingClientRect().width, h: i.getBoundingClientRect().height}))"
+        )
+        assert [i["alt"] for i in images] == list(FIGURES.values())
+        for img in images:
+            assert img["ok"] and img["w"] > 50 and img["h"] > 50, json.dumps(img)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        browser.close()
