@@ -32,3 +32,15 @@ def tiny(small):
     """200 training digits as float64 pixels / 255 (for tight solver comparisons)."""
     Xtr, ytr, _, _ = small
     return Xtr[:200].astype(np.float64) / 255.0, ytr[:200]
+
+
+@pytest.fixture(scope="session")
+def model_10k(mnist, tmp_path_factory):
+    """A softmax model fitted on 10,000 training digits, and its saved file."""
+    from mnist_logreg import LogisticRegression, save_model
+
+    X, y = stratified_subsample(mnist.X_train, mnist.y_train, 10000, random_state=0)
+    model = LogisticRegression().fit(X, y)
+    path = tmp_path_factory.mktemp("model") / "model.npz"
+    save_model(model, path)
+    return model, path

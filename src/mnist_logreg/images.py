@@ -3,7 +3,8 @@
 MNIST digits are white ink on black, the ink size-normalised into a 20x20 box and centred by
 centre of mass in a 28x28 frame. :func:`preprocess_image` brings any image to that form:
 
-greyscale -> bright ink on dark (dark-on-light input is inverted) -> background noise removed
+greyscale -> bright ink on dark (dark-on-light input is inverted) -> background and its noise
+(estimated from the border) removed
 -> crop to the ink -> longer side scaled to 20 px (anti-aliased, aspect kept) -> pasted into
 28x28 with its centre of mass at the centre -> uint8.
 """
@@ -73,6 +74,18 @@ def _is_mnist_style(a: np.ndarray) -> bool:
     return a.shape == (28, 28) and border.max() < 30 and a.max() > 128
 
 
+def _drop_specks(ink: np.ndarray) -> np.ndarray:
+    """Remove ink blobs smaller than 5% of the largest one (noise, dust, JPEG specks)."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(ink > 0, structure=np.ones((3, 3)))
+    if n <= 1:
+        return ink
+    sizes = ndimage.sum_labels(ink > 0, labels, index=np.arange(1, n + 1))
+    keep = np.flatnonzero(sizes >= 0.05 * sizes.max()) + 1
+    return np.where(np.isin(labels, keep), ink, 0.0)
+
+
 def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
     """Bring a greyscale image (values 0..255, any size) to a 28x28 uint8 MNIST-style digit."""
     a = np.asarray(grey, dtype=np.float64)
@@ -88,12 +101,15 @@ def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
     if np.median(border) > 127:  # dark ink on light paper: make the ink bright
         a = 255.0 - a
         border = 255.0 - border
-    background = np.percentile(border, 75)
-    peak = a.max()
+    background = float(np.median(border))
+    noise = 1.4826 * float(np.median(np.abs(border - background)))  # robust std of the paper
+    peak = float(np.percentile(a, 99.9))
     if peak - background < MIN_CONTRAST:
         raise ImageError(f"{name}: blank image: no ink found (contrast {peak - background:.0f} of 255)")
-    threshold = background + 0.25 * (peak - background)
+    # everything within 3 noise levels of the paper is background; the rest is stretched to 0..1
+    threshold = min(background + 3 * noise + 1, background + 0.5 * (peak - background))
     ink = np.clip((a - threshold) / (peak - threshold), 0, 1)
+    ink = _drop_specks(ink)
     rows, cols = np.nonzero(ink)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = ink.shape
@@ -106,10 +122,11 @@ def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
         raise ImageError(f"{name}: blank image: the ink vanished when scaled to 20 px")
     yy, xx = np.indices(small.shape)
     cy, cx = (yy * small).sum() / total, (xx * small).sum() / total
-    top = int(np.clip(round(13.5 - cy), 0, 28 - small.shape[0]))
-    left = int(np.clip(round(13.5 - cx), 0, 28 - small.shape[1]))
+    top = int(np.clip(round(14.0 - cy), 0, 28 - small.shape[0]))  # MNIST puts the centre of mass at (14, 14)
+    left = int(np.clip(round(14.0 - cx), 0, 28 - small.shape[1]))
     out = np.zeros((28, 28))
     out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    out *= 255.0 / out.max()  # MNIST strokes peak at full intensity
     return np.clip(out, 0, 255).round().astype(np.uint8)
 
 

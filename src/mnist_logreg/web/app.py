@@ -1,0 +1,109 @@
+"""FastAPI app: the draw-a-digit page at ``/`` and ``POST /api/predict``.
+
+``POST /api/predict`` takes an image either as the raw request body (``Content-Type: image/png``,
+``image/jpeg``, ...) or as JSON ``{"image": "data:image/png;base64,..."}``, and answers
+``{"digit", "probabilities", "input"}`` where ``input`` is the 28x28 array the model saw.
+Bad requests get a 4xx answer whose ``detail`` names the problem; the server keeps running.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
+
+from ..images import ImageError, preprocess_image
+from ..modelio import load_model
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+#: the largest request body accepted (413 above it)
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+class Prediction(BaseModel):
+    """The answer of ``POST /api/predict``."""
+
+    digit: int
+    probabilities: list[float]
+    classes: list[int]
+    input: list[list[int]]
+
+
+def _decode_data_url(text: str) -> bytes:
+    if text.startswith("data:"):
+        header, _, text = text.partition(",")
+        if ";base64" not in header:
+            raise HTTPException(400, "image: expected a base64 data URL (data:image/png;base64,...)")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise HTTPException(400, f"image: not valid base64 ({exc})") from exc
+
+
+def create_app(model_path: str | Path) -> FastAPI:
+    """The app serving the model saved at ``model_path``."""
+    model, task, _ = load_model(model_path)
+    page = (resources.files("mnist_logreg.web") / "static" / "index.html").read_text()
+    app = FastAPI(title="mnist-logreg", description="Draw a digit; a logistic regression model reads it.",
+                  version="1")
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        return page
+
+    @app.post(
+        "/api/predict",
+        response_model=Prediction,
+        summary="Predict the digit in an image",
+        openapi_extra={"requestBody": {"content": {
+            "image/png": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "object", "properties": {"image": {"type": "string"}},
+                                            "required": ["image"]}},
+        }}},
+        responses={400: {"description": "not an image"}, 413: {"description": "body over 2 MB"},
+                   415: {"description": "unsupported content type"}, 422: {"description": "blank image"}},
+    )
+    async def predict(request: Request) -> Prediction:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise HTTPException(413, f"request body of {declared} bytes is over the limit of {MAX_BODY_BYTES}")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise HTTPException(413, f"request body is over the limit of {MAX_BODY_BYTES} bytes")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/json":
+            try:
+                payload = json.loads(body)
+                text = payload["image"]
+                if not isinstance(text, str):
+                    raise TypeError("image must be a string")
+            except (ValueError, KeyError, TypeError) as exc:
+                raise HTTPException(400, f'JSON body: expected {{"image": "data:image/png;base64,..."}} ({exc})') from exc
+            data = _decode_data_url(text)
+        elif ctype.startswith("image/") or ctype == "application/octet-stream":
+            data = body
+        else:
+            raise HTTPException(415, f"content type {ctype or 'none'!r}: expected image/* or application/json")
+        if not data:
+            raise HTTPException(400, "empty image")
+        try:
+            digit = preprocess_image(data, name="uploaded image")
+        except ImageError as exc:
+            status = 422 if "blank image" in str(exc) else 400
+            raise HTTPException(status, str(exc)) from exc
+        proba = model.predict_proba(digit.reshape(1, -1))[0]
+        return Prediction(digit=int(model.classes_[int(np.argmax(proba))]), probabilities=proba.tolist(),
+                          classes=model.classes_.tolist(), input=digit.tolist())
+
+    app.state.task = task
+    return app

@@ -1,0 +1,93 @@
+"""Preprocessing of people's images: 'paper' versions of MNIST digits must still be read."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_logreg.images import MAX_PIXELS, ImageError, preprocess_image
+
+
+def to_paper(digit: np.ndarray, rng: np.random.Generator) -> bytes:
+    """An MNIST digit as a person's photo of paper: big, dark ink on light, off-centre, JPEG."""
+    scale = int(rng.integers(5, 11))
+    img = Image.fromarray(255 - digit.reshape(28, 28)).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)
+    angle = float(rng.uniform(-6, 6)) if rng.random() < 0.5 else 0.0  # some are rotated
+    img = img.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=255)
+    w, h = img.size
+    left, top, right, bottom = (int(v) for v in rng.integers(10, 160, size=4))
+    paper = Image.new("L", (w + left + right, h + top + bottom), 235)
+    paper.paste(img.point(lambda v: min(v, 235)), (left, top))
+    noisy = np.asarray(paper, dtype=float) + rng.normal(0, 6, (paper.size[1], paper.size[0]))
+    out = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(out, format="JPEG", quality=80)
+    return out.getvalue()
+
+
+def test_paper_digits_keep_accuracy(mnist, model_10k):
+    model, _ = model_10k
+    rng = np.random.default_rng(0)
+    idx = rng.choice(len(mnist.y_test), 300, replace=False)
+    X, y = mnist.X_test[idx], mnist.y_test[idx]
+    original = model.score(X, y)
+    seen = np.stack([preprocess_image(to_paper(x, rng)).reshape(-1) for x in X])
+    paper = model.score(seen, y)
+    assert paper >= original - 0.03, (original, paper)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP", "GIF", "WEBP"])
+def test_formats_and_output_form(fmt, mnist):
+    digit = mnist.X_test[0].reshape(28, 28)
+    img = Image.fromarray(255 - digit).resize((140, 140))
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    out = preprocess_image(buf.getvalue())
+    assert out.shape == (28, 28) and out.dtype == np.uint8
+    assert out.max() >= 200 and out[:2].max() == 0 and out[:, :2].max() == 0  # ink bright, border dark
+    rows, cols = np.nonzero(out > 30)
+    assert max(rows.max() - rows.min(), cols.max() - cols.min()) <= 21  # size-normalised to ~20 px
+    total = out.sum()
+    cy = (np.arange(28)[:, None] * out).sum() / total
+    cx = (np.arange(28)[None, :] * out).sum() / total
+    assert abs(cy - 14) < 0.75 and abs(cx - 14) < 0.75  # centre of mass at (14, 14), as in MNIST
+
+
+def test_transparent_drawing(mnist):
+    rgba = np.zeros((100, 100, 4), np.uint8)
+    rgba[20:80, 45:55] = (0, 0, 0, 255)  # black stroke on a transparent background
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
+    out = preprocess_image(buf.getvalue())
+    assert out.max() > 200 and out[0].max() == 0
+
+
+def test_mnist_style_inputs_pass_through(mnist):
+    digit = mnist.X_test[5].reshape(28, 28)
+    np.testing.assert_array_equal(preprocess_image(digit), digit)
+    np.testing.assert_array_equal(preprocess_image(digit.reshape(-1)), digit)
+    buf = io.BytesIO()
+    Image.fromarray(digit).save(buf, format="PNG")
+    np.testing.assert_array_equal(preprocess_image(buf.getvalue()), digit)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(ImageError, match="not an image Pillow can read"):
+        preprocess_image(b"hello, not an image")
+    with pytest.raises(ImageError, match="no such file"):
+        preprocess_image(tmp_path / "missing.png")
+    blank = io.BytesIO()
+    Image.new("L", (50, 50), 255).save(blank, format="PNG")
+    with pytest.raises(ImageError, match="blank image"):
+        preprocess_image(blank.getvalue())
+    big = io.BytesIO()
+    Image.new("1", (6000, 5000), 1).save(big, format="PNG")
+    assert 6000 * 5000 > MAX_PIXELS
+    with pytest.raises(ImageError, match="over the limit"):
+        preprocess_image(big.getvalue())
+    trunc = io.BytesIO()
+    Image.new("L", (50, 50), 0).save(trunc, format="PNG")
+    with pytest.raises(ImageError, match="unreadable image|not an image"):
+        preprocess_image(trunc.getvalue()[:60])
+    with pytest.raises(ImageError, match="2-D greyscale"):
+        preprocess_image(np.zeros((3, 3, 3)))
