@@ -129,3 +129,38 @@ def test_python_dash_m_entry_point(tmp_path):
                            "--out", str(tmp_path / "g.png")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "g.png").is_file()
+
+
+def test_predict_images_and_folder(capsys, tmp_path, mnist, model_10k):
+    _, model_path = model_10k
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        digit = 255 - mnist.X_test[i].reshape(28, 28)  # dark ink on white, as on paper
+        Image.fromarray(digit).resize((200, 200)).save(folder / f"d{i}.png")
+    code, out, _ = run(capsys, "predict", "--model", str(model_path), str(folder / "d0.png"))
+    assert code == 0
+    assert out.startswith(f"{folder / 'd0.png'}: 7 ") and "7: " in out
+    code, out, _ = run(capsys, "predict", "--model", str(model_path), str(folder), "--json",
+                       "--show-input", str(tmp_path / "seen.png"))
+    preds = json.loads(out)["predictions"]
+    assert [p["digit"] for p in preds] == mnist.y_test[:3].tolist()
+    assert all(len(p["top3"]) == 3 and p["top3"][0][1] >= p["top3"][1][1] for p in preds)
+    assert (tmp_path / "seen.png").stat().st_size > 500
+
+
+def test_predict_uses_latest_run(capsys, tmp_path, monkeypatch, mnist, model_10k):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs" / "r1").mkdir(parents=True)
+    shutil.copy(model_10k[1], tmp_path / "runs" / "r1" / "model.npz")
+    Image.fromarray(mnist.X_test[1].reshape(28, 28)).save(tmp_path / "two.png")
+    code, out, err = run(capsys, "predict", "two.png")
+    assert code == 0 and "using the latest run's model" in err and out.startswith("two.png: 2 ")
+
+
+def test_predict_bad_image(capsys, tmp_path, model_10k):
+    (tmp_path / "x.png").write_text("not an image")
+    code, _, err = run(capsys, "predict", "--model", str(model_10k[1]), str(tmp_path / "x.png"))
+    assert code == 2 and "not an image Pillow can read" in err

@@ -1,0 +1,138 @@
+"""The draw-a-digit server: JSON API (bad requests included) and the page driven in Chromium."""
+
+import base64
+import io
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from mnist_logreg.web.app import MAX_BODY_BYTES, create_app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client(model_10k):
+    return TestClient(create_app(model_10k[1]))
+
+
+def png_of(digit: np.ndarray, size=140) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(digit.reshape(28, 28)).resize((size, size)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_predict_png_body_and_data_url(client, mnist, model_10k):
+    model, _ = model_10k
+    digit = mnist.X_test[0]
+    expected = int(model.predict(digit.reshape(1, -1))[0])
+    r = client.post("/api/predict", content=png_of(digit), headers={"Content-Type": "image/png"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["digit"] == expected == 7
+    assert len(body["probabilities"]) == 10 and abs(sum(body["probabilities"]) - 1) < 1e-9
+    assert np.array(body["input"]).shape == (28, 28)
+    url = "data:image/png;base64," + base64.b64encode(png_of(digit)).decode()
+    r = client.post("/api/predict", json={"image": url})
+    assert r.status_code == 200 and r.json()["digit"] == 7
+
+
+def test_page_and_openapi(client):
+    r = client.get("/")
+    assert r.status_code == 200 and "<canvas id=\"pad\"" in r.text
+    spec = client.get("/openapi.json").json()
+    assert "/api/predict" in spec["paths"]
+    assert set(spec["paths"]["/api/predict"]["post"]["responses"]) >= {"200", "400", "413", "415", "422"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "words"),
+    [
+        ({"content": b"x" * (MAX_BODY_BYTES + 1), "headers": {"Content-Type": "image/png"}}, 413, "over the limit"),
+        ({"content": b"not an image", "headers": {"Content-Type": "image/png"}}, 400, "not an image"),
+        ({"content": b"hello", "headers": {"Content-Type": "text/plain"}}, 415, "content type 'text/plain'"),
+        ({"json": {"picture": "x"}}, 400, "JSON body: expected"),
+        ({"json": {"image": "data:image/png;base64,@@@"}}, 400, "not valid base64"),
+        ({"content": b"", "headers": {"Content-Type": "image/png"}}, 400, "empty image"),
+    ],
+)
+def test_bad_requests(client, kwargs, status, words):
+    r = client.post("/api/predict", **kwargs)
+    assert r.status_code == status
+    assert words in r.json()["detail"]
+    assert client.get("/").status_code == 200  # still serving
+
+
+def test_blank_image_is_422(client):
+    buf = io.BytesIO()
+    Image.new("L", (280, 280), 0).save(buf, format="PNG")
+    r = client.post("/api/predict", content=buf.getvalue(), headers={"Content-Type": "image/png"})
+    assert r.status_code == 422 and "blank image" in r.json()["detail"]
+
+
+# ------------------------------------------------------------------ the page in Chromium
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(model_10k):
+    import uvicorn
+
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(model_10k[1]), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert srv.started, "server did not start"
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+def _stroke(page, points):
+    box = page.locator("#pad").bounding_box()
+    x0, y0 = box["x"], box["y"]
+    page.mouse.move(x0 + points[0][0], y0 + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x0 + x, y0 + y, steps=4)
+    page.mouse.up()
+
+
+@pytest.mark.browser
+def test_draw_digits_in_chromium(server):
+    from browser import ARTIFACTS, launch
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        page.goto(server + "/")
+        answer = page.get_by_test_id("answer")
+        # a one: a slightly slanted vertical stroke
+        _stroke(page, [(150, 40), (145, 120), (140, 200), (137, 245)])
+        sync_api.expect(answer).to_have_text("1", timeout=10000)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "web-one.png"))
+        # a zero: an ellipse
+        page.click("#clear")
+        sync_api.expect(answer).to_have_text("")
+        t = np.linspace(0, 2 * np.pi, 40)
+        _stroke(page, list(zip(140 + 60 * np.sin(t), 140 - 95 * np.cos(t), strict=True)))
+        sync_api.expect(answer).to_have_text("0", timeout=10000)
+        page.screenshot(path=str(ARTIFACTS / "web-zero.png"))
+        top = page.locator(".bar.top .k").inner_text()
+        assert top == "0"
+        browser.close()
