@@ -55,7 +55,7 @@ class TrainOptions:
     train_size: int | None = None
     cv: int | None = None
     max_iter: int = 1000
-    tol: float = 3e-7
+    tol: float = 2e-7
     figures: bool = True
 
 
@@ -65,7 +65,7 @@ def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
                       base_url=opts.base_url, cache_dir=opts.cache_dir, progress=progress)
 
 
-def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float = 3e-7):
+def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float = 2e-7):
     """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``."""
     if model == "softmax":
         return LogisticRegression(C=C, multiclass="multinomial", max_iter=max_iter, tol=tol)

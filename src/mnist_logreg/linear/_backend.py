@@ -50,11 +50,13 @@ class Backend:
             return np.asarray(a)
         return a.detach().cpu().numpy()
 
-    def inv_spd(self, G: Any) -> Any:
-        """Inverse of a symmetric positive definite matrix, computed in float64."""
+    def eigh(self, G: Any) -> tuple[Any, Any]:
+        """Eigenvalues and eigenvectors of a symmetric matrix, computed in float64."""
         if self.name == "numpy":
-            return np.linalg.inv(np.asarray(G, dtype=np.float64)).astype(self.dtype)
-        return self.torch.linalg.inv(G.to(self.torch.float64)).to(self.dtype)
+            lam, U = np.linalg.eigh(np.asarray(G, dtype=np.float64))
+            return lam.astype(self.dtype), U.astype(self.dtype)
+        lam, U = self.torch.linalg.eigh(G.to(self.torch.float64))
+        return lam.to(self.dtype), U.to(self.dtype)
 
 
 def get_backend(backend: str, device: str, dtype: str) -> Backend:

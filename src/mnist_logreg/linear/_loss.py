@@ -24,7 +24,6 @@ __all__ = ["BinaryLogLoss", "SoftmaxLogLoss"]
 class _PenalisedLoss:
     """Common data and L2 penalty for both losses."""
 
-    #: (K, K) class-coupling matrix A of the curvature bound M_i <= w_i * A (see ``curvature``)
     n_outputs: int
 
     def __init__(self, xp, X, sample_weight, C: float, fit_intercept: bool):
@@ -80,7 +79,6 @@ class BinaryLogLoss(_PenalisedLoss):
     def __init__(self, xp, X, y, sample_weight, C: float, fit_intercept: bool):
         super().__init__(xp, X, sample_weight, C, fit_intercept)
         self.y = xp.reshape(xp.astype(y, X.dtype), (-1, 1))
-        self.class_matrix = xp.ones((1, 1), dtype=X.dtype)
 
     def value_grad(self, theta):
         """Objective value (float), gradient (same shape as theta), and state for ``hessp``."""
@@ -93,8 +91,12 @@ class BinaryLogLoss(_PenalisedLoss):
         return f, self._backward(self.s * (p - self.y), theta), p
 
     def curvature(self, p):
-        """Per-sample weights w_i with the exact Hessian weight s_i * p_i (1 - p_i)."""
+        """Per-sample weights w_i: the exact Hessian weight s_i * p_i (1 - p_i)."""
         return self.xp.reshape(self.s * p * (1.0 - p), (-1,))
+
+    def class_matrix(self, p, w):
+        """The (1, 1) class matrix: 1, so that w_i * S is the exact Hessian weight."""
+        return self.xp.ones((1, 1), dtype=self.X.dtype, device=_device(self.X))
 
     def _curvature_times(self, p, U):
         return self.s * p * (1.0 - p) * U
@@ -108,8 +110,6 @@ class SoftmaxLogLoss(_PenalisedLoss):
         self.n_outputs = n_classes
         classes = xp.arange(n_classes, device=_device(X))
         self.Y = xp.astype(xp.reshape(y, (-1, 1)) == classes, X.dtype)  # one-hot
-        eye = xp.eye(n_classes, dtype=X.dtype, device=_device(X))
-        self.class_matrix = eye - 1.0 / n_classes
 
     def value_grad(self, theta):
         """Objective value (float), gradient (same shape as theta), and state (probabilities)."""
@@ -126,14 +126,27 @@ class SoftmaxLogLoss(_PenalisedLoss):
         return f, self._backward(self.s * (P - self.Y), theta), P
 
     def curvature(self, P):
-        """Per-sample weights w_i = s_i (1 - sum_k p_ik^2): with A = I - 11^T/K, w_i A tracks M_i.
+        """Per-sample weights w_i = 2 s_i max_k p_ik (1 - p_ik): large for ambiguous digits.
 
-        M_i = diag(p_i) - p_i p_i^T is the sample's class-coupling Hessian block; its trace is
-        1 - sum_k p_ik^2, so the weight is large for uncertain samples and ~0 for confident ones.
+        ``M_i = diag(p_i) - p_i p_i^T`` is the sample's class-coupling Hessian block; for a digit
+        torn between two classes its largest eigenvalue is about ``2 p (1 - p)``, and it is ~0 for
+        a confidently classified one.
         """
         xp = self.xp
-        return self.s[:, 0] * (1.0 - xp.sum(P * P, axis=1))
+        return 2.0 * self.s[:, 0] * xp.max(P * (1.0 - P), axis=1)
+
+    def class_matrix(self, P, w):
+        """S = sum_i s_i M_i / sum_i w_i, the weighted average class-coupling block (K, K)."""
+        xp = self.xp
+        sP = self.s * P
+        return (_diag(xp, xp.sum(sP, axis=0)) - sP.T @ P) / xp.sum(w)
 
     def _curvature_times(self, P, U):
         xp = self.xp
         return self.s * P * (U - xp.sum(P * U, axis=1, keepdims=True))
+
+
+def _diag(xp, v):
+    """A diagonal matrix from a vector (array API has no ``diag``)."""
+    n = v.shape[0]
+    return xp.eye(n, dtype=v.dtype, device=_device(v)) * v[None, :]

@@ -3,13 +3,15 @@
 They know nothing of the estimator API. Both full-batch solvers use the same preconditioner,
 a curvature-weighted Gram matrix::
 
-    P = A (x) (X~^T diag(w) X~) + alpha * I          (X~ = [X, 1], w from ``loss.curvature``)
+    P = S (x) (X~^T diag(w) X~) + alpha * I          (X~ = [X, 1], w and S from the loss)
 
-where ``A`` is the loss's class-coupling matrix (1 for the binary loss, I - 11^T/K for softmax)
-and ``w_i`` the sample's curvature weight at the current point. At the start (all probabilities
-equal) this is Bohning's fixed bound up to scale; refreshed as the fit goes on it follows the
-real Hessian, which puts almost no weight on confidently classified digits. For the binary loss
-it *is* the Hessian, so Newton-CG takes exact Newton steps.
+The Hessian of the loss is ``sum_i M_i (x) x~_i x~_i^T`` with a small class-coupling block ``M_i``
+per sample; the preconditioner replaces each ``M_i`` by ``w_i S``: a per-sample curvature weight
+``w_i`` times one class matrix ``S`` (their weighted average). At the start (all probabilities
+equal) every ``M_i`` is the same and ``P`` is the exact Hessian, a scaled Bohning bound; refreshed
+as the fit goes on it follows the real curvature, which is almost nil for confidently classified
+digits and large for ambiguous ones. For the binary loss ``M_i`` is a scalar, so ``P`` *is* the
+Hessian and Newton-CG takes exact Newton steps.
 
 Convergence is judged by the estimated suboptimality ``-g^T d / 2`` (the quadratic model's
 decrease along the search direction ``d``, the Newton decrement for Newton-CG): the fit stops
@@ -51,50 +53,45 @@ def _dot(xp, a, b) -> float:
 
 
 class Preconditioner:
-    """Applies the inverse of the curvature-weighted preconditioner described in the module doc."""
+    """Applies the inverse of the curvature-weighted Kronecker preconditioner (module doc).
 
-    def __init__(self, loss, state, inv_spd: Callable):
+    ``P = S (x) G + alpha I`` with ``G = X~^T diag(w) X~`` and the loss's class-coupling matrix
+    ``S``; both are diagonalised once (``eigh`` in float64), so applying ``P^-1`` costs two small
+    matrix products. The all-classes direction, in which softmax is unchanged, is handled exactly:
+    its curvature is ``alpha`` for coefficients and its gradient is 0 for intercepts.
+    """
+
+    def __init__(self, loss, state, eigh: Callable):
         xp, X = loss.xp, loss.X
         w = loss.curvature(state)
         d = loss.d
-        # Rows whose weight is below 1e-3 of the largest add almost nothing and are left out of
-        # the Gram matrix: late in a fit that is most of MNIST, which makes a refresh cheap.
-        keep = w > 1e-3 * float(xp.max(w))
-        n_keep = int(xp.sum(xp.astype(keep, xp.int64)))
-        if n_keep < loss.n:
-            Xa, wa = X[keep], w[keep]
-        else:
-            Xa, wa = X, w
         # the Gram matrix is built chunk by chunk to keep memory low
         G = xp.zeros((d, d), dtype=X.dtype, device=getattr(X, "device", None))
-        for lo in range(0, n_keep, _GRAM_CHUNK):
-            Xs = Xa[lo : lo + _GRAM_CHUNK] * xp.sqrt(wa[lo : lo + _GRAM_CHUNK])[:, None]
+        for lo in range(0, loss.n, _GRAM_CHUNK):
+            Xs = X[lo : lo + _GRAM_CHUNK] * xp.sqrt(w[lo : lo + _GRAM_CHUNK])[:, None]
             G = G + Xs.T @ Xs
-        self.rows_used = n_keep
         if loss.fit_intercept:
-            xw = (Xa.T @ wa)[:, None]
+            xw = (X.T @ w)[:, None]
             top = xp.concat([G, xw], axis=1)
-            bottom = xp.concat([xw.T, xp.reshape(xp.sum(wa), (1, 1))], axis=1)
+            bottom = xp.concat([xw.T, xp.reshape(xp.sum(w), (1, 1))], axis=1)
             G = xp.concat([top, bottom], axis=0)
-        p = G.shape[0]
-        diag = xp.full((p,), loss.alpha, dtype=X.dtype, device=getattr(X, "device", None))
-        if loss.fit_intercept:
-            diag[-1] = 0.0
-        # a tiny ridge keeps G invertible where pixels are always 0 or no penalty is used
-        ridge = 1e-7 * float(xp.sum(xp.linalg.diagonal(G))) / p + 1e-12
-        G = G + xp.eye(p, dtype=X.dtype, device=getattr(X, "device", None)) * (diag + ridge)
-        self.Ginv = inv_spd(G)
+        lam_g, self.U = eigh(G)
+        lam_s, self.V = eigh(loss.class_matrix(state, w))
+        lam_g = xp.clip(lam_g, min=0.0)
+        lam_s = xp.clip(lam_s, min=0.0)
+        # a tiny floor keeps P invertible where pixels are always 0 or there is no penalty
+        floor = max(loss.alpha, 1e-9 * float(xp.max(lam_g)) * max(float(xp.max(lam_s)), 1e-12), 1e-12)
+        self.den = lam_g[:, None] * lam_s[None, :] + floor
         self.xp, self.K, self.alpha, self.d = xp, loss.n_outputs, loss.alpha, d
 
     def __call__(self, R):
-        if self.K == 1:
-            return self.Ginv @ R
         xp = self.xp
-        mean = xp.mean(R, axis=1, keepdims=True)
-        out = self.Ginv @ (R - mean)
-        # the all-classes direction has curvature alpha for coefficients and 0 for intercepts,
-        # where the gradient is 0 anyway (softmax is unchanged by adding a constant to every class)
-        if self.alpha:
+        mean = None
+        if self.K > 1:
+            mean = xp.mean(R, axis=1, keepdims=True)
+            R = R - mean
+        out = self.U @ (((self.U.T @ R) @ self.V) / self.den) @ self.V.T
+        if mean is not None and self.alpha:
             out[: self.d] = out[: self.d] + mean[: self.d] / self.alpha
         return out
 
@@ -125,7 +122,7 @@ def lbfgs(
     loss,
     theta0,
     *,
-    inv_spd: Callable,
+    eigh: Callable,
     tol: float = 1e-6,
     max_iter: int = 1000,
     memory: int = 10,
@@ -148,7 +145,7 @@ def lbfgs(
     it = 0
     for it in range(max_iter):
         if it >= next_refresh:
-            precond = Preconditioner(loss, state, inv_spd)
+            precond = Preconditioner(loss, state, eigh)
             next_refresh = it + max(5, it)
         # two-loop recursion
         q = -g
@@ -197,7 +194,7 @@ def newton_cg(
     loss,
     theta0,
     *,
-    inv_spd: Callable,
+    eigh: Callable,
     tol: float = 1e-6,
     max_iter: int = 100,
     max_cg: int = 100,
@@ -219,7 +216,7 @@ def newton_cg(
     converged, message = False, "max_iter reached"
     it = 0
     for it in range(max_iter):
-        precond = Preconditioner(loss, state, inv_spd)
+        precond = Preconditioner(loss, state, eigh)
         gnorm = math.sqrt(_dot(xp, g, g))
         eta = min(0.5, math.sqrt(gnorm / g0norm))
         # preconditioned CG on H d = -g
