@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PIP := $(BIN)/python -m pip --disable-pip-version-check -q
 
-.PHONY: run test bench lint notebook clean chromium
+.PHONY: run test bench gallery notebook clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,11 +29,18 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
 test: $(STAMP) chromium
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks examples
 	MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_fit.py
+
+GALLERY := confusion_matrix_normalized coefficients misclassified pixel_correlation grid mean_images
+gallery: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/mnist-logreg train --out runs/gallery --quiet
+	$(BIN)/mnist-logreg data show --grid 6x10 --out runs/gallery/grid.png
+	mkdir -p docs/images
+	for f in $(GALLERY); do cp runs/gallery/$$f.png docs/images/; done
 
 notebook: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace examples/mnist_logistic_regression.ipynb

@@ -43,7 +43,8 @@ def objective(coef: np.ndarray, intercept: np.ndarray, X: np.ndarray, y: np.ndar
     from scipy.special import logsumexp
 
     Z = X @ coef.T.astype(np.float64) + intercept.astype(np.float64)
-    return float(np.sum(logsumexp(Z, axis=1) - Z[np.arange(len(y)), y]) + 0.5 / C * np.sum(coef.astype(np.float64) ** 2))
+    losses = logsumexp(Z, axis=1) - Z[np.arange(len(y)), y]
+    return float(np.sum(losses) + 0.5 / C * np.sum(coef.astype(np.float64) ** 2))
 
 
 def run_one(cfg: dict) -> dict:

@@ -18,8 +18,8 @@ from your own image.
 
 To keep it quick, most fits use a subset of the 60,000 training digits; set `N_TRAIN = 60000` for
 the full data (about 10 seconds per softmax fit on 2 cores)."""),
-    ("code", """import numpy as np
-import matplotlib.pyplot as plt
+    ("code", """%matplotlib inline
+import numpy as np
 
 import mnist_logreg
 from mnist_logreg import LogisticRegression, SGDLogisticRegression, load_mnist, plots

@@ -29,7 +29,7 @@ def test_data_info(capsys):
 
 
 def test_data_show_digit_and_grid(capsys, tmp_path):
-    code, out, _ = run(capsys, "data", "show", "--index", "36001", "--out", str(tmp_path / "d.png"))
+    code, _out, _ = run(capsys, "data", "show", "--index", "36001", "--out", str(tmp_path / "d.png"))
     assert code == 0 and Image.open(tmp_path / "d.png").size[0] > 100
     code, _, _ = run(capsys, "data", "show", "--grid", "3x4", "--split", "test", "--out", str(tmp_path / "g.png"))
     assert code == 0 and (tmp_path / "g.png").stat().st_size > 1000

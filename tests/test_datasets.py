@@ -4,9 +4,10 @@ import json
 
 import numpy as np
 import pytest
-
 from httpserver import FileServer
-from mnist_logreg.datasets import DataSourceError, load_mnist, mnist as mnist_mod
+
+from mnist_logreg.datasets import DataSourceError, load_mnist
+from mnist_logreg.datasets import mnist as mnist_mod
 from mnist_logreg.datasets.idx import IDXFormatError, idx_bytes
 
 PUBLISHED_MD5 = {
@@ -135,7 +136,7 @@ def test_image_label_count_mismatch(monkeypatch):
         "t10k-images-idx3-ubyte": idx_bytes(np.zeros((1, 28, 28), np.uint8)),
         "t10k-labels-idx1-ubyte": idx_bytes(np.zeros(1, np.uint8)),
     }
-    with pytest.raises(IDXFormatError, match="3 images .* 4 labels"):
+    with pytest.raises(IDXFormatError, match=r"3 images .* 4 labels"):
         mnist_mod._arrays_from_idx(blobs, "test")
 
 
@@ -168,11 +169,14 @@ def _openml_files(base: str, n: int = 21, data_id: int = 4242, name: str = "tiny
         "url": f"{base}/data/v1/download/99/{name}.arff",
         "md5_checksum": hashlib.md5(arff_bytes).hexdigest(),
     }}
+    listing = json.dumps(
+        {"data": {"dataset": [{"did": data_id, "name": name, "version": 1, "status": "active"}]}}
+    ).encode()
     return X, y, {
         f"/api/v1/json/data/list/data_name/{name}/limit/2/status/active/":
-            json.dumps({"data": {"dataset": [{"did": data_id, "name": name, "version": 1, "status": "active"}]}}).encode(),
+            listing,
         f"/api/v1/json/data/list/data_name/{name}/limit/2/data_version/1":
-            json.dumps({"data": {"dataset": [{"did": data_id, "name": name, "version": 1, "status": "active"}]}}).encode(),
+            listing,
         f"/api/v1/json/data/{data_id}": json.dumps(desc).encode(),
         f"/api/v1/json/data/features/{data_id}": json.dumps({"data_features": {"feature": features}}).encode(),
         f"/api/v1/json/data/qualities/{data_id}": json.dumps({"data_qualities": {"quality": []}}).encode(),

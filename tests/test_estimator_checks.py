@@ -9,6 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from mnist_logreg import LogisticRegression, SGDLogisticRegression
 
+
 def _expected_failed(estimator):
     if isinstance(estimator, SGDLogisticRegression):
         return {"check_sample_weight_equivalence_on_dense_data":

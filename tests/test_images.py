@@ -87,7 +87,7 @@ def test_errors(tmp_path):
         preprocess_image(big.getvalue())
     trunc = io.BytesIO()
     Image.new("L", (50, 50), 0).save(trunc, format="PNG")
-    with pytest.raises(ImageError, match="unreadable image|not an image"):
+    with pytest.raises(ImageError, match=r"unreadable image|not an image"):
         preprocess_image(trunc.getvalue()[:60])
     with pytest.raises(ImageError, match="2-D greyscale"):
         preprocess_image(np.zeros((3, 3, 3)))

@@ -24,7 +24,7 @@ def test_gradient_and_hessp_match_finite_differences(tiny, C, fit_intercept):
     rng = np.random.default_rng(0)
     for loss in losses:
         theta = rng.normal(scale=0.1, size=loss.initial().shape)
-        f, g, state = loss.value_grad(theta)
+        _f, g, state = loss.value_grad(theta)
         V = rng.normal(size=theta.shape)
         eps = 1e-6
         fp, gp, _ = loss.value_grad(theta + eps * V)

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from browser import ARTIFACTS, launch
+
 from mnist_logreg.pipeline import TrainOptions, train
 from mnist_logreg.report import FIGURES
 

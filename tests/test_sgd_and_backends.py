@@ -14,7 +14,7 @@ def test_sgd_learns_digits(small):
 
 def test_sgd_close_to_full_batch_optimum(small):
     """SGD on mean loss + alpha/2 ||W||^2 with alpha = 1/(C n) approaches the L-BFGS optimum."""
-    Xtr, ytr, Xte, yte = small
+    Xtr, ytr, Xte, _yte = small
     exact = LogisticRegression(C=1.0).fit(Xtr, ytr)
     sgd = SGDLogisticRegression(alpha=1.0 / len(ytr), max_iter=100, random_state=0).fit(Xtr, ytr)
     agree = np.mean(exact.predict(Xte) == sgd.predict(Xte))
@@ -57,7 +57,7 @@ def test_torch_backend_matches_numpy(small, multiclass, solver):
 
 
 def test_torch_sgd_runs_same_path(small):
-    Xtr, ytr, Xte, yte = small
+    Xtr, ytr, _Xte, _yte = small
     a = SGDLogisticRegression(dtype="float64", random_state=0).fit(Xtr, ytr)
     b = SGDLogisticRegression(dtype="float64", backend="torch", random_state=0).fit(Xtr, ytr)
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-8, atol=1e-10)

@@ -6,7 +6,8 @@ OneVsRestClassifier around it. Tolerances: relative objective difference 1e-8 in
 2e-6 in float32; coefficients within 1e-3 (float64) / 2e-2 (float32) relative in norm.
 """
 
-from functools import lru_cache
+import itertools
+from functools import cache
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ def _data(tiny, kind):
     return X, y
 
 
-@lru_cache(maxsize=None)
+@cache
 def _reference(kind, C, fit_intercept, _key):
     X, y = _REF_DATA[_key]
     base = SkLR(C=C, tol=1e-12, max_iter=20000, fit_intercept=fit_intercept)
@@ -107,4 +108,4 @@ def test_history_decreases(small):
     model = LogisticRegression().fit(Xtr, ytr)
     objectives = [h["objective"] for h in model.history_]
     assert len(objectives) == model.n_iter_[0] + 1
-    assert all(b <= a for a, b in zip(objectives, objectives[1:], strict=False))
+    assert all(b <= a for a, b in itertools.pairwise(objectives))

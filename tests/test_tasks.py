@@ -26,7 +26,7 @@ def test_shuffle_seeded_and_paired():
 
 def test_random_split_sizes():
     X, y = np.zeros((100, 3)), np.arange(100)
-    Xtr, ytr, Xte, yte = random_split(X, y, test_size=20, random_state=1)
+    _Xtr, ytr, _Xte, yte = random_split(X, y, test_size=20, random_state=1)
     assert len(ytr) == 80 and len(yte) == 20
     assert set(ytr) | set(yte) == set(range(100))
     with pytest.raises(ValueError, match="test_size"):
@@ -43,11 +43,11 @@ def test_binary_target_and_pair(mnist):
 
 
 def test_stratified_subsample_keeps_proportions(mnist):
-    X, y = stratified_subsample(mnist.X_train, mnist.y_train, 6000, random_state=0)
+    _X, y = stratified_subsample(mnist.X_train, mnist.y_train, 6000, random_state=0)
     assert len(y) == 6000
     expected = np.bincount(mnist.y_train) / 10
     assert np.all(np.abs(np.bincount(y) - expected) <= 1)
-    X2, y2 = stratified_subsample(mnist.X_train, mnist.y_train, 6000, random_state=0)
+    _X2, y2 = stratified_subsample(mnist.X_train, mnist.y_train, 6000, random_state=0)
     np.testing.assert_array_equal(y, y2)
 
 

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from mnist_logreg.web.app import MAX_BODY_BYTES, create_app  # noqa: E402
+from mnist_logreg.web.app import MAX_BODY_BYTES, create_app
 
 
 @pytest.fixture(scope="module")

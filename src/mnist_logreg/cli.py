@@ -50,7 +50,7 @@ def cmd_data_info(args) -> int:
     data = _load(args)
     info = {"source": data.source}
     for split in ("train", "test"):
-        X, y = data._split(split)
+        _X, y = data._split(split)
         classes, counts = __import__("numpy").unique(y, return_counts=True)
         info[split] = {"images": list(data.images(split).shape), "labels": list(y.shape),
                        "class_counts": {int(c): int(n) for c, n in zip(classes, counts, strict=True)}}

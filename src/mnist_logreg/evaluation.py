@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 
-__all__ = ["cross_validate", "evaluate", "misclassified", "correctly_classified"]
+__all__ = ["correctly_classified", "cross_validate", "evaluate", "misclassified"]
 
 
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],

@@ -23,7 +23,7 @@ import numpy as np
 from .._atomic import atomic_write
 from .idx import IDXFormatError, _decompress, idx_md5, parse_idx
 
-__all__ = ["MNIST", "DataSourceError", "IDX_FILES", "IDX_MIRRORS", "default_cache_dir", "load_mnist"]
+__all__ = ["IDX_FILES", "IDX_MIRRORS", "MNIST", "DataSourceError", "default_cache_dir", "load_mnist"]
 
 SOURCES = ("bundled", "openml", "idx")
 
@@ -217,7 +217,7 @@ def _load_bundled() -> MNIST:
 
 def _download(url: str, progress: bool, timeout: float) -> bytes:
     """GET ``url`` into memory, with an optional tqdm progress bar."""
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - http(s) only
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         buf = io.BytesIO()
         bar = None

@@ -16,7 +16,6 @@ weights used to build the preconditioner.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 __all__ = ["BinaryLogLoss", "SoftmaxLogLoss"]
 

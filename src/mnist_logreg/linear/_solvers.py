@@ -283,8 +283,9 @@ def sgd(
     """Mini-batch SGD on ``mean log loss + 0.5 * alpha * ||W||^2``, averaging iterates per epoch.
 
     The step at update ``t`` is ``eta0 / (1 + t / steps_per_epoch) ** power_t``; ``make_loss(Xb, yb, sb)``
-    builds the unpenalised loss of one mini-batch (rows, labels, sample weights), and the penalty gradient ``alpha * W`` is added
-    here (``alpha = 1 / (C n)`` gives the full-batch objective divided by n). Returns the averaged parameters, the last iterate and the number of updates done.
+    builds the unpenalised loss of one mini-batch (rows, labels, sample weights), and the penalty
+    gradient ``alpha * W`` is added here (``alpha = 1 / (C n)`` gives the full-batch objective
+    divided by n). Returns the averaged parameters, the last iterate and the number of updates.
     """
     n = X.shape[0]
     steps_per_epoch = max(1, math.ceil(n / batch_size))

@@ -88,7 +88,8 @@ def create_app(model_path: str | Path) -> FastAPI:
                 if not isinstance(text, str):
                     raise TypeError("image must be a string")
             except (ValueError, KeyError, TypeError) as exc:
-                raise HTTPException(400, f'JSON body: expected {{"image": "data:image/png;base64,..."}} ({exc})') from exc
+                expected = '{"image": "data:image/png;base64,..."}'
+                raise HTTPException(400, f"JSON body: expected {expected} ({exc})") from exc
             data = _decode_data_url(text)
         elif ctype.startswith("image/") or ctype == "application/octet-stream":
             data = body
