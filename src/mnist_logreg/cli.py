@@ -47,11 +47,13 @@ def _load(args, progress=True):
 
 
 def cmd_data_info(args) -> int:
+    import numpy as np
+
     data = _load(args)
     info = {"source": data.source}
     for split in ("train", "test"):
         _X, y = data._split(split)
-        classes, counts = __import__("numpy").unique(y, return_counts=True)
+        classes, counts = np.unique(y, return_counts=True)
         info[split] = {"images": list(data.images(split).shape), "labels": list(y.shape),
                        "class_counts": {int(c): int(n) for c, n in zip(classes, counts, strict=True)}}
     info["checksums_md5"] = data.checksums or data.compute_checksums()

@@ -97,8 +97,8 @@ def _class_names(task: Task, classes: np.ndarray) -> list[str]:
     return [str(c) for c in classes]
 
 
-def _write_outputs(out: Path, model, task: Task, data: MNIST, X_train, y_train, X_test, y_test,
-                   metrics: dict, figures: bool, history=None) -> None:
+def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
+                   history=None) -> None:
     names = _class_names(task, model.classes_)
     y_pred = model.predict(X_test)
     proba = model.predict_proba(X_test)
@@ -194,7 +194,7 @@ def train(
     history = getattr(model, "history_", None)
     if history and isinstance(history[0], list):  # one-vs-rest: show the first model's curve
         history = history[0]
-    _write_outputs(out, model, task, data, X_train, y_train, X_test, y_test, metrics, opts.figures, history)
+    _write_outputs(out, model, task, data, X_test, y_test, metrics, opts.figures, history)
     if opts.figures:
         build_report(out)
     metrics["out"] = str(out)
@@ -226,7 +226,7 @@ def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None,
         metrics["cross_validation"] = cross_validate(clone(model), X_train, y_train, cv,
                                                      random_state=seed, on_fold=on_fold)
     out.mkdir(parents=True, exist_ok=True)
-    _write_outputs(out, model, task, data, X_train, y_train, X_test, y_test, metrics, figures)
+    _write_outputs(out, model, task, data, X_test, y_test, metrics, figures)
     if figures:
         build_report(out)
     metrics["out"] = str(out)

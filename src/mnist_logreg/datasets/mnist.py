@@ -157,7 +157,7 @@ def load_mnist(
     if source == "bundled":
         return _load_bundled()
     if source == "openml":
-        return _load_openml(name, version, data_id, cache, progress)
+        return _load_openml(name, version, data_id, cache)
     if isinstance(base_url, str):
         mirrors = [base_url]
     else:
@@ -318,7 +318,7 @@ def _write_npz_cache(path: Path, data: MNIST) -> None:
         np.savez_compressed(fh, **arrays, sha256=_array_digest(arrays), source=data.source)
 
 
-def _load_openml(name, version, data_id, cache: Path, progress: bool) -> MNIST:
+def _load_openml(name, version, data_id, cache: Path) -> MNIST:
     if (name is None) == (data_id is None):
         raise ValueError(
             "OpenML needs exactly one of name (with an optional version) or data_id, "
