@@ -83,12 +83,15 @@ class _LinearClassifierMixin(ClassifierMixin):
 
     # -- helpers for fit
 
-    def _preprocess(self, X: np.ndarray, dtype: str) -> np.ndarray:
-        """``(X - offset_) * scale_`` computed in the working dtype (no float64 copy of the data)."""
+    def _preprocess(self, X: np.ndarray, dtype: str, columns: np.ndarray | None = None) -> np.ndarray:
+        """``(X - offset_) * scale_`` in the working dtype (no float64 copy), optionally of some columns."""
+        offset, scale = self.offset_, self.scale_
+        if columns is not None and len(columns) < X.shape[1]:
+            X, offset, scale = X[:, columns], offset[columns], scale[columns]
         out = X.astype(dtype)
-        if np.any(self.offset_):
-            out -= self.offset_.astype(dtype)
-        out *= self.scale_.astype(dtype)
+        if np.any(offset):
+            out -= offset.astype(dtype)
+        out *= scale.astype(dtype)
         return out
 
     def _validate_fit_data(self, X, y, sample_weight, reset=True):
@@ -232,14 +235,11 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         codes = self._set_classes(y)
         be = get_backend(self.backend, self.device, self.dtype)
         self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
-        # features that are 0 for every training row (MNIST's corner pixels) get coefficient 0
-        # at the optimum: leave them out of the solve, which makes every pass over X cheaper
-        Xp = self._preprocess(X, be.dtype_name)
-        active = np.flatnonzero(np.any(Xp != 0, axis=0))
-        if len(active) < X.shape[1]:
-            Xp = Xp[:, active]
-        Xw = be.asarray(Xp)
-        del Xp
+        # features that preprocess to 0 in every training row (MNIST's corner pixels) get
+        # coefficient 0 at the optimum: leave them out of the solve, which makes every pass over
+        # X cheaper
+        active = np.flatnonzero(np.any(X != self.offset_, axis=0))
+        Xw = be.asarray(self._preprocess(X, be.dtype_name, active))
         sw = be.asarray(sample_weight[:, None])
         C = math.inf if self.penalty is None else float(self.C)
         solve = SOLVERS[self.solver]
