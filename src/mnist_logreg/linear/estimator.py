@@ -271,7 +271,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.converged_ = all(r.converged for r in results)
         self.history_ = results[0].history if len(results) == 1 else [r.history for r in results]
         if not self.converged_:
-            worst = max(results, key=lambda r: r.grad_norm)
+            worst = max((r for r in results if not r.converged), key=lambda r: r.grad_norm)
             warnings.warn(
                 f"{type(self).__name__} ({self.solver}) did not converge: stopped after "
                 f"{worst.n_iter} iterations with gradient norm {worst.grad_norm:.3g} "
