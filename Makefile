@@ -42,8 +42,10 @@ gallery: $(STAMP)
 	mkdir -p docs/images
 	for f in $(GALLERY); do cp runs/gallery/$$f.png docs/images/; done
 
+# the notebook is stored without outputs; this writes an executed copy to runs/notebook/
 notebook: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace examples/mnist_logistic_regression.ipynb
+	mkdir -p runs/notebook
+	MPLBACKEND=Agg $(BIN)/python examples/make_notebook.py --execute runs/notebook/mnist_logistic_regression.ipynb
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .ruff_cache

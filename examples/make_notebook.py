@@ -1,7 +1,7 @@
 """Writes mnist_logistic_regression.ipynb (without outputs) from the cells below.
 
-Edit the cells here and run ``python examples/make_notebook.py``; ``make notebook`` executes
-the notebook in place to regenerate its outputs.
+Edit the cells here and run ``python examples/make_notebook.py``. With ``--execute OUT`` it also
+runs the notebook and writes the copy with outputs to OUT (``make notebook`` does that).
 """
 
 from pathlib import Path
@@ -158,6 +158,19 @@ def build() -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--execute", metavar="OUT", help="also run it and write the executed copy to OUT")
+    args = parser.parse_args()
     path = Path(__file__).with_name("mnist_logistic_regression.ipynb")
-    nbformat.write(build(), path)
+    nb = build()
+    nbformat.write(nb, path)
     print(f"wrote {path}")
+    if args.execute:
+        import nbclient
+
+        out = Path(args.execute)
+        nbclient.NotebookClient(nb, timeout=600, resources={"metadata": {"path": str(out.parent)}}).execute()
+        nbformat.write(nb, out)
+        print(f"wrote {out} (executed)")
