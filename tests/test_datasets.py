@@ -224,3 +224,16 @@ def test_openml_corrupt_npz_cache_is_refetched(openml_server, tmp_path, capsys):
 def test_openml_unknown_id_is_data_source_error(openml_server, tmp_path):
     with pytest.raises(DataSourceError, match="OpenML"):
         load_mnist("openml", data_id=1, cache_dir=tmp_path)
+
+
+def test_cli_fetch_and_info_from_mirror(fake_idx, tmp_path, capsys):
+    from mnist_logreg.cli import main
+
+    _, files = fake_idx
+    with FileServer(files) as srv:
+        args = ["--source", "idx", "--base-url", srv.url + "/good/", "--cache-dir", str(tmp_path)]
+        assert main(["data", "fetch", *args]) == 0
+        assert "14 train, 7 test digits" in capsys.readouterr().out
+        assert main(["data", "info", *args]) == 0
+        out = capsys.readouterr().out
+    assert "train: images (14, 28, 28)" in out and "source: idx:" in out

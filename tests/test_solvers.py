@@ -109,3 +109,18 @@ def test_history_decreases(small):
     objectives = [h["objective"] for h in model.history_]
     assert len(objectives) == model.n_iter_[0] + 1
     assert all(b <= a for a, b in itertools.pairwise(objectives))
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_no_penalty_matches_sklearn(small, solver):
+    """penalty=None on a problem with a finite, well-conditioned optimum: 10 pixels, digits 0-3."""
+    Xtr, ytr, _, _ = small
+    cols = np.arange(350, 450, 10)
+    keep = ytr < 4
+    X, y = Xtr[keep][:, cols].astype(np.float64) / 255.0, ytr[keep]
+    ref = SkLR(C=np.inf, tol=1e-12, max_iter=20000).fit(X, y)
+    ours = LogisticRegression(penalty=None, solver=solver, dtype="float64", scaling=None, tol=1e-12).fit(X, y)
+    f_ref = objective(X, y, ref.coef_, ref.intercept_, np.inf, "multinomial")
+    f_ours = objective(X, y, ours.coef_, ours.intercept_, np.inf, "multinomial")
+    assert f_ours == pytest.approx(f_ref, rel=1e-7)
+    np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
