@@ -98,7 +98,11 @@ def _class_names(task: Task, classes: np.ndarray) -> list[str]:
 
 
 def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
-                   history=None) -> None:
+                   history=None) -> dict:
+    """Evaluate on the test set and write metrics, report text, figures and report.html to ``out``.
+
+    Returns ``metrics`` with the test results and ``"out"`` added.
+    """
     names = _class_names(task, model.classes_)
     y_pred = model.predict(X_test)
     proba = model.predict_proba(X_test)
@@ -108,8 +112,9 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
         json.dump(metrics, fh, indent=2)
     with atomic_write(out / "classification_report.txt", "w") as fh:
         fh.write(result["report_text"])
+    metrics["out"] = str(out)
     if not figures:
-        return
+        return metrics
     label_of = dict(zip(model.classes_.tolist(), names, strict=True))
     cm = np.array(result["confusion_matrix"])
     plots.save_figure(plots.confusion_matrix_figure(cm, names), out / "confusion_matrix.png")
@@ -134,6 +139,8 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     digits_present = sorted(np.unique(data.y_train).tolist())
     plots.save_figure(plots.mean_images(data.X_train, data.y_train, digits_present), out / "mean_images.png")
     plots.save_figure(plots.pixel_correlation(data.X_train), out / "pixel_correlation.png")
+    build_report(out)
+    return metrics
 
 
 def train(
@@ -194,11 +201,7 @@ def train(
     history = getattr(model, "history_", None)
     if history and isinstance(history[0], list):  # one-vs-rest: show the first model's curve
         history = history[0]
-    _write_outputs(out, model, task, data, X_test, y_test, metrics, opts.figures, history)
-    if opts.figures:
-        build_report(out)
-    metrics["out"] = str(out)
-    return metrics
+    return _write_outputs(out, model, task, data, X_test, y_test, metrics, opts.figures, history)
 
 
 def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None, out: str | Path | None = None,
@@ -210,7 +213,6 @@ def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None,
     data_opts = data_opts or DataOptions()
     if data is None:
         data = load_data(data_opts)
-    X_train, y_train = task.apply(*shuffle(data.X_train, data.y_train, seed))
     X_test, y_test = task.apply(data.X_test, data.y_test)
     out = Path(out) if out is not None else default_run_dir()
     metrics = {
@@ -221,13 +223,8 @@ def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None,
         "versions": _versions(),
     }
     if cv:
-        from sklearn.base import clone
-
-        metrics["cross_validation"] = cross_validate(clone(model), X_train, y_train, cv,
-                                                     random_state=seed, on_fold=on_fold)
+        X_train, y_train = task.apply(*shuffle(data.X_train, data.y_train, seed))
+        metrics["cross_validation"] = cross_validate(model, X_train, y_train, cv, random_state=seed,
+                                                     on_fold=on_fold)
     out.mkdir(parents=True, exist_ok=True)
-    _write_outputs(out, model, task, data, X_test, y_test, metrics, figures)
-    if figures:
-        build_report(out)
-    metrics["out"] = str(out)
-    return metrics
+    return _write_outputs(out, model, task, data, X_test, y_test, metrics, figures)

@@ -63,11 +63,7 @@ class _PenalisedLoss:
 
     def initial(self):
         """The starting point: all zeros."""
-        return self.xp.zeros((self.n_params_rows, self.n_outputs), dtype=self.X.dtype, device=_device(self.X))
-
-
-def _device(a):
-    return getattr(a, "device", None) if not hasattr(a, "__array_interface__") else "cpu"
+        return self.xp.zeros((self.n_params_rows, self.n_outputs), dtype=self.X.dtype, device=self.X.device)
 
 
 class BinaryLogLoss(_PenalisedLoss):
@@ -95,7 +91,7 @@ class BinaryLogLoss(_PenalisedLoss):
 
     def class_matrix(self, p, w):
         """The (1, 1) class matrix: 1, so that w_i * S is the exact Hessian weight."""
-        return self.xp.ones((1, 1), dtype=self.X.dtype, device=_device(self.X))
+        return self.xp.ones((1, 1), dtype=self.X.dtype, device=self.X.device)
 
     def _curvature_times(self, p, U):
         return self.s * p * (1.0 - p) * U
@@ -107,7 +103,7 @@ class SoftmaxLogLoss(_PenalisedLoss):
     def __init__(self, xp, X, y, sample_weight, C: float, fit_intercept: bool, n_classes: int):
         super().__init__(xp, X, sample_weight, C, fit_intercept)
         self.n_outputs = n_classes
-        classes = xp.arange(n_classes, device=_device(X))
+        classes = xp.arange(n_classes, device=X.device)
         self.Y = xp.astype(xp.reshape(y, (-1, 1)) == classes, X.dtype)  # one-hot
 
     def value_grad(self, theta):
@@ -148,4 +144,4 @@ class SoftmaxLogLoss(_PenalisedLoss):
 def _diag(xp, v):
     """A diagonal matrix from a vector (array API has no ``diag``)."""
     n = v.shape[0]
-    return xp.eye(n, dtype=v.dtype, device=_device(v)) * v[None, :]
+    return xp.eye(n, dtype=v.dtype, device=v.device) * v[None, :]

@@ -66,7 +66,7 @@ class Preconditioner:
         w = loss.curvature(state)
         d = loss.d
         # the Gram matrix is built chunk by chunk to keep memory low
-        G = xp.zeros((d, d), dtype=X.dtype, device=getattr(X, "device", None))
+        G = xp.zeros((d, d), dtype=X.dtype, device=X.device)
         for lo in range(0, loss.n, _GRAM_CHUNK):
             Xs = X[lo : lo + _GRAM_CHUNK] * xp.sqrt(w[lo : lo + _GRAM_CHUNK])[:, None]
             G = G + Xs.T @ Xs
@@ -106,6 +106,14 @@ def _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals):
         callback(info)
 
 
+def _small_gap(gap: float, f: float, tol: float) -> bool:
+    """Whether the estimated suboptimality is within ``tol`` relative to the objective."""
+    return gap <= tol * max(abs(f), 1.0)
+
+
+_LINE_SEARCH_FAILED = "line search could not decrease the objective (rounding limit)"
+
+
 def _armijo(loss, theta, f, g, direction, slope, max_halvings=40):
     """Backtracking line search from step 1; returns (step, theta, f, g, state, evals) or None."""
     step = 1.0
@@ -141,7 +149,7 @@ def lbfgs(
     n_evals, history = 1, []
     S, Y = [], []
     next_refresh, precond = 0, None
-    converged, message, gap = False, "max_iter reached", math.inf
+    converged, message = False, "max_iter reached"
     it = 0
     for it in range(max_iter):
         if it >= next_refresh:
@@ -169,14 +177,13 @@ def lbfgs(
         gap = -slope / 2
         gnorm = math.sqrt(_dot(xp, g, g))
         _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals)
-        if gap <= tol * max(abs(f), 1.0):
+        if _small_gap(gap, f, tol):
             converged, message = True, "converged"
             break
         step, theta_new, f_new, g_new, state_new, evals = _armijo(loss, theta, f, g, q, slope)
         n_evals += evals
         if step is None:
-            converged = gap <= 10 * tol * max(abs(f), 1.0)
-            message = "line search could not decrease the objective (rounding limit)"
+            converged, message = _small_gap(gap, f, 10 * tol), _LINE_SEARCH_FAILED
             break
         s, y = theta_new - theta, g_new - g
         if _dot(xp, s, y) > 1e-12 * _dot(xp, y, y):
@@ -246,14 +253,13 @@ def newton_cg(
             slope = _dot(xp, g, d)
         gap = -slope / 2
         _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals)
-        if gap <= tol * max(abs(f), 1.0):
+        if _small_gap(gap, f, tol):
             converged, message = True, "converged"
             break
         step, theta, f, g, state_new, evals = _armijo(loss, theta, f, g, d, slope)
         n_evals += evals
         if step is None:
-            converged = gap <= 10 * tol * max(abs(f), 1.0)
-            message = "line search could not decrease the objective (rounding limit)"
+            converged, message = _small_gap(gap, f, 10 * tol), _LINE_SEARCH_FAILED
             break
         state = state_new
     else:
@@ -294,8 +300,7 @@ def sgd(
     avg = theta
     for epoch in range(epochs):
         order = rng.permutation(n) if rng is not None else np.arange(n)
-        if not isinstance(X, np.ndarray):  # a torch tensor: index with a tensor on its device
-            order = xp.asarray(order, device=X.device)
+        order = xp.asarray(order, device=X.device)  # a torch tensor is indexed by one on its device
         avg_sum, count = None, 0
         for lo in range(0, n, batch_size):
             idx = order[lo : lo + batch_size]
