@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
+from mnist_logreg.linear._data import DenseMatrix
 from mnist_logreg.linear._loss import BinaryLogLoss, SoftmaxLogLoss
+from mnist_logreg.linear._penalties import make_penalty
 
 
 def _losses(tiny, C, fit_intercept):
@@ -12,8 +14,8 @@ def _losses(tiny, C, fit_intercept):
     X, y = X[:60], y[:60]
     s = np.ones((len(y), 1))
     return X, y, [
-        BinaryLogLoss(np, X, (y == 3).astype(float), s, C, fit_intercept),
-        SoftmaxLogLoss(np, X, y, s, C, fit_intercept, 10),
+        BinaryLogLoss(DenseMatrix(np, X), (y == 3).astype(float), s, make_penalty(C), fit_intercept),
+        SoftmaxLogLoss(DenseMatrix(np, X), y, s, make_penalty(C), fit_intercept, 10),
     ]
 
 

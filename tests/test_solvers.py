@@ -15,7 +15,9 @@ from sklearn.linear_model import LogisticRegression as SkLR
 from sklearn.multiclass import OneVsRestClassifier
 
 from mnist_logreg import LogisticRegression
+from mnist_logreg.linear._data import DenseMatrix
 from mnist_logreg.linear._loss import BinaryLogLoss, SoftmaxLogLoss
+from mnist_logreg.linear._penalties import make_penalty
 
 SOLVERS = ["lbfgs", "newton-cg"]
 
@@ -26,11 +28,13 @@ def objective(X, y, coef, intercept, C, kind):
     theta = np.vstack([coef.T, intercept[None]])
     classes = np.unique(y)
     if kind == "binary":
-        return BinaryLogLoss(np, X, (y == classes[1]).astype(float), s, C, True).value_grad(theta)[0]
+        loss = BinaryLogLoss(DenseMatrix(np, X), (y == classes[1]).astype(float), s, make_penalty(C), True)
+        return loss.value_grad(theta)[0]
     if kind == "multinomial":
-        return SoftmaxLogLoss(np, X, np.searchsorted(classes, y), s, C, True, len(classes)).value_grad(theta)[0]
+        return SoftmaxLogLoss(DenseMatrix(np, X), np.searchsorted(classes, y), s, make_penalty(C), True,
+                              len(classes)).value_grad(theta)[0]
     return sum(
-        BinaryLogLoss(np, X, (y == c).astype(float), s, C, True).value_grad(theta[:, [k]])[0]
+        BinaryLogLoss(DenseMatrix(np, X), (y == c).astype(float), s, make_penalty(C), True).value_grad(theta[:, [k]])[0]
         for k, c in enumerate(classes)
     )
 

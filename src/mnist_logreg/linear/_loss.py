@@ -5,65 +5,96 @@ Objective (scikit-learn's convention), for coefficients ``W`` and intercepts ``b
     F(W, b) = sum_i s_i * logloss(y_i, x_i @ W + b) + 0.5 / C * ||W||_F^2
 
 with sample weights ``s_i`` (1 by default); the intercept is not penalised and ``C = inf``
-means no penalty. Parameters are one array ``theta`` of shape ``(d + 1, K)`` whose last row is
+means no penalty. The data is a :class:`~._data.DesignMatrix` (the products the loss needs) and the penalty a
+:class:`~._penalties.Penalty`. Parameters are one array ``theta`` of shape ``(d + 1, K)`` whose last row is
 the intercept (or ``(d, K)`` without intercept); ``K = 1`` for the binary model.
 
-Written against the array API standard, so ``X`` may be a numpy array or a torch tensor.
+Written against the array API standard, so parameters may be numpy arrays or torch tensors.
 Each loss gives the value and gradient, Hessian-vector products, and the per-sample curvature
 weights used to build the preconditioner.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["BinaryLogLoss", "SoftmaxLogLoss"]
+from ._data import DesignMatrix
+from ._penalties import Penalty
+
+__all__ = ["BinaryLogLoss", "Loss", "SoftmaxLogLoss"]
+
+
+@runtime_checkable
+class Loss(Protocol):
+    """What the solvers need of a penalised loss over parameters ``theta`` (``(d [+ 1], K)``).
+
+    ``state`` is whatever :meth:`value_grad` computed at a point (the probabilities) and the
+    curvature methods need there.
+    """
+
+    data: DesignMatrix
+    penalty: Penalty
+    fit_intercept: bool
+    n_outputs: int
+    d: int
+
+    def value_grad(self, theta: Any) -> tuple[float, Any, Any]:
+        """Objective value (float), its gradient (shaped like ``theta``) and the state."""
+
+    def hessp(self, state: Any, V: Any) -> Any:
+        """Hessian-vector product ``H @ V`` at the point where ``state`` was computed."""
+
+    def curvature(self, state: Any) -> Any:
+        """Per-sample curvature weights ``w_i >= 0`` (n,) for the preconditioner's Gram matrix."""
+
+    def class_matrix(self, state: Any, w: Any) -> Any:
+        """The ``(K, K)`` class-coupling matrix ``S`` paired with ``w`` (module doc of ``_solvers``)."""
+
+    def initial(self) -> Any:
+        """The starting point."""
 
 
 class _PenalisedLoss:
-    """Common data and L2 penalty for both losses."""
+    """Common data, intercept handling and penalty for both losses."""
 
     n_outputs: int
 
-    def __init__(self, xp, X, sample_weight, C: float, fit_intercept: bool):
-        self.xp, self.X, self.s = xp, X, sample_weight
-        self.n, self.d = X.shape
-        self.C, self.fit_intercept = float(C), fit_intercept
-        self.alpha = 0.0 if math.isinf(self.C) else 1.0 / self.C
+    def __init__(self, data: DesignMatrix, sample_weight, penalty: Penalty, fit_intercept: bool):
+        self.data, self.xp, self.s = data, data.xp, sample_weight
+        self.n, self.d = data.n_samples, data.n_features
+        self.penalty, self.fit_intercept = penalty, fit_intercept
+        self.alpha = penalty.curvature
         self.n_params_rows = self.d + int(fit_intercept)
 
     def _linear(self, theta):
-        Z = self.X @ theta[: self.d]
+        Z = self.data.matmul(theta[: self.d])
         if self.fit_intercept:
             Z = Z + theta[self.d]
         return Z
 
     def _backward(self, R, theta):
-        """Gradient rows from the per-sample residual R (n, K): X^T R (+ alpha W), intercept sum(R)."""
+        """Gradient rows from the per-sample residual R (n, K): X^T R (+ penalty), intercept sum(R)."""
         xp = self.xp
-        gW = self.X.T @ R
+        gW = self.data.rmatmul(R)
         if self.alpha:
-            gW = gW + self.alpha * theta[: self.d]
+            gW = gW + self.penalty.gradient(xp, theta[: self.d])
         if not self.fit_intercept:
             return gW
         return xp.concat([gW, xp.sum(R, axis=0, keepdims=True)], axis=0)
 
     def _penalty(self, theta) -> float:
-        if not self.alpha:
-            return 0.0
-        W = theta[: self.d]
-        return 0.5 * self.alpha * float(self.xp.sum(W * W))
+        return self.penalty.value(self.xp, theta[: self.d])
 
     def hessp(self, state, V):
         """Hessian-vector product H @ V at the point where ``state`` was computed."""
         U = self._linear(V)
         R = self._curvature_times(state, U)
-        out = self._backward(R, V)
-        return out
+        return self._backward(R, V)
 
     def initial(self):
         """The starting point: all zeros."""
-        return self.xp.zeros((self.n_params_rows, self.n_outputs), dtype=self.X.dtype, device=self.X.device)
+        return self.xp.zeros((self.n_params_rows, self.n_outputs), dtype=self.data.dtype,
+                             device=self.data.device)
 
 
 class BinaryLogLoss(_PenalisedLoss):
@@ -71,9 +102,10 @@ class BinaryLogLoss(_PenalisedLoss):
 
     n_outputs = 1
 
-    def __init__(self, xp, X, y, sample_weight, C: float, fit_intercept: bool):
-        super().__init__(xp, X, sample_weight, C, fit_intercept)
-        self.y = xp.reshape(xp.astype(y, X.dtype), (-1, 1))
+    def __init__(self, data: DesignMatrix, y, sample_weight, penalty: Penalty, fit_intercept: bool):
+        super().__init__(data, sample_weight, penalty, fit_intercept)
+        xp = self.xp
+        self.y = xp.reshape(xp.astype(y, data.dtype), (-1, 1))
 
     def value_grad(self, theta):
         """Objective value (float), gradient (same shape as theta), and state for ``hessp``."""
@@ -91,7 +123,7 @@ class BinaryLogLoss(_PenalisedLoss):
 
     def class_matrix(self, p, w):
         """The (1, 1) class matrix: 1, so that w_i * S is the exact Hessian weight."""
-        return self.xp.ones((1, 1), dtype=self.X.dtype, device=self.X.device)
+        return self.xp.ones((1, 1), dtype=self.data.dtype, device=self.data.device)
 
     def _curvature_times(self, p, U):
         return self.s * p * (1.0 - p) * U
@@ -100,11 +132,13 @@ class BinaryLogLoss(_PenalisedLoss):
 class SoftmaxLogLoss(_PenalisedLoss):
     """Multinomial log loss with integer labels ``y`` in 0..K-1: ``logsumexp(z) - z_y``."""
 
-    def __init__(self, xp, X, y, sample_weight, C: float, fit_intercept: bool, n_classes: int):
-        super().__init__(xp, X, sample_weight, C, fit_intercept)
+    def __init__(self, data: DesignMatrix, y, sample_weight, penalty: Penalty, fit_intercept: bool,
+                 n_classes: int):
+        super().__init__(data, sample_weight, penalty, fit_intercept)
+        xp = self.xp
         self.n_outputs = n_classes
-        classes = xp.arange(n_classes, device=X.device)
-        self.Y = xp.astype(xp.reshape(y, (-1, 1)) == classes, X.dtype)  # one-hot
+        classes = xp.arange(n_classes, device=data.device)
+        self.Y = xp.astype(xp.reshape(y, (-1, 1)) == classes, data.dtype)  # one-hot
 
     def value_grad(self, theta):
         """Objective value (float), gradient (same shape as theta), and state (probabilities)."""

@@ -13,6 +13,13 @@ as the fit goes on it follows the real curvature, which is almost nil for confid
 digits and large for ambiguous ones. For the binary loss ``M_i`` is a scalar, so ``P`` *is* the
 Hessian and Newton-CG takes exact Newton steps.
 
+With many features (``_data._SKETCH_MIN_COLUMNS``) the Gram matrix is estimated from rows drawn
+in proportion to their curvature weight ``w_i``: ``O(d^3)`` per refresh instead of ``O(n d^2)``.
+The sketch changes only the preconditioner, never the objective or the stopping rule.
+
+The loss is any :class:`~._loss.Loss` over any :class:`~._data.DesignMatrix`; nothing here
+depends on the array library.
+
 Convergence is judged by the estimated suboptimality ``-g^T d / 2`` (the quadratic model's
 decrease along the search direction ``d``, the Newton decrement for Newton-CG): the fit stops
 when it is at most ``tol * |F|``.
@@ -28,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
+from ._data import DesignMatrix
+from ._loss import Loss
+
 __all__ = ["SolverResult", "lbfgs", "newton_cg", "sgd"]
-
-_GRAM_CHUNK = 8192
-
 
 @dataclass
 class SolverResult:
@@ -61,17 +68,13 @@ class Preconditioner:
     its curvature is ``alpha`` for coefficients and its gradient is 0 for intercepts.
     """
 
-    def __init__(self, loss, state, eigh: Callable):
-        xp, X = loss.xp, loss.X
+    def __init__(self, loss: Loss, state, eigh: Callable, seed: int = 0):
+        xp, data = loss.xp, loss.data
         w = loss.curvature(state)
         d = loss.d
-        # the Gram matrix is built chunk by chunk to keep memory low
-        G = xp.zeros((d, d), dtype=X.dtype, device=X.device)
-        for lo in range(0, loss.n, _GRAM_CHUNK):
-            Xs = X[lo : lo + _GRAM_CHUNK] * xp.sqrt(w[lo : lo + _GRAM_CHUNK])[:, None]
-            G = G + Xs.T @ Xs
+        G = data.weighted_gram(w, sketch=True, seed=seed)
         if loss.fit_intercept:
-            xw = (X.T @ w)[:, None]
+            xw = data.rmatmul(w[:, None])
             top = xp.concat([G, xw], axis=1)
             bottom = xp.concat([xw.T, xp.reshape(xp.sum(w), (1, 1))], axis=1)
             G = xp.concat([top, bottom], axis=0)
@@ -140,7 +143,8 @@ def lbfgs(
     """Preconditioned L-BFGS (two-loop recursion with the weighted-Gram preconditioner).
 
     The preconditioner is rebuilt from the current curvature at iterations 0, 5, 10, 20, 40,
-    80, ... (doubling), which costs one weighted Gram matrix each time.
+    80, ... (doubling), which costs one weighted Gram matrix each time (a weight-sampled sketch of
+    it when there are many features, see ``DesignMatrix.weighted_gram``).
     """
     xp = loss.xp
     t0 = time.perf_counter()
@@ -153,7 +157,7 @@ def lbfgs(
     it = 0
     for it in range(max_iter):
         if it >= next_refresh:
-            precond = Preconditioner(loss, state, eigh)
+            precond = Preconditioner(loss, state, eigh, seed=it)
             next_refresh = it + max(5, it)
         # two-loop recursion
         q = -g
@@ -223,7 +227,7 @@ def newton_cg(
     converged, message = False, "max_iter reached"
     it = 0
     for it in range(max_iter):
-        precond = Preconditioner(loss, state, eigh)
+        precond = Preconditioner(loss, state, eigh, seed=it)
         gnorm = math.sqrt(_dot(xp, g, g))
         eta = min(0.5, math.sqrt(gnorm / g0norm))
         # preconditioned CG on H d = -g
@@ -269,9 +273,8 @@ def newton_cg(
 
 
 def sgd(
-    xp,
-    make_loss: Callable[[Any, Any, Any], Any],
-    X,
+    make_loss: Callable[[Any, Any, Any], Loss],
+    data: DesignMatrix,
     y,
     sample_weight,
     theta,
@@ -288,23 +291,24 @@ def sgd(
 ):
     """Mini-batch SGD on ``mean log loss + 0.5 * alpha * ||W||^2``, averaging iterates per epoch.
 
-    The step at update ``t`` is ``eta0 / (1 + t / steps_per_epoch) ** power_t``; ``make_loss(Xb, yb, sb)``
-    builds the unpenalised loss of one mini-batch (rows, labels, sample weights), and the penalty
+    The step at update ``t`` is ``eta0 / (1 + t / steps_per_epoch) ** power_t``; ``make_loss(rows, yb, sb)``
+    builds the unpenalised loss of one mini-batch (a design matrix of its rows, labels, sample weights), and the penalty
     gradient ``alpha * W`` is added here (``alpha = 1 / (C n)`` gives the full-batch objective
     divided by n). Returns the averaged parameters, the last iterate and the number of updates.
     """
-    n = X.shape[0]
+    xp = data.xp
+    n = data.n_samples
     steps_per_epoch = max(1, math.ceil(n / batch_size))
     t = t_start
-    d = X.shape[1]
+    d = data.n_features
     avg = theta
     for epoch in range(epochs):
         order = rng.permutation(n) if rng is not None else np.arange(n)
-        order = xp.asarray(order, device=X.device)  # a torch tensor is indexed by one on its device
+        order = xp.asarray(order, device=data.device)  # a torch tensor is indexed by one on its device
         avg_sum, count = None, 0
         for lo in range(0, n, batch_size):
             idx = order[lo : lo + batch_size]
-            loss = make_loss(X[idx], y[idx], sample_weight[idx])
+            loss = make_loss(data.take_rows(idx), y[idx], sample_weight[idx])
             _, g, _ = loss.value_grad(theta)
             g = g / len(idx)
             if alpha:

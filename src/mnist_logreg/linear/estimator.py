@@ -22,7 +22,9 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import get_backend
+from ._data import DenseMatrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
+from ._penalties import make_penalty
 from ._solvers import lbfgs, newton_cg, sgd
 
 __all__ = ["LogisticRegression", "SGDLogisticRegression"]
@@ -239,19 +241,19 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         # coefficient 0 at the optimum: leave them out of the solve, which makes every pass over
         # X cheaper
         active = np.flatnonzero(np.any(X != self.offset_, axis=0))
-        Xw = be.asarray(self._preprocess(X, be.dtype_name, active))
+        data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
         sw = be.asarray(sample_weight[:, None])
-        C = math.inf if self.penalty is None else float(self.C)
+        penalty = make_penalty(math.inf if self.penalty is None else float(self.C))
         solve = SOLVERS[self.solver]
         n_classes = len(self.classes_)
         t0 = time.perf_counter()
         if n_classes == 2 or self.multiclass == "ovr":
             targets = [codes] if n_classes == 2 else [(codes == k) for k in range(n_classes)]
-            losses = [BinaryLogLoss(be.xp, Xw, be.asarray(t.astype(np.float64)), sw, C,
-                                    self.fit_intercept) for t in targets]
+            losses = [BinaryLogLoss(data, be.asarray(t.astype(np.float64)), sw, penalty, self.fit_intercept)
+                      for t in targets]
         else:
             yk = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
-            losses = [SoftmaxLogLoss(be.xp, Xw, yk, sw, C, self.fit_intercept, n_classes)]
+            losses = [SoftmaxLogLoss(data, yk, sw, penalty, self.fit_intercept, n_classes)]
         results = []
         for k, loss in enumerate(losses):
             cb = self.callback
@@ -373,22 +375,24 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
             raise ValueError(f"y has labels {unknown.tolist()} not in classes_ {self.classes_.tolist()}")
         codes = np.searchsorted(self.classes_, y)
         K = len(self.classes_)
-        Xw = be.asarray(self._preprocess(X, be.dtype_name))
+        data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name)))
         sw = be.asarray(sample_weight[:, None])
         if K == 2:
             yb = be.asarray(codes.astype(np.float64))
         else:
             yb = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
-        def make_loss(Xb, yb_, sb):
+        no_penalty = make_penalty(math.inf)
+
+        def make_loss(rows, yb_, sb):
             if K == 2:
-                return BinaryLogLoss(be.xp, Xb, yb_, sb, math.inf, self.fit_intercept)
-            return SoftmaxLogLoss(be.xp, Xb, yb_, sb, math.inf, self.fit_intercept, K)
+                return BinaryLogLoss(rows, yb_, sb, no_penalty, self.fit_intercept)
+            return SoftmaxLogLoss(rows, yb_, sb, no_penalty, self.fit_intercept, K)
 
         p = X.shape[1] + int(self.fit_intercept)
         theta = be.asarray(np.zeros((p, 1 if K == 2 else K))) if reset else be.asarray(self.theta_)
         t0 = time.perf_counter()
         avg, last, self.t_ = sgd(
-            be.xp, make_loss, Xw, yb, sw, theta, alpha=self.alpha, batch_size=self.batch_size,
+            make_loss, data, yb, sw, theta, alpha=self.alpha, batch_size=self.batch_size,
             epochs=epochs, eta0=self.eta0, power_t=self.power_t, t_start=self.t_, rng=self._rng,
             verbose=self.verbose, callback=self.callback,
         )

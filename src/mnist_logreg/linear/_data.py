@@ -1,0 +1,167 @@
+"""The design matrix as the solver sees it: an object that answers the products it needs.
+
+The losses and solvers never touch ``X`` directly; they ask a :class:`DesignMatrix` for
+
+- ``X @ W`` (:meth:`~DesignMatrix.matmul`), the scores;
+- ``X.T @ R`` (:meth:`~DesignMatrix.rmatmul`), the gradient from per-sample residuals;
+- ``X.T diag(w) X`` (:meth:`~DesignMatrix.weighted_gram`), the curvature behind the preconditioner,
+  exact or, for many features, a sketch from rows sampled in proportion to their weight;
+- :meth:`~DesignMatrix.take_rows`, a mini-batch for SGD.
+
+So numpy arrays, torch tensors (through the array API) and scipy sparse matrices are each one
+implementation of this small interface, and one solver drives them all. Backend-specific code
+lives here and in ``_backend.py`` only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["DenseMatrix", "DesignMatrix", "SparseMatrix", "as_design_matrix"]
+
+# rows per block when building a Gram matrix (bounds the temporary to a block of X)
+_GRAM_BLOCK = 8192
+# above this many columns, ``weighted_gram(..., sketch=True)`` samples rows: the exact Gram costs
+# n d^2, the sketch m d^2 with m = _SKETCH_ROWS_PER_COLUMN * d rows
+_SKETCH_MIN_COLUMNS = 1024
+_SKETCH_ROWS_PER_COLUMN = 8
+
+
+@runtime_checkable
+class DesignMatrix(Protocol):
+    """The products of a feature matrix ``X`` of shape ``(n_samples, n_features)``.
+
+    Attributes
+    ----------
+    xp : module
+        The array namespace of the parameters and results (numpy, or torch via array-api-compat).
+    n_samples, n_features : int
+    dtype, device
+        Of the parameter arrays the solver should use.
+    """
+
+    xp: Any
+    n_samples: int
+    n_features: int
+    dtype: Any
+    device: Any
+
+    def matmul(self, W: Any) -> Any:
+        """``X @ W`` for ``W`` of shape ``(n_features, K)``; returns ``(n_samples, K)``."""
+
+    def rmatmul(self, R: Any) -> Any:
+        """``X.T @ R`` for ``R`` of shape ``(n_samples, K)``; returns ``(n_features, K)``."""
+
+    def weighted_gram(self, w: Any, *, sketch: bool = False, seed: int = 0) -> Any:
+        """``X.T @ diag(w) @ X`` (``(n_features, n_features)``) for non-negative weights ``w``.
+
+        With ``sketch=True`` an implementation may return an unbiased estimate from rows sampled
+        in proportion to ``w`` when the exact matrix is too costly.
+        """
+
+    def take_rows(self, idx: Any) -> DesignMatrix:
+        """The rows ``idx`` as a design matrix of the same kind."""
+
+
+def _sketch_rows(w: np.ndarray, n_features: int, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rows sampled with probability proportional to ``w`` and their scales, or None to go exact.
+
+    ``sum_j c_j x_j x_j^T`` over the sampled rows ``j`` with ``c_j = sum(w) / (m p_j) * w_j``
+    reduces to ``sum(w) / m`` for every draw, an unbiased estimate of ``X^T diag(w) X``; drawing
+    by weight spends the sample on the ambiguous digits that carry the curvature.
+    """
+    n = w.shape[0]
+    m = _SKETCH_ROWS_PER_COLUMN * n_features
+    if n_features < _SKETCH_MIN_COLUMNS or m >= n:
+        return None
+    total = float(w.sum())
+    if total <= 0:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(n, size=m, replace=True, p=w / total))
+    return idx, np.full(m, total / m)
+
+
+class DenseMatrix:
+    """A dense array (numpy, or a torch tensor through the array API)."""
+
+    def __init__(self, xp: Any, X: Any):
+        self.xp, self.X = xp, X
+        self.n_samples, self.n_features = X.shape
+        self.dtype, self.device = X.dtype, X.device
+
+    def matmul(self, W):
+        return self.X @ W
+
+    def rmatmul(self, R):
+        return self.X.T @ R
+
+    def weighted_gram(self, w, *, sketch: bool = False, seed: int = 0):
+        xp, X = self.xp, self.X
+        rows, scales = None, None
+        if sketch:
+            picked = _sketch_rows(np.asarray(_to_host(w), dtype=np.float64), self.n_features, seed)
+            if picked is not None:
+                rows = xp.asarray(picked[0], device=self.device)
+                scales = xp.asarray(picked[1], dtype=self.dtype, device=self.device)
+        if rows is not None:
+            X, w = X[rows], scales
+        G = xp.zeros((self.n_features, self.n_features), dtype=self.dtype, device=self.device)
+        for lo in range(0, X.shape[0], _GRAM_BLOCK):
+            Xs = X[lo : lo + _GRAM_BLOCK] * xp.sqrt(w[lo : lo + _GRAM_BLOCK])[:, None]
+            G = G + Xs.T @ Xs
+        return G
+
+    def take_rows(self, idx):
+        return DenseMatrix(self.xp, self.X[idx])
+
+
+class SparseMatrix:
+    """A scipy sparse matrix (CSR), products through scipy.sparse; parameters are numpy arrays."""
+
+    def __init__(self, X: Any, dtype: Any = np.float32):
+        import scipy.sparse as sp
+
+        self.X = sp.csr_array(X, dtype=dtype)
+        self.xp = np
+        self.n_samples, self.n_features = self.X.shape
+        self.dtype, self.device = self.X.dtype, "cpu"
+
+    def matmul(self, W):
+        return np.asarray(self.X @ W)
+
+    def rmatmul(self, R):
+        return np.asarray(self.X.T @ R)
+
+    def weighted_gram(self, w, *, sketch: bool = False, seed: int = 0):
+        X = self.X
+        if sketch:
+            picked = _sketch_rows(np.asarray(w, dtype=np.float64), self.n_features, seed)
+            if picked is not None:
+                X, w = X[picked[0]], picked[1]
+        Xs = X.multiply(np.sqrt(np.asarray(w, dtype=self.dtype))[:, None]).tocsr()
+        return np.asarray((Xs.T @ Xs).toarray(), dtype=self.dtype)
+
+    def take_rows(self, idx):
+        return SparseMatrix(self.X[np.asarray(idx)], dtype=self.dtype)
+
+
+def _to_host(a: Any) -> Any:
+    """A backend array as something numpy can read (torch tensors go to the host)."""
+    if isinstance(a, np.ndarray):
+        return a
+    return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+
+
+def as_design_matrix(X: Any, xp: Any = np) -> DesignMatrix:
+    """Wrap ``X``: a design matrix as it is, a scipy sparse matrix as :class:`SparseMatrix`,
+    anything else as :class:`DenseMatrix` in namespace ``xp``."""
+    if isinstance(X, DesignMatrix) and not hasattr(X, "shape"):
+        return X
+    import scipy.sparse as sp
+
+    if sp.issparse(X):
+        return SparseMatrix(X, dtype=X.dtype)
+    return DenseMatrix(xp, X)

@@ -1,0 +1,85 @@
+"""The solver's contract: design matrices (dense, sparse) and penalties give the same loss.
+
+A scipy CSR matrix must give the loss value, gradient and Hessian-vector products of the same
+dense array to float64 rounding; the weight-sampled Gram sketch must be unbiased; the L2
+penalty's prox must solve its defining minimisation.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from mnist_logreg.linear import _data
+from mnist_logreg.linear._data import DenseMatrix, DesignMatrix, SparseMatrix, as_design_matrix
+from mnist_logreg.linear._loss import BinaryLogLoss, Loss, SoftmaxLogLoss
+from mnist_logreg.linear._penalties import L2, Penalty, make_penalty
+
+
+def _pair(tiny):
+    X, y = tiny
+    return X, y, DenseMatrix(np, X), SparseMatrix(sp.csr_array(X), dtype=np.float64)
+
+
+def test_wrappers_satisfy_the_protocols(tiny):
+    X, _, dense, sparse = _pair(tiny)
+    assert isinstance(dense, DesignMatrix) and isinstance(sparse, DesignMatrix)
+    assert isinstance(as_design_matrix(sp.csr_matrix(X)), SparseMatrix)
+    assert isinstance(as_design_matrix(X), DenseMatrix)
+    assert isinstance(make_penalty(1.0), Penalty)
+    loss = SoftmaxLogLoss(dense, tiny[1], np.ones((len(X), 1)), make_penalty(1.0), True, 10)
+    assert isinstance(loss, Loss)
+
+
+@pytest.mark.parametrize("kind", ["binary", "softmax"])
+def test_sparse_matches_dense(tiny, kind):
+    X, y, dense, sparse = _pair(tiny)
+    s = np.ones((len(y), 1))
+    pen = make_penalty(0.5)
+    if kind == "binary":
+        a, b = (BinaryLogLoss(m, (y == 3).astype(float), s, pen, True) for m in (dense, sparse))
+    else:
+        a, b = (SoftmaxLogLoss(m, y, s, pen, True, 10) for m in (dense, sparse))
+    rng = np.random.default_rng(0)
+    theta = rng.normal(scale=0.1, size=a.initial().shape)
+    fa, ga, sa = a.value_grad(theta)
+    fb, gb, sb = b.value_grad(theta)
+    assert fb == pytest.approx(fa, rel=1e-12)
+    np.testing.assert_allclose(gb, ga, rtol=1e-10, atol=1e-12)
+    V = rng.normal(size=theta.shape)
+    np.testing.assert_allclose(b.hessp(sb, V), a.hessp(sa, V), rtol=1e-10, atol=1e-12)
+    w = rng.random(len(y))
+    np.testing.assert_allclose(sparse.weighted_gram(w), X.T @ (w[:, None] * X), rtol=1e-10, atol=1e-12)
+    rows = np.array([3, 1, 4])
+    np.testing.assert_allclose(sparse.take_rows(rows).matmul(theta[:-1]), X[rows] @ theta[:-1])
+
+
+def test_gram_sketch_is_unbiased_and_sized(monkeypatch):
+    rng = np.random.default_rng(0)
+    n, d = 4000, 40
+    X = rng.normal(size=(n, d))
+    w = rng.random(n) ** 4  # skewed weights, as late in a fit
+    exact = X.T @ (w[:, None] * X)
+    monkeypatch.setattr(_data, "_SKETCH_MIN_COLUMNS", 10)
+    m = DenseMatrix(np, X)
+    # exact below the size where a sketch pays
+    np.testing.assert_allclose(m.weighted_gram(w, sketch=False), exact, rtol=1e-10)
+    sketches = [m.weighted_gram(w, sketch=True, seed=s) for s in range(200)]
+    one_err = np.linalg.norm(sketches[0] - exact) / np.linalg.norm(exact)
+    mean_err = np.linalg.norm(np.mean(sketches, axis=0) - exact) / np.linalg.norm(exact)
+    assert 0.02 < one_err < 0.5  # a real sketch, not the exact matrix
+    assert mean_err < one_err / 5  # averaging draws converges to the exact matrix (unbiased)
+
+
+def test_l2_penalty_prox_and_gradient():
+    rng = np.random.default_rng(1)
+    W = rng.normal(size=(5, 3))
+    pen = L2(0.7)
+    assert pen.value(np, W) == pytest.approx(0.35 * np.sum(W**2))
+    np.testing.assert_allclose(pen.gradient(np, W), 0.7 * W)
+    step = 0.3
+    V = pen.prox(np, W, step)
+    # optimality of the prox: grad h(V) + (V - W) / step = 0
+    np.testing.assert_allclose(pen.gradient(np, V) + (V - W) / step, 0, atol=1e-12)
+    assert make_penalty(np.inf).value(np, W) == 0.0
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        L2(-1.0)
