@@ -149,15 +149,32 @@ def test_predict_images_and_folder(capsys, tmp_path, mnist, model_10k):
     assert (tmp_path / "seen.png").stat().st_size > 500
 
 
-def test_predict_uses_latest_run(capsys, tmp_path, monkeypatch, mnist, model_10k):
+def test_predict_uses_cached_accurate_model(capsys, tmp_path, monkeypatch, mnist, model_10k):
     import shutil
 
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "runs" / "r1").mkdir(parents=True)
-    shutil.copy(model_10k[1], tmp_path / "runs" / "r1" / "model.npz")
+    from mnist_logreg.pipeline import default_model_path
+
+    monkeypatch.setenv("MNIST_LOGREG_CACHE", str(tmp_path / "cache"))
+    cached = default_model_path()
+    assert cached.parent.parent == tmp_path / "cache" and "accurate" in cached.name
+    cached.parent.mkdir(parents=True)
+    shutil.copy(model_10k[1], cached)
     Image.fromarray(mnist.X_test[1].reshape(28, 28)).save(tmp_path / "two.png")
-    code, out, err = run(capsys, "predict", "two.png")
-    assert code == 0 and "using the latest run's model" in err and out.startswith("two.png: 2 ")
+    code, out, err = run(capsys, "predict", str(tmp_path / "two.png"))
+    assert code == 0 and "using the accurate model cached at" in err and out.startswith(f"{tmp_path}/two.png: 2 ")
+
+
+def test_default_model_is_trained_once(tmp_path, mnist):
+    from mnist_logreg import load_model
+    from mnist_logreg.pipeline import ensure_default_model
+
+    path, trained = ensure_default_model(tmp_path, data=mnist, train_size=1500)
+    assert trained and path.is_file()
+    model, _, _ = load_model(path)
+    assert [name for name, _ in model.steps] == ["deskew", "patches", "logreg"]
+    assert not any(p.name.startswith(".training-") for p in path.parent.iterdir())  # no leftovers
+    mtime = path.stat().st_mtime_ns
+    assert ensure_default_model(tmp_path) == (path, False) and path.stat().st_mtime_ns == mtime
 
 
 def test_predict_bad_image(capsys, tmp_path, model_10k):

@@ -147,13 +147,19 @@ class _Status:
 def _summary_line(m: dict) -> str:
     fit = m.get("fit", {})
     line = f"test accuracy {m['test']['accuracy']:.2%} ({m['test']['n_samples']} digits)"
+    features = fit.get("features", "pixels")
+    if features != "pixels":
+        line += f" | features {features} ({fit.get('n_features')} columns, {fit.get('features_time_s', 0):.1f} s)"
     if fit:
         line += (f" | fit {fit.get('fit_time_s', 0):.2f} s, {fit.get('n_iter')} iterations, "
                  f"{'converged' if fit.get('converged') else 'NOT converged'}")
     if "cross_validation" in m:
         cv = m["cross_validation"]
         line += f" | {cv['k']}-fold CV {cv['mean']:.2%} ± {cv['std']:.2%}"
-    return line + f" | {m['out']}"
+    line += f" | {m['out']}"
+    if features == "pixels" and fit:
+        line += "\n(pixels stop near 92.5%; for 99%: mnist-logreg train --features accurate)"
+    return line
 
 
 def _emit(m: dict, args) -> None:
@@ -168,7 +174,7 @@ def _emit(m: dict, args) -> None:
 def cmd_train(args) -> int:
     from .pipeline import TrainOptions, train
 
-    opts = TrainOptions(task=args.task, model=args.model, C=args.C, seed=args.seed,
+    opts = TrainOptions(task=args.task, model=args.model, features=args.features, C=args.C, seed=args.seed,
                         train_size=args.train_size, cv=args.cv, max_iter=args.max_iter,
                         figures=not args.no_figures)
     status = _Status(args.quiet or args.json)
@@ -200,26 +206,19 @@ def cmd_report(args) -> int:
 # ------------------------------------------------------------------ predict / serve
 
 
-def _latest_model() -> Path | None:
-    runs = sorted(Path("runs").glob("*/model.npz"), key=lambda p: p.stat().st_mtime)
-    return runs[-1] if runs else None
-
-
 def resolve_model(path: str | None, quiet: bool = False) -> Path:
-    """The model to use: ``path``, else the latest run's, else a freshly trained default one."""
+    """The model to use: ``path``, else the cached accurate model, trained once if missing."""
     if path:
         return Path(path)
-    latest = _latest_model()
-    if latest is not None:
-        if not quiet:
-            print(f"using the latest run's model: {latest}", file=sys.stderr)
-        return latest
-    from .pipeline import TrainOptions, train
+    from .pipeline import default_model_path, ensure_default_model
 
-    print("no --model given and no run found: training the default model first (about 15 s)",
-          file=sys.stderr)
-    m = train(TrainOptions(figures=False))
-    return Path(m["out"]) / "model.npz"
+    cached = default_model_path()
+    if not cached.is_file():
+        print(f"no --model given: training the accurate model once (99.2%, about 40 s); "
+              f"it is cached at {cached}", file=sys.stderr)
+    elif not quiet:
+        print(f"using the accurate model cached at {cached}", file=sys.stderr)
+    return ensure_default_model()[0]
 
 
 def _image_paths(items: Sequence[str]) -> list[Path]:
@@ -320,7 +319,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(model.npz, metrics.json, figures, report.html).")
     p.add_argument("--task", default="multiclass", help="multiclass | digit:D | pair:A,B (default multiclass)")
     p.add_argument("--model", choices=["softmax", "ovr", "sgd"], default="softmax")
-    p.add_argument("--C", type=float, default=1.0, help="inverse L2 penalty (default 1.0)")
+    p.add_argument("--features", default="pixels", metavar="SPEC",
+                   help="feature map: a preset (pixels, deskew, poly, accurate) or steps such as "
+                        "deskew,pca:60,poly:2 (default pixels; accurate reaches 99.2%%)")
+    p.add_argument("--C", type=float, default=None,
+                   help="inverse L2 penalty (default: the feature preset's, 1.0 on pixels)")
     p.add_argument("--seed", type=int, default=0, help="seed of the shuffle and subsample (default 0)")
     p.add_argument("--train-size", type=int, help="stratified subsample of N training digits")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation on the training set")
@@ -351,14 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="predict the digit in your own images",
                        description="Predict the digit in image files (or folders of them).")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
-    p.add_argument("--model", help="model.npz (default: the latest run's, or train one first)")
+    p.add_argument("--model", help="model.npz (default: the cached accurate model, trained once)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--show-input", metavar="PNG", help="write the 28x28 inputs the model saw")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("serve", help="the draw-a-digit web page",
                        description="Serve the draw-a-digit web page (needs the 'web' extra).")
-    p.add_argument("--model", help="model.npz (default: the latest run's, or train one first)")
+    p.add_argument("--model", help="model.npz (default: the cached accurate model, trained once)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.set_defaults(func=cmd_serve)

@@ -1,9 +1,11 @@
 """Save and load fitted models as ``.npz`` files without pickle.
 
 A model file holds plain arrays only: coefficients, intercepts, classes, the preprocessing
-(offset and scale), the task, the options as JSON and a format version. ``load_model`` checks
-every field before building the estimator, so a tampered or truncated file raises
-:class:`ModelFileError` and never runs code or half-loads.
+(offset and scale), the task, the options as JSON and a format version. A model on feature maps
+(a scikit-learn ``Pipeline`` of feature steps and a logistic regression) adds its feature spec
+(``"deskew,patches:64"``), each step's parameters and its fitted arrays as ``features.<i>.<name>``
+(format version 2). ``load_model`` checks every field before building the estimator, so a
+tampered or truncated file raises :class:`ModelFileError` and never runs code or half-loads.
 """
 
 from __future__ import annotations
@@ -14,13 +16,17 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from ._atomic import atomic_write
+from .features import FeatureSpecError, parse_features
+from .features.state import FeatureStateError, export_state, import_state
 from .linear import LogisticRegression, SGDLogisticRegression
 
-__all__ = ["FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "feature_spec", "final_estimator", "load_model", "save_model"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 N_FEATURES = 784
 _KINDS = {"LogisticRegression": LogisticRegression, "SGDLogisticRegression": SGDLogisticRegression}
 _FIELDS = ("format_version", "kind", "coef", "intercept", "classes", "offset", "scale", "task", "params")
@@ -34,8 +40,18 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
                extra: dict | None = None) -> None:
     """Write a fitted ``model`` to ``path`` (``.npz``), atomically.
 
-    ``extra`` is JSON-serialisable metadata (e.g. metrics) stored with the options.
+    ``model`` is an estimator of this package, or a ``Pipeline`` of feature steps (see
+    :mod:`mnist_logreg.features`) ending in one. ``extra`` is JSON-serialisable metadata (e.g.
+    metrics) stored with the options.
     """
+    feature_arrays, feature_params = {}, []
+    spec = feature_spec(model)
+    if isinstance(model, Pipeline):
+        for i, (name, step) in enumerate(model.steps[:-1]):
+            params, arrays = export_state(name, step)
+            feature_params.append(params)
+            feature_arrays.update({f"features.{i}.{k}": v for k, v in arrays.items()})
+        model = final_estimator(model)
     kind = type(model).__name__
     if kind not in _KINDS:
         raise TypeError(f"cannot save a {kind}: expected one of {sorted(_KINDS)}")
@@ -50,9 +66,28 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
         "scale": np.asarray(model.scale_, dtype=np.float64),
         "task": np.array(task),
         "params": np.array(json.dumps({"params": params, "extra": extra or {}}, default=str)),
+        "features": np.array(spec),
+        "features_params": np.array(json.dumps(feature_params)),
+        **feature_arrays,
     }
     with atomic_write(path) as fh:
         np.savez(fh, **arrays)
+
+
+def final_estimator(model):
+    """The logistic regression of ``model`` (the last step of a feature pipeline)."""
+    return model.steps[-1][1] if isinstance(model, Pipeline) else model
+
+
+def feature_spec(model) -> str:
+    """The feature spec of ``model`` (``"deskew,patches:64"``), ``""`` for one on raw pixels."""
+    if not isinstance(model, Pipeline):
+        return ""
+    parts = []
+    for name, step in model.steps[:-1]:
+        arg = {"pca": "n_components", "poly": "degree", "patches": "n_filters"}.get(name)
+        parts.append(name if arg is None else f"{name}:{step.get_params()[arg]}")
+    return ",".join(parts)
 
 
 def _fail(path, msg):
@@ -77,15 +112,21 @@ def load_model(path: str | os.PathLike[str]):
             if missing:
                 _fail(path, f"missing fields {missing}; expected {list(_FIELDS)}")
             data = {f: z[f] for f in _FIELDS}
+            for f in ("features", "features_params"):
+                if f in z.files:
+                    data[f] = z[f]
+            feature_arrays = {f: z[f] for f in z.files if f.startswith("features.")}
     except ModelFileError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
         raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from exc
 
     version = data["format_version"]
-    if version.shape != () or version.dtype.kind not in "iu" or int(version) != FORMAT_VERSION:
-        _fail(path, f"format_version: expected {FORMAT_VERSION}, found {version!r}")
-    for f in ("kind", "task", "params"):
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) not in _READABLE_VERSIONS:
+        _fail(path, f"format_version: expected one of {_READABLE_VERSIONS}, found {version!r}")
+    data.setdefault("features", np.array(""))
+    data.setdefault("features_params", np.array("[]"))
+    for f in ("kind", "task", "params", "features", "features_params"):
         if data[f].shape != () or data[f].dtype.kind != "U":
             _fail(path, f"{f}: expected a string, found {data[f].dtype} of shape {data[f].shape}")
     kind = str(data["kind"])
@@ -96,12 +137,13 @@ def load_model(path: str | os.PathLike[str]):
         _fail(path, f"classes: expected at least 2 integer labels, found {classes.dtype} {classes.shape}")
     if len(np.unique(classes)) != len(classes):
         _fail(path, "classes: labels repeat")
+    steps, width = _load_features(path, str(data["features"]), str(data["features_params"]), feature_arrays)
     n_out = 1 if len(classes) == 2 else len(classes)
     expect = {
-        "coef": (n_out, N_FEATURES),
+        "coef": (n_out, width),
         "intercept": (n_out,),
-        "offset": (N_FEATURES,),
-        "scale": (N_FEATURES,),
+        "offset": (width,),
+        "scale": (width,),
     }
     for f, shape in expect.items():
         arr = data[f]
@@ -124,5 +166,34 @@ def load_model(path: str | os.PathLike[str]):
     model.classes_ = classes
     model.offset_ = data["offset"]
     model.scale_ = data["scale"]
-    model.n_features_in_ = N_FEATURES
+    model.n_features_in_ = width
+    if steps:
+        model = Pipeline([*steps, ("logreg", model)])
     return model, str(data["task"]), extra
+
+
+def _load_features(path, spec: str, params_json: str, arrays: dict) -> tuple[list, int]:
+    """Rebuild the feature steps of a model file; returns them and the width they output."""
+    try:
+        parsed = parse_features(spec)
+    except FeatureSpecError as exc:
+        _fail(path, f"features: {exc}")
+    try:
+        params = json.loads(params_json)
+    except (ValueError, RecursionError) as exc:
+        _fail(path, f"features_params: not valid JSON ({exc})")
+    if not isinstance(params, list) or len(params) != len(parsed) or not all(isinstance(p, dict) for p in params):
+        _fail(path, f"features_params: expected a list of {len(parsed)} objects, one per step of {spec!r}")
+    steps, width = [], N_FEATURES
+    for i, ((name, arg), step_params) in enumerate(zip(parsed, params, strict=True)):
+        prefix = f"features.{i}."
+        mine = {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)}
+        try:
+            step, width = import_state(name, arg, step_params, mine, width, where=f"features.{i}")
+        except FeatureStateError as exc:
+            _fail(path, str(exc))
+        steps.append((name, step))
+    known = {k for k in arrays if any(k.startswith(f"features.{i}.") for i in range(len(parsed)))}
+    if set(arrays) - known:
+        _fail(path, f"unexpected arrays {sorted(set(arrays) - known)} for features {spec!r}")
+    return steps, width

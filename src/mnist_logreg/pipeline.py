@@ -17,17 +17,30 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from sklearn.pipeline import Pipeline
 
 from . import plots
 from ._atomic import atomic_write
 from .datasets import MNIST, load_mnist
 from .evaluation import correctly_classified, cross_validate, evaluate, misclassified
+from .features import PRESETS, linear_scaling, make_feature_map, parse_features, preset_C
 from .linear import LogisticRegression, SGDLogisticRegression
-from .modelio import load_model, save_model
+from .modelio import feature_spec, final_estimator, load_model, save_model
 from .report import build_report
 from .tasks import Task, parse_task, shuffle, stratified_subsample
 
-__all__ = ["MODELS", "DataOptions", "TrainOptions", "evaluate_model", "load_data", "make_model", "train"]
+__all__ = [
+    "MODELS",
+    "PRESETS",
+    "DataOptions",
+    "TrainOptions",
+    "default_model_path",
+    "ensure_default_model",
+    "evaluate_model",
+    "load_data",
+    "make_model",
+    "train",
+]
 
 MODELS = ("softmax", "ovr", "sgd")
 
@@ -50,7 +63,8 @@ class TrainOptions:
 
     task: str = "multiclass"
     model: str = "softmax"
-    C: float = 1.0
+    features: str = "pixels"
+    C: float | None = None  # None: the feature preset's C (1.0 on pixels)
     seed: int = 0
     train_size: int | None = None
     cv: int | None = None
@@ -65,14 +79,19 @@ def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
                       base_url=opts.base_url, cache_dir=opts.cache_dir, progress=progress)
 
 
-def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float = 2e-7):
-    """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``."""
+def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float = 2e-7,
+               *, scaling: str | None = "pixels"):
+    """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``.
+
+    ``scaling`` is the model's preprocessing: "pixels" (x / 255) on raw pixels, "standard" on
+    feature maps.
+    """
     if model == "softmax":
-        return LogisticRegression(C=C, multiclass="multinomial", max_iter=max_iter, tol=tol)
+        return LogisticRegression(C=C, multiclass="multinomial", max_iter=max_iter, tol=tol, scaling=scaling)
     if model == "ovr":
-        return LogisticRegression(C=C, multiclass="ovr", max_iter=max_iter, tol=tol)
+        return LogisticRegression(C=C, multiclass="ovr", max_iter=max_iter, tol=tol, scaling=scaling)
     if model == "sgd":
-        return SGDLogisticRegression(alpha=1.0 / (C * n_train), random_state=seed)
+        return SGDLogisticRegression(alpha=1.0 / (C * n_train), random_state=seed, scaling=scaling)
     raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
 
 
@@ -132,10 +151,18 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     plots.save_figure(plots.digit_grid(X_test[right["index"]], labels, cols=10,
                                        title="Correctly classified test digits",
                                        label_colors=["darkgreen"] * len(labels)), out / "correct.png")
-    coef_names = names if len(model.coef_) == len(names) else [names[1]]
-    plots.save_figure(plots.coefficient_images(model.coef_, coef_names), out / "coefficients.png")
+    linear = final_estimator(model)
+    if not feature_spec(model):  # coefficients are images only on raw pixels
+        coef_names = names if len(linear.coef_) == len(names) else [names[1]]
+        plots.save_figure(plots.coefficient_images(linear.coef_, coef_names), out / "coefficients.png")
     if history:
         plots.save_figure(plots.training_curve(history, result["accuracy"]), out / "training_curve.png")
+    if task.kind == "multiclass":
+        spec = feature_spec(model) or "pixels"
+        current = next((name for name, p in PRESETS.items() if p.spec == feature_spec(model)), spec)
+        plots.save_figure(plots.feature_ladder(list(PRESETS), [p.accuracy for p in PRESETS.values()],
+                                               current=current, current_accuracy=result["accuracy"]),
+                          out / "feature_ladder.png")
     digits_present = sorted(np.unique(data.y_train).tolist())
     plots.save_figure(plots.mean_images(data.X_train, data.y_train, digits_present), out / "mean_images.png")
     plots.save_figure(plots.pixel_correlation(data.X_train), out / "pixel_correlation.png")
@@ -159,8 +186,10 @@ def train(
     task = parse_task(opts.task)
     if opts.model not in MODELS:
         raise ValueError(f"unknown model {opts.model!r}: expected one of {', '.join(MODELS)}")
-    if not opts.C > 0:
-        raise ValueError(f"C must be positive, got {opts.C}")
+    parse_features(opts.features)  # a bad spec fails before any work
+    C = opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
+    if not C > 0:
+        raise ValueError(f"C must be positive, got {C}")
     data_opts = data_opts or DataOptions()
     if data is None:
         data = load_data(data_opts)
@@ -172,18 +201,32 @@ def train(
         if opts.train_size < 2:
             raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
         X_train, y_train = stratified_subsample(X_train, y_train, opts.train_size, opts.seed)
-    model = make_model(opts.model, opts.C, len(y_train), opts.seed, opts.max_iter, opts.tol)
+    feature_map = make_feature_map(opts.features, random_state=opts.seed)
+    linear = make_model(opts.model, C, len(y_train), opts.seed, opts.max_iter, opts.tol,
+                        scaling=linear_scaling(opts.features))
     if on_iteration is not None:
-        model.set_params(callback=on_iteration)
+        linear.set_params(callback=on_iteration)
     t0 = time.perf_counter()
-    model.fit(X_train, y_train)
+    features_s = 0.0
+    if feature_map is None:
+        model = linear.fit(X_train, y_train)
+    else:
+        F_train = feature_map.fit_transform(X_train, y_train)
+        features_s = time.perf_counter() - t0
+        linear.fit(F_train, y_train)
+        del F_train
+        model = Pipeline([*feature_map.steps, ("logreg", linear)])
     wall = time.perf_counter() - t0
-    model.set_params(callback=None)
+    linear.set_params(callback=None)
     fit = {
         "fit_time_s": wall,
-        "n_iter": int(np.max(model.n_iter_)),
-        "converged": bool(getattr(model, "converged_", True)),
-        "objective": getattr(model, "objective_", None),
+        "features": feature_spec(model) or "pixels",
+        "features_time_s": features_s,
+        "n_features": int(linear.n_features_in_),
+        "C": C,
+        "n_iter": int(np.max(linear.n_iter_)),
+        "converged": bool(getattr(linear, "converged_", True)),
+        "objective": getattr(linear, "objective_", None),
         "n_train": len(y_train),
     }
     metrics = {
@@ -198,10 +241,43 @@ def train(
                                                      random_state=opts.seed, on_fold=on_fold)
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, out / "model.npz", task=str(task), extra={"fit": fit})
-    history = getattr(model, "history_", None)
+    history = getattr(linear, "history_", None)
     if history and isinstance(history[0], list):  # one-vs-rest: show the first model's curve
         history = history[0]
     return _write_outputs(out, model, task, data, X_test, y_test, metrics, opts.figures, history)
+
+
+DEFAULT_MODEL_FEATURES = "accurate"
+
+
+def default_model_path(cache_dir: str | Path | None = None) -> Path:
+    """Where the model used without ``--model`` is cached (the accurate preset, trained once)."""
+    from .datasets.mnist import default_cache_dir
+    from .modelio import FORMAT_VERSION
+
+    base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return base / "models" / f"{DEFAULT_MODEL_FEATURES}-v{FORMAT_VERSION}.npz"
+
+
+def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | None = None,
+                         train_size: int | None = None) -> tuple[Path, bool]:
+    """The cached default model, trained first if missing; returns ``(path, trained_now)``.
+
+    The model is the ``accurate`` feature preset on all training digits (``train_size`` for a
+    subsample); it is trained in a temporary folder beside the cache entry and renamed into
+    place, so an interrupted training leaves no half-written model.
+    """
+    import tempfile
+
+    path = default_model_path(cache_dir)
+    if path.is_file():
+        return path, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".training-") as tmp:
+        train(TrainOptions(features=DEFAULT_MODEL_FEATURES, train_size=train_size, figures=False),
+              out=tmp, data=data)
+        (Path(tmp) / "model.npz").replace(path)
+    return path, True
 
 
 def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None, out: str | Path | None = None,

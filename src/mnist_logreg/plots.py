@@ -20,6 +20,7 @@ __all__ = [
     "confusion_matrix_figure",
     "digit_figure",
     "digit_grid",
+    "feature_ladder",
     "mean_images",
     "pixel_correlation",
     "save_figure",
@@ -174,4 +175,37 @@ def training_curve(history: Sequence[dict], test_accuracy: float | None = None) 
         title += f" (test accuracy {test_accuracy:.2%})"
     ax2.set_title(title)
     fig.tight_layout()
+    return fig
+
+
+def feature_ladder(names: Sequence[str], accuracies: Sequence[float], *, current: str | None = None,
+                   current_accuracy: float | None = None) -> Figure:
+    """Test accuracy per feature map, from raw pixels up; ``current`` (this run) is highlighted.
+
+    Parameters
+    ----------
+    names, accuracies
+        The feature maps in order and their measured test accuracies (0-1).
+    current, current_accuracy
+        This run's feature map and accuracy, drawn as a marker (``current`` may be a spec not in
+        ``names``: it is added at the end).
+    """
+    names, acc = list(names), [100 * a for a in accuracies]
+    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    colors = ["#4a78b5" if n != current else "#e07b39" for n in names]
+    bars = ax.barh(names, acc, color=colors)
+    ax.bar_label(bars, labels=[f"{a:.2f}%" for a in acc], padding=3, fontsize=9)
+    if current is not None and current_accuracy is not None:
+        if current not in names:
+            names.append(current)
+            ax.barh([current], [100 * current_accuracy], color="#e07b39")
+        ax.plot([100 * current_accuracy], [names.index(current)], "k|", markersize=18, mew=2,
+                label=f"this run: {current_accuracy:.2%}")
+        ax.legend(loc="lower right", fontsize=9)
+    lo = min(min(acc), 100 * (current_accuracy or 1)) - 1.5
+    ax.set_xlim(max(lo, 0), 100.6)
+    ax.invert_yaxis()
+    ax.set_xlabel("test accuracy (%)")
+    ax.set_title("Logistic regression: from pixels to feature maps")
     return fig

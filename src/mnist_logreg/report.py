@@ -19,6 +19,8 @@ FIGURES = {
     "misclassified.png": "Misclassified test digits, most confident mistakes first",
     "correct.png": "A sample of correctly classified test digits",
     "coefficients.png": "Coefficient images: one 28x28 heatmap per class",
+    "feature_ladder.png": "Test accuracy from raw pixels to feature maps (full MNIST, measured by "
+                          "benchmarks/bench_features.py); this run is marked",
     "training_curve.png": "Objective and estimated gap per solver iteration",
     "mean_images.png": "Mean image per digit (training set)",
     "pixel_correlation.png": "Pixel-correlation heatmap of the training images",
@@ -60,6 +62,16 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>mnist-logreg report</title>"
              f"<style>{_CSS}</style></head><body>",
              "<h1>mnist-logreg report</h1>", f"<p class='summary'>{summary}</p>"]
+    features = fit.get("features", "pixels")
+    if features != "pixels":
+        parts.append(
+            f"<p id='features'>Features: <code>{esc(str(features))}</code>, {esc(str(fit.get('n_features')))} "
+            f"columns, computed in {float(fit.get('features_time_s', 0)):.1f} s; the logistic regression on top "
+            f"standardises them and uses C = {esc(str(fit.get('C')))}.</p>")
+    elif fit:
+        parts.append("<p id='features'>Features: raw pixels / 255. Softmax on pixels stops near 92.5% however well "
+                     "it converges; <code>mnist-logreg train --features accurate</code> reaches about 99.2% "
+                     "with the same logistic regression on convolutional patch features.</p>")
     cv = m.get("cross_validation")
     if cv:
         parts.append(f"<p>{cv['k']}-fold cross-validation accuracy: {cv['mean']:.2%} &plusmn; {cv['std']:.2%}"

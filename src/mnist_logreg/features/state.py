@@ -1,0 +1,107 @@
+"""A fitted feature map as plain named arrays, and back, with every array checked.
+
+Model files store no pickle: each fitted step becomes a few float or integer arrays
+(:func:`export_state`) and is rebuilt from its spec step, its parameters and those arrays
+(:func:`import_state`), which refuses any array of the wrong dtype, shape or with non-finite
+values with a :class:`FeatureStateError` naming the array, expected vs found.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from .spec import make_step
+
+__all__ = ["FeatureStateError", "export_state", "import_state"]
+
+# the parameters of each step that a model file keeps (the rest follow from the spec)
+_PARAMS = {
+    "deskew": (),
+    "pca": (),
+    "poly": (),
+    "patches": ("patch_size", "pool_grid", "threshold", "power", "whitening", "contrast"),
+}
+
+
+class FeatureStateError(ValueError):
+    """A stored feature-map array or parameter is missing or invalid."""
+
+
+def export_state(name: str, step: BaseEstimator) -> tuple[dict, dict[str, np.ndarray]]:
+    """The parameters (JSON-ready) and arrays that rebuild the fitted ``step`` named ``name``."""
+    params = {k: step.get_params()[k] for k in _PARAMS[name]}
+    if name == "deskew":
+        arrays = {"image_shape": np.asarray(step.image_shape_, dtype=np.int64)}
+    elif name == "pca":
+        arrays = {"components": step.components_.astype(np.float64), "mean": step.mean_.astype(np.float64)}
+    elif name == "poly":
+        arrays = {}
+    else:
+        arrays = {
+            "image_shape": np.asarray(step.image_shape_, dtype=np.int64),
+            "scale": np.asarray(step.scale_, dtype=np.float64),
+            "filters": step.filters_.astype(np.float32),
+            "offsets": step.offsets_.astype(np.float32),
+        }
+    return params, arrays
+
+
+def _array(arrays: dict, key: str, kinds: str, shape: tuple, where: str) -> np.ndarray:
+    if key not in arrays:
+        raise FeatureStateError(f"{where}.{key}: missing")
+    a = arrays[key]
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in kinds:
+        raise FeatureStateError(f"{where}.{key}: expected {'integers' if kinds == 'iu' else 'floats'}, "
+                                f"found {getattr(a, 'dtype', type(a).__name__)}")
+    if len(a.shape) != len(shape) or any(e is not None and e != f for e, f in zip(shape, a.shape, strict=True)):
+        raise FeatureStateError(f"{where}.{key}: expected shape {shape}, found {a.shape}")
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        raise FeatureStateError(f"{where}.{key}: values must be finite")
+    return a
+
+
+def import_state(name: str, arg: int | None, params: dict, arrays: dict, n_in: int,
+                 where: str) -> tuple[BaseEstimator, int]:
+    """Rebuild one fitted step from its spec step ``name:arg``; returns it and its output width.
+
+    ``n_in`` is the width of its input; ``where`` prefixes error messages (e.g. ``features.1``).
+    """
+    step = make_step(name, arg)
+    extra = set(params) - set(_PARAMS[name])
+    if extra:
+        raise FeatureStateError(f"{where}: unknown parameters {sorted(extra)} for {name!r}")
+    try:
+        step.set_params(**params)
+    except (TypeError, ValueError) as exc:
+        raise FeatureStateError(f"{where}: bad parameters for {name!r} ({exc})") from exc
+    step.n_features_in_ = n_in
+    if name in ("deskew", "patches"):
+        shape = tuple(int(v) for v in _array(arrays, "image_shape", "iu", (2,), where))
+        if shape[0] < 1 or shape[1] < 1 or shape[0] * shape[1] != n_in:
+            raise FeatureStateError(f"{where}.image_shape: {shape} does not hold {n_in} pixels")
+        step.image_shape_ = shape
+    if name == "deskew":
+        return step, n_in
+    if name == "pca":
+        comp = _array(arrays, "components", "f", (arg, n_in), where)
+        step.components_ = comp
+        step.mean_ = _array(arrays, "mean", "f", (n_in,), where)
+        step.n_components_ = arg
+        step.explained_variance_ = np.ones(arg)
+        return step, arg
+    if name == "poly":
+        step.fit(np.zeros((1, n_in)))
+        return step, int(step.n_output_features_)
+    try:
+        step._check_params()
+    except ValueError as exc:
+        raise FeatureStateError(f"{where}: {exc}") from exc
+    P = min(step.patch_size, shape[0]) * min(step.patch_size, shape[1])
+    scale = _array(arrays, "scale", "f", (), where)
+    if not float(scale) > 0:
+        raise FeatureStateError(f"{where}.scale: must be positive, found {float(scale)}")
+    step.scale_ = float(scale)
+    step.filters_ = _array(arrays, "filters", "f", (P, arg), where).astype(np.float32)
+    step.offsets_ = _array(arrays, "offsets", "f", (arg,), where).astype(np.float32)
+    return step, step.n_features_out_
