@@ -1,8 +1,11 @@
 """scikit-learn estimators over the solvers: ``LogisticRegression`` and ``SGDLogisticRegression``.
 
-Preprocessing belongs to the model: ``scaling="pixels"`` divides by 255 (default),
-``"standard"`` centres and scales each feature by the training mean and standard deviation,
-``None`` leaves the input as it is. ``coef_`` and ``intercept_`` act on the preprocessed
+Preprocessing belongs to the model: ``scaling="auto"`` (default) divides uint8 images by 255
+and leaves any other input as it is; ``"pixels"`` always divides by 255; ``"standard"`` centres
+and scales each feature by the training mean and standard deviation (a feature constant in
+training, up to rounding, is centred but not scaled, as scikit-learn's StandardScaler does);
+``None`` leaves the input as it is. Sparse input (scipy CSR/CSC) is never densified: it is only
+scaled, so ``"standard"`` is refused for it. ``coef_`` and ``intercept_`` act on the preprocessed
 features (see :meth:`LogisticRegression.preprocess`); ``predict`` applies exactly the
 preprocessing learnt in ``fit``.
 """
@@ -13,16 +16,20 @@ import math
 import time
 import warnings
 from collections.abc import Callable
+from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import get_backend
-from ._data import DenseMatrix
+from ._data import DenseMatrix, SparseMatrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import make_penalty
 from ._solvers import lbfgs, newton_cg, sgd
@@ -30,35 +37,51 @@ from ._solvers import lbfgs, newton_cg, sgd
 __all__ = ["LogisticRegression", "SGDLogisticRegression"]
 
 SOLVERS = {"lbfgs": lbfgs, "newton-cg": newton_cg}
-SCALINGS = ("pixels", "standard", None)
+SCALINGS = ("auto", "pixels", "standard", None)
+_ACCEPTED_DTYPES = [np.float64, np.float32, np.uint8]
+_SPARSE_FORMATS = ["csr", "csc"]
 
 
-def _fit_scaling(X: np.ndarray, scaling: str | None) -> tuple[np.ndarray, np.ndarray]:
+def _fit_scaling(X, scaling: str | None) -> tuple[np.ndarray, np.ndarray]:
     """Offset and scale per feature so that the model sees ``(X - offset) * scale``."""
     d = X.shape[1]
+    if scaling == "auto":
+        scaling = "pixels" if X.dtype == np.uint8 else None
     if scaling is None:
         return np.zeros(d), np.ones(d)
     if scaling == "pixels":
         return np.zeros(d), np.full(d, 1.0 / 255.0)
     if scaling == "standard":
+        if sp.issparse(X):
+            raise ValueError("scaling='standard' would densify sparse X (it centres the columns); "
+                             "use scaling=None or 'pixels' for sparse input")
         mean = X.mean(axis=0, dtype=np.float64)
-        std = X.std(axis=0, dtype=np.float64)
-        return mean, 1.0 / np.where(std > 0, std, 1.0)
-    raise ValueError(f"scaling must be 'pixels', 'standard' or None, got {scaling!r}")
+        var = X.var(axis=0, dtype=np.float64)
+        # scikit-learn's test for a feature constant up to rounding (StandardScaler)
+        eps = np.finfo(np.float64).eps
+        n = X.shape[0]
+        constant = var <= n * eps * var + (n * mean * eps) ** 2
+        return mean, 1.0 / np.where(constant, 1.0, np.sqrt(var))
+    raise ValueError(f"scaling must be 'auto', 'pixels', 'standard' or None, got {scaling!r}")
 
 
 class _LinearClassifierMixin(ClassifierMixin):
     """Prediction methods shared by both estimators (binary, softmax or one-vs-rest)."""
 
-    def preprocess(self, X) -> np.ndarray:
-        """The preprocessed features the coefficients act on: ``(X - offset_) * scale_``."""
+    def preprocess(self, X):
+        """The preprocessed features the coefficients act on: ``(X - offset_) * scale_``.
+
+        Sparse ``X`` stays sparse (its offset is always 0).
+        """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32, np.uint8])
+        X = validate_data(self, X, reset=False, dtype=_ACCEPTED_DTYPES, accept_sparse=_SPARSE_FORMATS)
+        if sp.issparse(X):
+            return sp.csr_array(X.multiply(self.scale_[None, :]))
         return (X - self.offset_) * self.scale_
 
     def decision_function(self, X) -> np.ndarray:
         """Scores: (n,) for two classes (positive means ``classes_[1]``), else (n, n_classes)."""
-        scores = self.preprocess(X) @ self.coef_.T + self.intercept_
+        scores = np.asarray(self.preprocess(X) @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X) -> np.ndarray:
@@ -90,6 +113,8 @@ class _LinearClassifierMixin(ClassifierMixin):
         offset, scale = self.offset_, self.scale_
         if columns is not None and len(columns) < X.shape[1]:
             X, offset, scale = X[:, columns], offset[columns], scale[columns]
+        if sp.issparse(X):
+            return sp.csr_array(X.multiply(scale[None, :]), dtype=dtype)
         out = X.astype(dtype)
         if np.any(offset):
             out -= offset.astype(dtype)
@@ -97,8 +122,8 @@ class _LinearClassifierMixin(ClassifierMixin):
         return out
 
     def _validate_fit_data(self, X, y, sample_weight, reset=True):
-        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32, np.uint8], reset=reset,
-                             y_numeric=False)
+        X, y = validate_data(self, X, y, dtype=_ACCEPTED_DTYPES, reset=reset, y_numeric=False,
+                             accept_sparse=_SPARSE_FORMATS)
         check_classification_targets(y)
         if sample_weight is None:
             sample_weight = np.ones(len(y))
@@ -113,6 +138,18 @@ class _LinearClassifierMixin(ClassifierMixin):
             if not np.any(sample_weight > 0):
                 raise ValueError("sample_weight: every weight is zero; at least one must be positive")
         return X, y, sample_weight
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy CSR / CSC, never densified
+        return tags
+
+    def _previous_fit(self):
+        """``(coef_, intercept_, classes_)`` of the last fit, or None (for ``warm_start``)."""
+        if not all(hasattr(self, a) for a in ("coef_", "intercept_", "classes_")):
+            return None
+        return (np.asarray(self.coef_, dtype=np.float64), np.asarray(self.intercept_, dtype=np.float64),
+                self.classes_)
 
     def _set_classes(self, y):
         classes, codes = np.unique(y, return_inverse=True)
@@ -129,16 +166,18 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
 
     Minimises (scikit-learn's convention)::
 
-        sum_i s_i * logloss(y_i, x_i @ W + b) + 0.5 / C * ||W||^2
+        sum_i s_i * c_{y_i} * logloss(y_i, x_i @ W + b) + 0.5 / C * ||W||^2
 
-    over the preprocessed features ``x_i``; the intercept ``b`` is not penalised. Two classes
+    over the preprocessed features ``x_i``, with sample weights ``s_i`` and class weights
+    ``c_k`` (1 by default); the intercept ``b`` is not penalised. Two classes
     give the binary (sigmoid) model; more give the softmax model (``multiclass="multinomial"``)
     or one binary model per class (``"ovr"``).
 
     Parameters
     ----------
     C : float
-        Inverse regularisation strength (larger = weaker penalty).
+        Inverse regularisation strength (larger = weaker penalty), any real number > 0 (numpy
+        scalars included); ``inf`` means no penalty.
     penalty : {"l2", None}
         ``None`` fits without penalty (``C`` is ignored).
     fit_intercept : bool
@@ -159,8 +198,14 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         "cpu", or a torch device such as "cuda" (needs the ``gpu`` extra).
     backend : {"auto", "numpy", "torch"}
         "auto" uses numpy on "cpu" and torch elsewhere; "torch" on "cpu" runs the torch path.
-    scaling : {"pixels", "standard", None}
-        Preprocessing learnt in ``fit`` and applied in ``predict`` (see the module doc).
+    scaling : {"auto", "pixels", "standard", None}
+        Preprocessing learnt in ``fit`` and applied in ``predict`` (see the module doc):
+        "auto" divides uint8 images by 255 and leaves other input as it is.
+    class_weight : dict, "balanced" or None
+        Weight of each class in the loss, multiplied into ``sample_weight``; "balanced" uses
+        ``n_samples / (n_classes * weighted count of the class)``, as scikit-learn does.
+    warm_start : bool
+        Start from the previous fit's coefficients when the classes and features match.
     random_state : int or None
         Unused by the deterministic solvers; kept for API symmetry with the SGD model.
     verbose : int
@@ -171,7 +216,9 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
     Attributes
     ----------
     classes_, coef_, intercept_, n_iter_, n_features_in_
-        As in scikit-learn; ``coef_`` is (1, d) for two classes, else (n_classes, d).
+        As in scikit-learn; ``coef_`` is (1, d) for two classes, else (n_classes, d), in the
+        working ``dtype``. Without penalty the softmax coefficients are centred
+        (``coef_.sum(axis=0) == 0``), as scikit-learn's are.
     offset_, scale_ : ndarray
         The preprocessing: the model sees ``(X - offset_) * scale_``.
     objective_ : float
@@ -196,7 +243,9 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         dtype: str = "float32",
         device: str = "cpu",
         backend: str = "auto",
-        scaling: str | None = "pixels",
+        scaling: str | None = "auto",
+        class_weight: dict | str | None = None,
+        warm_start: bool = False,
         random_state: int | None = None,
         verbose: int = 0,
         callback: Callable | None = None,
@@ -212,38 +261,76 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.device = device
         self.backend = backend
         self.scaling = scaling
+        self.class_weight = class_weight
+        self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
         self.callback = callback
 
+    # every parameter's valid values, checked by scikit-learn's machinery in one place
+    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
+        "C": [Interval(Real, 0, None, closed="right")],
+        "penalty": [StrOptions({"l2"}), None],
+        "fit_intercept": ["boolean"],
+        "multiclass": [StrOptions({"multinomial", "ovr"})],
+        "solver": [StrOptions(set(SOLVERS))],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "device": [str],
+        "backend": [StrOptions({"auto", "numpy", "torch"})],
+        "scaling": [StrOptions({"auto", "pixels", "standard"}), None],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callback": [callable, None],
+    }
+
     def _check_params(self):
-        if self.penalty not in ("l2", None):
-            raise ValueError(f"penalty must be 'l2' or None, got {self.penalty!r}")
-        if not (isinstance(self.C, int | float) and self.C > 0):
-            raise ValueError(f"C must be a positive number, got {self.C!r}")
-        if self.multiclass not in ("multinomial", "ovr"):
-            raise ValueError(f"multiclass must be 'multinomial' or 'ovr', got {self.multiclass!r}")
-        if self.solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {self.solver!r}")
-        if not (self.tol > 0):
-            raise ValueError(f"tol must be positive, got {self.tol!r}")
-        if not (isinstance(self.max_iter, int | np.integer) and self.max_iter >= 1):
-            raise ValueError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        self._validate_params()
+        if isinstance(self.C, bool | np.bool_):
+            raise ValueError(f"C must be a real number > 0, not a bool ({self.C!r})")
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to pixels ``X`` (n, d) and labels ``y`` (n,)."""
+        """Fit the model to ``X`` (n, d; dense or scipy sparse) and labels ``y`` (n,).
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights, multiplied by the class weights.
+
+        Returns
+        -------
+        self
+        """
         self._check_params()
+        previous = self._previous_fit() if self.warm_start else None
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
         codes = self._set_classes(y)
+        if self.class_weight is not None:
+            weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                           sample_weight=sample_weight)
+            sample_weight = sample_weight * weights[codes]
         be = get_backend(self.backend, self.device, self.dtype)
         self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
         # features that preprocess to 0 in every training row (MNIST's corner pixels) get
         # coefficient 0 at the optimum: leave them out of the solve, which makes every pass over
         # X cheaper
-        active = np.flatnonzero(np.any(X != self.offset_, axis=0))
-        data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
+        if sp.issparse(X):
+            if be.name != "numpy":
+                raise ValueError("sparse X is fitted on the CPU with the numpy backend; densify it for "
+                                 f"device={self.device!r} / backend={self.backend!r}")
+            active = np.flatnonzero(np.diff(sp.csc_array(X).indptr) > 0)
+            data = SparseMatrix(self._preprocess(X, be.dtype_name, active), dtype=be.dtype)
+        else:
+            active = np.flatnonzero(np.any(X != self.offset_, axis=0))
+            data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
         sw = be.asarray(sample_weight[:, None])
-        penalty = make_penalty(math.inf if self.penalty is None else float(self.C))
+        no_penalty = self.penalty is None or math.isinf(float(self.C))
+        penalty = make_penalty(math.inf if no_penalty else float(self.C))
         solve = SOLVERS[self.solver]
         n_classes = len(self.classes_)
         t0 = time.perf_counter()
@@ -254,19 +341,32 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         else:
             yk = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
             losses = [SoftmaxLogLoss(data, yk, sw, penalty, self.fit_intercept, n_classes)]
+        starts = [loss.initial() for loss in losses]
+        if previous is not None and np.array_equal(previous[2], self.classes_) \
+                and previous[0].shape[1] == X.shape[1]:
+            theta = np.vstack([previous[0][:, active].T, previous[1][None]]) if self.fit_intercept \
+                else previous[0][:, active].T
+            cols = [theta] if len(losses) == 1 else [theta[:, [k]] for k in range(len(losses))]
+            starts = [be.asarray(c) for c in cols]
         results = []
-        for k, loss in enumerate(losses):
+        for k, (loss, start) in enumerate(zip(losses, starts, strict=True)):
             cb = self.callback
             if cb is not None and len(losses) > 1:
                 cb = _tag_callback(cb, k)
-            results.append(solve(loss, loss.initial(), eigh=be.eigh, tol=self.tol,
+            results.append(solve(loss, start, eigh=be.eigh, tol=self.tol,
                                  max_iter=self.max_iter, verbose=self.verbose, callback=cb))
         self.fit_time_ = time.perf_counter() - t0
         theta = np.concatenate([be.to_numpy(r.theta).astype(np.float64) for r in results], axis=1)
         n_active = len(active)
-        self.coef_ = np.zeros((theta.shape[1], X.shape[1]))
-        self.coef_[:, active] = theta[:n_active].T
-        self.intercept_ = theta[n_active].copy() if self.fit_intercept else np.zeros(theta.shape[1])
+        coef = np.zeros((theta.shape[1], X.shape[1]))
+        coef[:, active] = theta[:n_active].T
+        intercept = theta[n_active].copy() if self.fit_intercept else np.zeros(theta.shape[1])
+        if no_penalty and len(losses) == 1 and n_classes > 2:
+            # softmax is unchanged by adding one vector to every class: take the centred one
+            coef -= coef.mean(axis=0, keepdims=True)
+            intercept -= intercept.mean()
+        self.coef_ = coef.astype(self.dtype)
+        self.intercept_ = intercept.astype(self.dtype)
         self.n_iter_ = np.array([r.n_iter for r in results], dtype=np.int32)
         self.n_evals_ = int(sum(r.n_evals + r.n_hessp for r in results))
         self.objective_ = float(sum(r.objective for r in results))
@@ -299,8 +399,9 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
     ----------
     alpha : float
         L2 penalty per sample.
-    batch_size : int
-        Rows per update.
+    batch_size : int or "auto"
+        Rows per update; "auto" is ``min(256, max(1, n // 20))`` for ``n`` rows, so small data
+        still gets about 20 updates per epoch. Fewer than 10 updates per epoch are warned about.
     max_iter : int
         Epochs for ``fit``.
     eta0, power_t : float
@@ -316,11 +417,11 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         alpha: float = 1e-5,
         *,
         fit_intercept: bool = True,
-        batch_size: int = 256,
+        batch_size: int | str = "auto",
         max_iter: int = 5,
         eta0: float = 0.5,
         power_t: float = 0.5,
-        scaling: str | None = "pixels",
+        scaling: str | None = "auto",
         dtype: str = "float32",
         device: str = "cpu",
         backend: str = "auto",
@@ -342,6 +443,22 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.callback = callback
 
+    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "fit_intercept": ["boolean"],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "scaling": [StrOptions({"auto", "pixels", "standard"}), None],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "device": [str],
+        "backend": [StrOptions({"auto", "numpy", "torch"})],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "callback": [callable, None],
+    }
+
     def fit(self, X, y, sample_weight=None):
         """Fit from scratch with ``max_iter`` epochs of mini-batch SGD."""
         for attr in ("classes_", "theta_"):
@@ -356,9 +473,16 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         return self._fit(X, y, classes, sample_weight, 1, reset=first)
 
     def _fit(self, X, y, classes, sample_weight, epochs, reset):
-        if not (self.alpha >= 0 and self.batch_size >= 1 and self.eta0 > 0 and epochs >= 1):
-            raise ValueError("alpha >= 0, batch_size >= 1, eta0 > 0 and max_iter >= 1 are required")
+        self._validate_params()
+        if epochs < 1:
+            raise ValueError(f"max_iter must be >= 1, got {epochs}")
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=reset)
+        n = X.shape[0]
+        batch_size = min(256, max(1, n // 20)) if self.batch_size == "auto" else int(self.batch_size)
+        if math.ceil(n / batch_size) < 10:
+            warnings.warn(f"{n} rows in batches of {batch_size} give only {math.ceil(n / batch_size)} updates "
+                          f"per epoch: use a smaller batch_size (or 'auto') or more epochs (max_iter)",
+                          UserWarning, stacklevel=3)
         be = get_backend(self.backend, self.device, self.dtype)
         if reset:
             if classes is not None:
@@ -375,7 +499,12 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
             raise ValueError(f"y has labels {unknown.tolist()} not in classes_ {self.classes_.tolist()}")
         codes = np.searchsorted(self.classes_, y)
         K = len(self.classes_)
-        data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name)))
+        if sp.issparse(X):
+            if be.name != "numpy":
+                raise ValueError("sparse X is fitted on the CPU with the numpy backend")
+            data = SparseMatrix(self._preprocess(X, be.dtype_name), dtype=be.dtype)
+        else:
+            data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name)))
         sw = be.asarray(sample_weight[:, None])
         if K == 2:
             yb = be.asarray(codes.astype(np.float64))
@@ -392,7 +521,7 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         theta = be.asarray(np.zeros((p, 1 if K == 2 else K))) if reset else be.asarray(self.theta_)
         t0 = time.perf_counter()
         avg, last, self.t_ = sgd(
-            make_loss, data, yb, sw, theta, alpha=self.alpha, batch_size=self.batch_size,
+            make_loss, data, yb, sw, theta, alpha=self.alpha, batch_size=batch_size,
             epochs=epochs, eta0=self.eta0, power_t=self.power_t, t_start=self.t_, rng=self._rng,
             verbose=self.verbose, callback=self.callback,
         )
@@ -400,7 +529,7 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.theta_ = be.to_numpy(last).astype(np.float64)
         avg = be.to_numpy(avg).astype(np.float64)
         d = X.shape[1]
-        self.coef_ = np.ascontiguousarray(avg[:d].T)
-        self.intercept_ = avg[d].copy() if self.fit_intercept else np.zeros(avg.shape[1])
+        self.coef_ = np.ascontiguousarray(avg[:d].T).astype(self.dtype)
+        self.intercept_ = (avg[d] if self.fit_intercept else np.zeros(avg.shape[1])).astype(self.dtype)
         self.n_iter_ = epochs if reset else getattr(self, "n_iter_", 0) + epochs
         return self
