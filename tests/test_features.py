@@ -128,7 +128,7 @@ def test_presets_parse():
     assert parse_features(" deskew , pca:30 ") == [("deskew", None), ("pca", 30)]
 
 
-@parametrize_with_checks([Deskew(), PatchFeatures(4, n_patches=200)])
+@parametrize_with_checks([Deskew(), PatchFeatures()])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

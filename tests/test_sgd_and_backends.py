@@ -74,7 +74,7 @@ def test_cuda_without_gpu_is_clear_error(small):
 def test_bad_parameters(small):
     Xtr, ytr, _, _ = small
     # scikit-learn's parameter validation: the message names the parameter and the valid values
-    for kw, words in [({"penalty": "l1"}, "'penalty' parameter.*Got 'l1'"), ({"multiclass": "x"}, "'multiclass'"),
+    for kw, words in [({"penalty": "l3"}, "'penalty' parameter.*Got 'l3'"), ({"multiclass": "x"}, "'multiclass'"),
                       ({"solver": "sag"}, "'solver'.*Got 'sag'"), ({"dtype": "float16"}, "'dtype'.*float32"),
                       ({"scaling": "minmax"}, "'scaling'.*Got 'minmax'")]:
         with pytest.raises(ValueError, match=words):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["L2", "Penalty", "make_penalty"]
+__all__ = ["L2", "ElasticNet", "Penalty", "make_penalty"]
 
 
 @runtime_checkable
@@ -22,11 +22,14 @@ class Penalty(Protocol):
     smooth : bool
         Whether ``h`` is differentiable (then :meth:`gradient` is its gradient).
     curvature : float
-        The constant ``c`` with ``Hessian(h) = c I`` for a smooth quadratic penalty (0 if none).
+        The constant ``c`` with ``Hessian = c I`` of the smooth quadratic part (0 if none).
+    l1_strength : float
+        The weight ``a`` of the non-smooth part ``a ||W||_1`` (0 for a smooth penalty).
     """
 
     smooth: bool
     curvature: float
+    l1_strength: float
 
     def value(self, xp: Any, W: Any) -> float:
         """``h(W)``."""
@@ -42,6 +45,7 @@ class L2:
     """``h(W) = 0.5 * alpha * ||W||_F^2``; ``alpha = 0`` is no penalty."""
 
     smooth = True
+    l1_strength = 0.0
 
     def __init__(self, alpha: float):
         if not (alpha >= 0 and math.isfinite(alpha)):
@@ -64,7 +68,52 @@ class L2:
         return f"L2(alpha={self.alpha:g})"
 
 
-def make_penalty(C: float) -> Penalty:
-    """The penalty of scikit-learn's convention ``0.5 / C * ||W||^2`` (``C = inf``: none)."""
+class ElasticNet:
+    """``h(W) = alpha * (l1_ratio * ||W||_1 + 0.5 * (1 - l1_ratio) * ||W||_F^2)``; ``l1_ratio=1`` is L1."""
+
+    def __init__(self, alpha: float, l1_ratio: float):
+        if not (alpha >= 0 and math.isfinite(alpha)) or not 0 <= l1_ratio <= 1:
+            raise ValueError(f"elastic net needs finite alpha >= 0 and 0 <= l1_ratio <= 1, got {alpha!r}, {l1_ratio!r}")
+        self.alpha, self.l1_ratio = float(alpha), float(l1_ratio)
+        self.l1_strength = self.alpha * self.l1_ratio
+        self.curvature = self.alpha * (1.0 - self.l1_ratio)
+        self.smooth = self.l1_strength == 0
+
+    def value(self, xp, W) -> float:
+        out = 0.0
+        if self.l1_strength:
+            out += self.l1_strength * float(xp.sum(xp.abs(W)))
+        if self.curvature:
+            out += 0.5 * self.curvature * float(xp.sum(W * W))
+        return out
+
+    def gradient(self, xp, W):
+        """The gradient of the smooth (L2) part only."""
+        return self.curvature * W
+
+    def prox(self, xp, W, step: float):
+        """Soft-threshold by ``step * l1_strength``, then shrink by the L2 part."""
+        shrunk = xp.sign(W) * xp.clip(xp.abs(W) - step * self.l1_strength, min=0.0)
+        return shrunk / (1.0 + step * self.curvature)
+
+    def __repr__(self) -> str:
+        return f"ElasticNet(alpha={self.alpha:g}, l1_ratio={self.l1_ratio:g})"
+
+
+def make_penalty(C: float, kind: str | None = "l2", l1_ratio: float | None = None) -> Penalty:
+    """The penalty of scikit-learn's convention divided by ``C`` (``C = inf`` or None: none).
+
+    ``"l2"``: ``0.5 / C ||W||^2``; ``"l1"``: ``1 / C ||W||_1``; ``"elasticnet"``:
+    ``1 / C (l1_ratio ||W||_1 + 0.5 (1 - l1_ratio) ||W||^2)``.
+    """
     C = float(C)
-    return L2(0.0 if math.isinf(C) else 1.0 / C)
+    alpha = 0.0 if math.isinf(C) or kind is None else 1.0 / C
+    if kind in ("l2", None):
+        return L2(alpha)
+    if kind == "l1":
+        return ElasticNet(alpha, 1.0)
+    if kind == "elasticnet":
+        if l1_ratio is None:
+            raise ValueError("penalty='elasticnet' needs l1_ratio (0 <= l1_ratio <= 1)")
+        return ElasticNet(alpha, float(l1_ratio))
+    raise ValueError(f"penalty must be 'l2', 'l1', 'elasticnet' or None, got {kind!r}")
