@@ -129,6 +129,14 @@ def _armijo(loss, theta, f, g, direction, slope, max_halvings=40):
     return None, theta, f, g, None, max_halvings
 
 
+def _remember(xp, S: list, Y: list, s, y, memory: int) -> None:
+    """Keep the curvature pair ``(s, y)`` when it is positive, at most ``memory`` pairs."""
+    if _dot(xp, s, y) > 1e-12 * _dot(xp, y, y):
+        S.append(s), Y.append(y)
+        if len(S) > memory:
+            S.pop(0), Y.pop(0)
+
+
 def _two_loop(xp, q, S: list, Y: list, precond):
     """L-BFGS two-loop recursion on ``q`` with the preconditioner as initial inverse Hessian."""
     alphas = []
@@ -173,7 +181,7 @@ def lbfgs(
     converged, message = False, "max_iter reached"
     it = 0
     for it in range(max_iter):
-        if it >= next_refresh:
+        if it >= next_refresh:  # rebuilt at iterations 0, 5, 10, 20, 40, ...
             precond = Preconditioner(loss, state, eigh, seed=it)
             next_refresh = it + max(5, it)
         q = _two_loop(xp, -g, S, Y, precond)
@@ -194,10 +202,7 @@ def lbfgs(
             converged, message = _small_gap(gap, f, 10 * tol), _LINE_SEARCH_FAILED
             break
         s, y = theta_new - theta, g_new - g
-        if _dot(xp, s, y) > 1e-12 * _dot(xp, y, y):
-            S.append(s), Y.append(y)
-            if len(S) > memory:
-                S.pop(0), Y.pop(0)
+        _remember(xp, S, Y, s, y, memory)
         theta, f, g, state = theta_new, f_new, g_new, state_new
     else:
         it = max_iter
@@ -320,7 +325,7 @@ def owlqn(
     it = 0
     pg = _pseudo_gradient(xp, theta, g, l1, d)
     for it in range(max_iter):
-        if it >= next_refresh:
+        if it >= next_refresh:  # rebuilt at iterations 0, 5, 10, 20, 40, ...
             precond = Preconditioner(loss, state, eigh, seed=it)
             next_refresh = it + max(5, it)
         q = _two_loop(xp, -pg, S, Y, precond)
@@ -355,11 +360,7 @@ def owlqn(
             converged, message = _small_gap(gap, f, 10 * tol), _LINE_SEARCH_FAILED
             break
         cand, fc, gc, sc = accepted
-        s_vec, y_vec = cand - theta, gc - g
-        if _dot(xp, s_vec, y_vec) > 1e-12 * _dot(xp, y_vec, y_vec):
-            S.append(s_vec), Y.append(y_vec)
-            if len(S) > memory:
-                S.pop(0), Y.pop(0)
+        _remember(xp, S, Y, cand - theta, gc - g, memory)
         theta, f, g, state = cand, fc, gc, sc
         pg = _pseudo_gradient(xp, theta, g, l1, d)
     else:
