@@ -49,7 +49,7 @@ torch = pytest.importorskip("torch")
 @pytest.mark.parametrize("solver", ["lbfgs", "newton-cg"])
 def test_torch_backend_matches_numpy(small, multiclass, solver):
     Xtr, ytr, _, _ = small
-    kw = {"multiclass": multiclass, "solver": solver, "dtype": "float64", "tol": 1e-10}
+    kw = {"multiclass": multiclass, "solver": solver, "dtype": "float64", "tol": 1e-5}
     a = LogisticRegression(**kw).fit(Xtr, ytr)
     b = LogisticRegression(backend="torch", **kw).fit(Xtr, ytr)
     np.testing.assert_allclose(a.objective_, b.objective_, rtol=1e-9)
@@ -83,8 +83,8 @@ def test_bad_parameters(small):
 
 def test_scaling_is_part_of_the_model(small):
     Xtr, ytr, Xte, _ = small
-    pix = LogisticRegression(tol=1e-9, dtype="float64").fit(Xtr, ytr)
-    manual = LogisticRegression(tol=1e-9, dtype="float64", scaling=None).fit(Xtr / 255.0, ytr)
+    pix = LogisticRegression(tol=3e-5, dtype="float64").fit(Xtr, ytr)
+    manual = LogisticRegression(tol=3e-5, dtype="float64", scaling=None).fit(Xtr / 255.0, ytr)
     np.testing.assert_allclose(pix.coef_, manual.coef_, atol=1e-5)
     np.testing.assert_allclose(pix.predict_proba(Xte), manual.predict_proba(Xte / 255.0), atol=1e-6)
     std = LogisticRegression(scaling="standard").fit(Xtr, ytr)

@@ -72,7 +72,7 @@ def test_matches_sklearn(tiny, solver, kind, fit_intercept, dtype, C):
     ref_coef, ref_int = _reference(kind, C, fit_intercept, kind)
     model = LogisticRegression(C=C, solver=solver, fit_intercept=fit_intercept, dtype=dtype, scaling=None,
                                multiclass="ovr" if kind == "ovr" else "multinomial",
-                               tol=1e-10 if dtype == "float64" else 1e-7)
+                               tol=1e-5 if dtype == "float64" else 3e-4)
     model.fit(X, y)
     assert model.converged_
     obj_kind = "binary" if kind == "binary" else kind
@@ -93,7 +93,7 @@ def test_matches_sklearn(tiny, solver, kind, fit_intercept, dtype, C):
 def test_solvers_agree_with_each_other(small, kind):
     Xtr, ytr, _, _ = small
     y = (ytr == 5).astype(int) if kind == "binary" else ytr
-    fits = [LogisticRegression(solver=s, dtype="float64", tol=1e-10).fit(Xtr, y) for s in SOLVERS]
+    fits = [LogisticRegression(solver=s, dtype="float64", tol=1e-5).fit(Xtr, y) for s in SOLVERS]
     np.testing.assert_allclose(fits[0].objective_, fits[1].objective_, rtol=1e-9)
     np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, atol=1e-4 * np.abs(fits[1].coef_).max())
 
@@ -123,7 +123,7 @@ def test_no_penalty_matches_sklearn(small, solver):
     keep = ytr < 4
     X, y = Xtr[keep][:, cols].astype(np.float64) / 255.0, ytr[keep]
     ref = SkLR(C=np.inf, tol=1e-12, max_iter=20000).fit(X, y)
-    ours = LogisticRegression(penalty=None, solver=solver, dtype="float64", scaling=None, tol=1e-12).fit(X, y)
+    ours = LogisticRegression(penalty=None, solver=solver, dtype="float64", scaling=None, tol=1e-6).fit(X, y)
     f_ref = objective(X, y, ref.coef_, ref.intercept_, np.inf, "multinomial")
     f_ours = objective(X, y, ours.coef_, ours.intercept_, np.inf, "multinomial")
     assert f_ours == pytest.approx(f_ref, rel=1e-7)

@@ -69,7 +69,7 @@ class TrainOptions:
     train_size: int | None = None
     cv: int | None = None
     max_iter: int = 1000
-    tol: float = 2e-7
+    tol: float | None = None  # None: the estimator's default
     figures: bool = True
 
 
@@ -79,17 +79,17 @@ def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
                       base_url=opts.base_url, cache_dir=opts.cache_dir, progress=progress)
 
 
-def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float = 2e-7,
+def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float | None = None,
                *, scaling: str | None = "pixels"):
     """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``.
 
     ``scaling`` is the model's preprocessing: "pixels" (x / 255) on raw pixels, "standard" on
     feature maps.
     """
-    if model == "softmax":
-        return LogisticRegression(C=C, multiclass="multinomial", max_iter=max_iter, tol=tol, scaling=scaling)
-    if model == "ovr":
-        return LogisticRegression(C=C, multiclass="ovr", max_iter=max_iter, tol=tol, scaling=scaling)
+    if model in ("softmax", "ovr"):
+        stopping = {"max_iter": max_iter} if tol is None else {"max_iter": max_iter, "tol": tol}
+        return LogisticRegression(C=C, multiclass="multinomial" if model == "softmax" else "ovr",
+                                  scaling=scaling, **stopping)
     if model == "sgd":
         return SGDLogisticRegression(alpha=1.0 / (C * n_train), random_state=seed, scaling=scaling)
     raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
