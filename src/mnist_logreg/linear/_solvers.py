@@ -26,8 +26,9 @@ the gradient ``g``: by the quadratic model along the search direction ``d`` (``s
 the Newton decrement for Newton-CG) and by the preconditioner (``sqrt(g^T P^-1 g)``, a scaled
 gradient norm). The fit stops when both are at most ``tol / 2`` times the size of the solution in
 the same norm, ``sqrt(theta^T P theta)`` (or ``sqrt(|F|)`` when that is larger, so that a solution
-near 0 still ends); the factor 2 is a margin for the estimates' own error. Since ``F - F* ~ ||theta - theta*||_H^2 / 2``, this also bounds the
-objective's gap: at most about ``tol^2 / 2`` relative. With L1 the gradient is the minimum-norm
+near 0 still ends); the factor 2 is a margin for the estimates' own error. Since
+``F - F* ~ ||theta - theta*||_H^2 / 2``, this also bounds the objective's gap: at most about
+``tol^2 / 8`` relative to the solution's squared size. With L1 the gradient is the minimum-norm
 subgradient (projected onto the orthant). When rounding stops all progress first (float32 asked
 for ``tol`` far below its precision), the fit ends and counts as converged only if the estimates
 are within ``10 * tol``.
