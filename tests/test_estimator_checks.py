@@ -1,13 +1,13 @@
 """scikit-learn's own estimator checks.
 
-Checked with default parameters: LogisticRegression and SGDLogisticRegression; and
+Checked with default parameters: LogisticRegression, SGDLogisticRegression and LogisticRegressionCV; and
 LogisticRegression in float64 with scaling=None (dense and sparse input alike). Skipped checks
 are listed in _expected_failed with the reason, and pytest reports them as xfail.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from mnist_logreg import LogisticRegression, SGDLogisticRegression
+from mnist_logreg import LogisticRegression, LogisticRegressionCV, SGDLogisticRegression
 
 _SAMPLE_WEIGHT_CHECKS = ("check_sample_weight_equivalence_on_dense_data",
                          "check_sample_weight_equivalence_on_sparse_data")
@@ -27,7 +27,7 @@ def _expected_failed(estimator):
 
 @parametrize_with_checks(
     [LogisticRegression(), LogisticRegression(scaling=None, dtype="float64"),
-     SGDLogisticRegression()],
+     SGDLogisticRegression(), LogisticRegressionCV()],
     expected_failed_checks=_expected_failed,
 )
 def test_sklearn_compatible(estimator, check):

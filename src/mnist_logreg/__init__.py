@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .datasets import MNIST, load_mnist
 from .images import preprocess_image
-from .linear import LogisticRegression, SGDLogisticRegression
+from .linear import LogisticRegression, LogisticRegressionCV, SGDLogisticRegression
 from .modelio import load_model, save_model
 from .tasks import parse_task
 
@@ -20,6 +20,7 @@ except PackageNotFoundError:  # running from a source tree without installation
 __all__ = [
     "MNIST",
     "LogisticRegression",
+    "LogisticRegressionCV",
     "SGDLogisticRegression",
     "__version__",
     "load_mnist",

@@ -112,8 +112,9 @@ class BinaryLogLoss(_PenalisedLoss):
         xp = self.xp
         z = self._linear(theta)
         # softplus(z) = max(z, 0) + log1p(exp(-|z|)), stable for any z
-        per_sample = xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z))) - self.y * z
-        p = 1.0 / (1.0 + xp.exp(-z))
+        e = xp.exp(-xp.abs(z))  # in (0, 1]: no overflow for any z
+        per_sample = xp.maximum(z, 0) + xp.log1p(e) - self.y * z
+        p = xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
         f = float(xp.sum(xp.astype(self.s * per_sample, xp.float64))) + self._penalty(theta)
         return f, self._backward(self.s * (p - self.y), theta), p
 

@@ -96,6 +96,51 @@ class Preconditioner:
         self.den = lam_g[:, None] * lam_s[None, :] + floor
         self.xp, self.K, self.alpha, self.d = xp, loss.n_outputs, loss.alpha, d
 
+    def times(self, theta):
+        """``P @ theta`` (the all-classes intercept direction, where ``P`` is 0, maps to 0)."""
+        xp = self.xp
+        mean = None
+        if self.K > 1:
+            mean = xp.mean(theta, axis=1, keepdims=True)
+            theta = theta - mean
+        out = self.U @ (((self.U.T @ theta) @ self.V) * self.den) @ self.V.T
+        if mean is not None and self.alpha:
+            out[: self.d] = out[: self.d] + self.alpha * mean[: self.d]
+        return out
+
+    def on_subspace(self, free, max_iter: int = 3, rtol: float = 1e-2) -> Callable:
+        """``R -> (P_FF)^-1 R_F``: the inverse of ``P`` restricted to the coordinates ``free``.
+
+        Solved by conjugate gradients preconditioned with ``P^-1`` masked to ``free``: exact
+        in one step when every coordinate is free; on a small free set (an L1 fit with most
+        coefficients at 0) it corrects the coupling that masking ``P^-1`` alone would get wrong.
+        """
+        xp = self.xp
+        mask = xp.astype(free, self.U.dtype)
+
+        def solve(R):
+            r = R * mask
+            x = xp.zeros_like(r)
+            z = self(r) * mask
+            p, rz = z, _dot(xp, r, z)
+            r0 = math.sqrt(_dot(xp, r, r))
+            for _ in range(max_iter):
+                Ap = self.times(p) * mask
+                pAp = _dot(xp, p, Ap)
+                if pAp <= 0 or rz <= 0:
+                    break
+                a = rz / pAp
+                x, r = x + a * p, r - a * Ap
+                if math.sqrt(_dot(xp, r, r)) <= rtol * r0:
+                    break
+                z = self(r) * mask
+                rz_new = _dot(xp, r, z)
+                p, rz = z + (rz_new / rz) * p, rz_new
+            return x
+
+        solve.size2 = self.size2
+        return solve
+
     def size2(self, theta) -> float:
         """``theta^T P theta``: the squared size of ``theta`` in the preconditioner's norm."""
         xp = self.xp
@@ -381,15 +426,17 @@ def owlqn(
         if it >= next_refresh:  # rebuilt at iterations 0, 5, 10, 20, 40, ...
             precond = Preconditioner(loss, state, eigh, seed=it)
             next_refresh = it + max(5, it)
-        q = _two_loop(xp, -pg, S, Y, precond)
+        # the coordinates that can move: nonzero, or at 0 with a subgradient that pushes them off
+        free_precond = precond.on_subspace((theta != 0) | (pg != 0))
+        q = _two_loop(xp, -pg, S, Y, free_precond)
         q = xp.where(q * pg < 0, q, xp.zeros_like(q))  # keep to the descent orthant of -pg
         slope = _dot(xp, pg, q)
         if slope >= 0:  # not a descent direction (rounding): restart from the preconditioned one
             S.clear(), Y.clear()
-            q = precond(-pg)
+            q = free_precond(-pg)
             q = xp.where(q * pg < 0, q, xp.zeros_like(q))
             slope = _dot(xp, pg, q)
-        gap, size2 = _estimates(xp, pg, q, precond, theta)
+        gap, size2 = _estimates(xp, pg, q, free_precond, theta)
         gnorm = math.sqrt(_dot(xp, pg, pg))
         _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals)
         if _small_gap(gap, f, tol, size2) or gnorm == 0:
