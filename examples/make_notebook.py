@@ -129,6 +129,22 @@ plots.digit_grid(X_test[wrong["index"]], labels, cols=10, title="Misclassified t
 Each class has one weight per pixel; shown as a 28x28 image, red pixels are evidence *for* the
 digit and blue ones *against* it. The model has learnt rough templates of the digits."""),
     ("code", """plots.coefficient_images(softmax.coef_, [str(d) for d in range(10)])"""),
+    ("md", """### Why do the images at C = 1 look like noise? The regularisation path
+
+`C` sets how much the penalty $\\tfrac{1}{2C}\\lVert w\\rVert^2$ counts. Fit the same model at
+several `C` (each fit starts from the previous one's solution, so the whole path is cheap) and
+look at accuracy and coefficients side by side: a strong penalty (small `C`) keeps the weights
+small and smooth, and they look like digit templates; a weak one lets single pixels take large
+weights that fit the training digits, so train accuracy runs ahead of test accuracy and the images
+turn to noise. On the command line: `mnist-logreg train --C 0.001,0.01,0.1,1,10` (it picks `C` on a
+held-out tenth of the training digits). With `penalty="l1"` many weights become exactly 0."""),
+    ("code", """from mnist_logreg.evaluation import regularisation_path
+
+rows, coefs = regularisation_path(LogisticRegression(), X_sub, y_sub, [0.001, 0.01, 0.1, 1.0],
+                                  {"test": (X_test, y_test)})
+for r in rows:
+    print(f"C = {r['C']:<6g} train {r['train_accuracy']:.4f}  test {r['test_accuracy']:.4f}")
+plots.regularisation_path(rows, coefs, [str(d) for d in range(10)])"""),
     ("md", """## 12. Predict your own image
 
 A photo or drawing of a digit is not like MNIST: dark ink on light paper, any size, off-centre.

@@ -45,6 +45,9 @@ def test_data_show_digit_and_grid(capsys, tmp_path):
         (["train", "--source", "openml", "--name", "mnist_784", "--data-id", "554"], "exactly one of name"),
         (["evaluate", "--model", "missing.npz"], "no such model file"),
         (["report", "nowhere"], "no metrics.json"),
+        (["train", "--C", "0.1,-1"], "every C must be a finite number > 0"),
+        (["train", "--C", "0.1,x"], "numbers separated by commas"),
+        (["train", "--C", "0.1,1", "--model", "sgd"], "needs --model softmax or ovr"),
         (["predict", "--model", "missing.npz", "x.png"], "no such model file"),
     ],
 )
@@ -85,16 +88,21 @@ def test_train_tasks_and_models(capsys, tmp_path, task, model, n_classes):
 
 def test_train_full_outputs_and_schema(capsys, tmp_path):
     out_dir = tmp_path / "run"
-    code, out, err = run(capsys, "train", "--train-size", "2000", "--cv", "3", "--out", str(out_dir))
+    code, out, err = run(capsys, "train", "--train-size", "2000", "--cv", "3", "--C", "1,0.01",
+                         "--out", str(out_dir))
     assert code == 0
     assert "test accuracy" in out and "converged" in out and "3-fold CV" in out
-    assert "cross-validation: fold" in err
+    assert "cross-validation: fold" in err and "path: C = 0.01: validation accuracy" in err
     m = json.loads((out_dir / "metrics.json").read_text())
     assert set(m) >= {"options", "fit", "data", "versions", "test", "cross_validation"}
     assert set(m["test"]) >= {"accuracy", "per_class", "confusion_matrix", "report_text"}
     assert set(m["test"]["per_class"]["7"]) == {"precision", "recall", "f1-score", "support"}
     assert np.array(m["test"]["confusion_matrix"]).sum() == 10000
     assert len(m["cross_validation"]["scores"]) == 3
+    path = m["path"]
+    assert [r["C"] for r in path["rows"]] == [0.01, 1.0] and path["n_validation"] == 200
+    best = max(path["rows"], key=lambda r: r["validation_accuracy"])
+    assert path["chosen_C"] == m["fit"]["C"] == best["C"]
     assert m["data"]["checksums"]["train-images"] == "6bbc9ace898e44ae57da46a324031adb"
     assert m["versions"]["numpy"]
     for name in FIGURES:

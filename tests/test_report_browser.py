@@ -13,7 +13,8 @@ pytestmark = pytest.mark.browser
 
 def test_report_renders_every_figure(tmp_path, mnist):
     sync_api = pytest.importorskip("playwright.sync_api")
-    metrics = train(TrainOptions(train_size=3000), out=tmp_path / "run", data=mnist)
+    # a path over C, so that every figure (the regularisation path's too) is in the report
+    metrics = train(TrainOptions(train_size=3000, C=[0.01, 1.0]), out=tmp_path / "run", data=mnist)
     page_file = tmp_path / "run" / "report.html"
     with sync_api.sync_playwright() as p:
         browser = launch(p)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,6 +135,13 @@ class _Status:
         elif info.get("iter", 0) % 25 == 0:
             print(text, file=sys.stderr, flush=True)
 
+    def path_step(self, i: int, row: dict) -> None:
+        if self.on:
+            self.done()
+            zeros = f"{row['zero_fraction']:.0%} zero coefficients, " if row["penalty"] == "l1" else ""
+            print(f"path: C = {row['C']:g}: validation accuracy {row['validation_accuracy']:.2%}, "
+                  f"{zeros}{row['fit_time_s']:.1f} s", file=sys.stderr, flush=True)
+
     def fold(self, i: int, score: float) -> None:
         if self.on:
             self.done()
@@ -153,6 +161,8 @@ def _summary_line(m: dict) -> str:
     if fit:
         line += (f" | fit {fit.get('fit_time_s', 0):.2f} s, {fit.get('n_iter')} iterations, "
                  f"{'converged' if fit.get('converged') else 'NOT converged'}")
+    if "path" in m:
+        line += f" | C = {m['path']['chosen_C']:g} chosen on validation"
     if "cross_validation" in m:
         cv = m["cross_validation"]
         line += f" | {cv['k']}-fold CV {cv['mean']:.2%} ± {cv['std']:.2%}"
@@ -171,15 +181,32 @@ def _emit(m: dict, args) -> None:
         print(_summary_line(m))
 
 
+def _C_values(text: str | None) -> float | list[float] | None:
+    """``--C``: one positive number, or several separated by commas (a path)."""
+    if text is None:
+        return None
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--C: expected a number or numbers separated by commas, got {text!r}") from None
+    bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+    if bad:
+        raise ValueError(f"--C: every C must be a finite number > 0, got {bad[0]:g}")
+    return values[0] if len(values) == 1 else sorted(set(values))
+
+
 def cmd_train(args) -> int:
     from .pipeline import TrainOptions, train
 
-    opts = TrainOptions(task=args.task, model=args.model, features=args.features, C=args.C, seed=args.seed,
+    opts = TrainOptions(task=args.task, model=args.model, features=args.features, C=_C_values(args.C),
+                        penalty=args.penalty,
+                        seed=args.seed,
                         train_size=args.train_size, cv=args.cv, max_iter=args.max_iter,
                         figures=not args.no_figures)
     status = _Status(args.quiet or args.json)
     try:
-        m = train(opts, _data_options(args), args.out, on_iteration=status.iteration, on_fold=status.fold)
+        m = train(opts, _data_options(args), args.out, on_iteration=status.iteration, on_fold=status.fold,
+                  on_path_step=status.path_step)
     finally:
         status.done()
     _emit(m, args)
@@ -322,8 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", default="pixels", metavar="SPEC",
                    help="feature map: a preset (pixels, deskew, poly, accurate) or steps such as "
                         "deskew,pca:60,poly:2 (default pixels; accurate reaches 99.2%%)")
-    p.add_argument("--C", type=float, default=None,
-                   help="inverse L2 penalty (default: the feature preset's, 1.0 on pixels)")
+    p.add_argument("--C", default=None, metavar="C[,C...]",
+                   help="inverse penalty (default: the feature preset's, 1.0 on pixels); several values, "
+                        "e.g. 0.001,0.01,0.1,1,10, fit the regularisation path, choose C on a held-out 10%% "
+                        "of the training digits and write regularisation_path.png")
+    p.add_argument("--penalty", choices=["l2", "l1"], default="l2",
+                   help="l2 (default) or l1 (sparse coefficients; softmax and ovr)")
     p.add_argument("--seed", type=int, default=0, help="seed of the shuffle and subsample (default 0)")
     p.add_argument("--train-size", type=int, help="stratified subsample of N training digits")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation on the training set")

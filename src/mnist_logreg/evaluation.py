@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 
-__all__ = ["correctly_classified", "cross_validate", "evaluate", "misclassified"]
+__all__ = ["correctly_classified", "cross_validate", "evaluate", "misclassified", "regularisation_path"]
 
 
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
@@ -82,3 +82,48 @@ def correctly_classified(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarr
     right = np.flatnonzero(y_true == y_pred)
     pick = np.sort(np.random.default_rng(seed).choice(right, min(limit, len(right)), replace=False))
     return {"index": pick, "true": y_true[pick], "pred": y_pred[pick], "confidence": proba.max(axis=1)[pick]}
+
+
+def regularisation_path(model, X_train: np.ndarray, y_train: np.ndarray, Cs: Sequence[float],
+                        eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+                        on_step: Callable[[int, dict], None] | None = None) -> tuple[list[dict], list[np.ndarray]]:
+    """Fit ``model`` (a LogisticRegression) at each ``C``, smallest first, each fit warm-started.
+
+    Parameters
+    ----------
+    model : LogisticRegression
+        Cloned; its other parameters (penalty, tol...) are kept.
+    X_train, y_train : arrays
+        The data the path is fitted on.
+    Cs : sequence of float
+        Penalty strengths; fitted in increasing order (strongest penalty first).
+    eval_sets : dict of name -> (X, y), optional
+        Accuracy on each is recorded per C (``"train"`` is always included).
+    on_step : callable, optional
+        Called with ``(index, row)`` after each fit.
+
+    Returns
+    -------
+    rows : list of dict
+        Per C: ``C``, ``<name>_accuracy`` for each set, ``n_iter``, ``fit_time_s``,
+        ``penalty``, ``zero_fraction`` (share of coefficients exactly 0; with L2 only those of
+        features that are constant in training), ``converged``.
+    coefs : list of ndarray
+        ``coef_`` at each C (a copy), in the same order.
+    """
+    Cs = sorted(float(C) for C in Cs)
+    sets = {"train": (X_train, y_train), **(eval_sets or {})}
+    path_model = clone(model).set_params(warm_start=True)
+    rows, coefs = [], []
+    for i, C in enumerate(Cs):
+        path_model.set_params(C=C).fit(X_train, y_train)
+        row = {"C": C, **{f"{name}_accuracy": float(path_model.score(X, y)) for name, (X, y) in sets.items()},
+               "n_iter": int(np.max(path_model.n_iter_)), "fit_time_s": float(path_model.fit_time_),
+               "penalty": path_model.get_params().get("penalty", "l2"),
+               "zero_fraction": float(np.mean(path_model.coef_ == 0)),
+               "converged": bool(path_model.converged_)}
+        rows.append(row)
+        coefs.append(np.array(path_model.coef_, copy=True))
+        if on_step is not None:
+            on_step(i, row)
+    return rows, coefs

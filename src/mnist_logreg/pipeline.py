@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import platform
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from . import plots
 from ._atomic import atomic_write
 from .datasets import MNIST, load_mnist
-from .evaluation import correctly_classified, cross_validate, evaluate, misclassified
+from .evaluation import correctly_classified, cross_validate, evaluate, misclassified, regularisation_path
 from .features import PRESETS, linear_scaling, make_feature_map, parse_features, preset_C
 from .linear import LogisticRegression, SGDLogisticRegression
 from .modelio import feature_spec, final_estimator, load_model, save_model
@@ -64,7 +65,8 @@ class TrainOptions:
     task: str = "multiclass"
     model: str = "softmax"
     features: str = "pixels"
-    C: float | None = None  # None: the feature preset's C (1.0 on pixels)
+    C: float | list[float] | None = None  # None: the preset's C (1.0 on pixels); a list: a path
+    penalty: str = "l2"  # "l2" or "l1" (softmax / ovr)
     seed: int = 0
     train_size: int | None = None
     cv: int | None = None
@@ -80,7 +82,7 @@ def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
 
 
 def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float | None = None,
-               *, scaling: str | None = "pixels"):
+               *, scaling: str | None = "pixels", penalty: str = "l2"):
     """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``.
 
     ``scaling`` is the model's preprocessing: "pixels" (x / 255) on raw pixels, "standard" on
@@ -89,8 +91,10 @@ def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 10
     if model in ("softmax", "ovr"):
         stopping = {"max_iter": max_iter} if tol is None else {"max_iter": max_iter, "tol": tol}
         return LogisticRegression(C=C, multiclass="multinomial" if model == "softmax" else "ovr",
-                                  scaling=scaling, **stopping)
+                                  scaling=scaling, penalty=penalty, **stopping)
     if model == "sgd":
+        if penalty != "l2":
+            raise ValueError(f"model 'sgd' fits an L2 penalty only, not {penalty!r}: use --model softmax")
         return SGDLogisticRegression(alpha=1.0 / (C * n_train), random_state=seed, scaling=scaling)
     raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
 
@@ -177,9 +181,15 @@ def train(
     *,
     on_iteration: Callable[[dict], None] | None = None,
     on_fold: Callable[[int, float], None] | None = None,
+    on_path_step: Callable[[int, dict], None] | None = None,
     data: MNIST | None = None,
 ) -> dict:
     """Load, shuffle, (subsample), fit, cross-validate, evaluate and write a run folder.
+
+    With several values of ``opts.C``, the regularisation path is fitted first (warm starts,
+    on 90% of the training digits), ``C`` is chosen by accuracy on the other 10%, and the model
+    is then fitted at that ``C`` on all the training digits; the path and its figure go into
+    the run folder.
 
     Returns the metrics dictionary (also written to ``out/metrics.json``), with ``"out"`` added.
     """
@@ -187,9 +197,15 @@ def train(
     if opts.model not in MODELS:
         raise ValueError(f"unknown model {opts.model!r}: expected one of {', '.join(MODELS)}")
     parse_features(opts.features)  # a bad spec fails before any work
-    C = opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
-    if not C > 0:
-        raise ValueError(f"C must be positive, got {C}")
+    Cs = list(opts.C) if isinstance(opts.C, list | tuple) else None
+    C = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
+    for value in Cs or [C]:
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise ValueError(f"C must be a finite number > 0, got {value!r}")
+    if Cs and opts.model == "sgd":
+        raise ValueError("a path over C (several --C values) needs --model softmax or ovr, not sgd")
+    if opts.penalty not in ("l2", "l1"):
+        raise ValueError(f"penalty must be 'l2' or 'l1', got {opts.penalty!r}")
     data_opts = data_opts or DataOptions()
     if data is None:
         data = load_data(data_opts)
@@ -201,9 +217,13 @@ def train(
         if opts.train_size < 2:
             raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
         X_train, y_train = stratified_subsample(X_train, y_train, opts.train_size, opts.seed)
+    path = None
+    if Cs and len(Cs) > 1:
+        path = _path_on_validation(opts, Cs, X_train, y_train, X_test, y_test, on_step=on_path_step)
+        C = path["chosen_C"]
     feature_map = make_feature_map(opts.features, random_state=opts.seed)
     linear = make_model(opts.model, C, len(y_train), opts.seed, opts.max_iter, opts.tol,
-                        scaling=linear_scaling(opts.features))
+                        scaling=linear_scaling(opts.features), penalty=opts.penalty)
     if on_iteration is not None:
         linear.set_params(callback=on_iteration)
     t0 = time.perf_counter()
@@ -224,6 +244,7 @@ def train(
         "features_time_s": features_s,
         "n_features": int(linear.n_features_in_),
         "C": C,
+        "penalty": opts.penalty,
         "n_iter": int(np.max(linear.n_iter_)),
         "converged": bool(getattr(linear, "converged_", True)),
         "objective": getattr(linear, "objective_", None),
@@ -240,11 +261,38 @@ def train(
         metrics["cross_validation"] = cross_validate(model, X_train, y_train, opts.cv,
                                                      random_state=opts.seed, on_fold=on_fold)
     out.mkdir(parents=True, exist_ok=True)
+    if path is not None:
+        coefs = path.pop("coefs")
+        metrics["path"] = path
+        if opts.figures:
+            plots.save_figure(plots.regularisation_path(path["rows"], coefs, _class_names(task, model.classes_),
+                                                        chosen_C=C), out / "regularisation_path.png")
     save_model(model, out / "model.npz", task=str(task), extra={"fit": fit})
     history = getattr(linear, "history_", None)
     if history and isinstance(history[0], list):  # one-vs-rest: show the first model's curve
         history = history[0]
     return _write_outputs(out, model, task, data, X_test, y_test, metrics, opts.figures, history)
+
+
+def _path_on_validation(opts: TrainOptions, Cs: list[float], X_train, y_train, X_test, y_test,
+                        on_step=None) -> dict:
+    """Fit the path over ``Cs`` on 90% of the training digits; choose C by accuracy on the rest."""
+    from sklearn.model_selection import train_test_split
+
+    X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.1, stratify=y_train,
+                                                  random_state=opts.seed)
+    feature_map = make_feature_map(opts.features, random_state=opts.seed)
+    if feature_map is not None:
+        X_fit = feature_map.fit_transform(X_fit, y_fit)
+        X_val, X_test = feature_map.transform(X_val), feature_map.transform(X_test)
+    linear = make_model(opts.model, Cs[0], len(y_fit), opts.seed, opts.max_iter, opts.tol,
+                        scaling=linear_scaling(opts.features), penalty=opts.penalty)
+    rows, coefs = regularisation_path(linear, X_fit, y_fit, Cs,
+                                      {"validation": (X_val, y_val), "test": (X_test, y_test)}, on_step=on_step)
+    best = max(range(len(rows)), key=lambda i: (rows[i]["validation_accuracy"], -i))
+    return {"rows": rows, "coefs": coefs, "chosen_C": rows[best]["C"],
+            "selected_by": "accuracy on 10% of the training digits held out (stratified)",
+            "n_fit": len(y_fit), "n_validation": len(y_val)}
 
 
 DEFAULT_MODEL_FEATURES = "accurate"

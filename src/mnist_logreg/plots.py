@@ -209,3 +209,53 @@ def feature_ladder(names: Sequence[str], accuracies: Sequence[float], *, current
     ax.set_xlabel("test accuracy (%)")
     ax.set_title("Logistic regression: from pixels to feature maps")
     return fig
+
+
+def regularisation_path(rows: Sequence[dict], coefs: Sequence[np.ndarray], class_names: Sequence[str], *,
+                        chosen_C: float | None = None, max_images: int = 4) -> Figure:
+    """Accuracy against C (train, validation, test), the share of zero coefficients for L1 paths, and
+    coefficient images at a few C (rows: C, columns: classes) when the features are pixels.
+
+    ``rows`` and ``coefs`` are what :func:`mnist_logreg.evaluation.regularisation_path` returns.
+    """
+    Cs = np.array([r["C"] for r in rows])
+    show = [i for i in np.unique(np.linspace(0, len(rows) - 1, min(max_images, len(rows))).round().astype(int))]
+    pixels = coefs[0].shape[1] == 784
+    fig = Figure(figsize=(11, 3.4 + (1.25 * len(show) if pixels else 0)), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.4, 1.25 * len(show)]) if pixels else (fig, None)
+    ax = top.subplots()
+    for name, style in (("train", "o-"), ("validation", "s-"), ("test", "^-")):
+        key = f"{name}_accuracy"
+        if key in rows[0]:
+            ax.plot(Cs, [r[key] for r in rows], style, label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("C (larger: weaker penalty)")
+    ax.set_ylabel("accuracy")
+    if chosen_C is not None:
+        ax.axvline(chosen_C, color="grey", linestyle="--", label=f"chosen C = {chosen_C:g}")
+    zeros = [r["zero_fraction"] for r in rows]
+    if rows[0].get("penalty") in ("l1", "elasticnet"):
+        ax2 = ax.twinx()
+        ax2.plot(Cs, zeros, "k:", label="zero coefficients")
+        ax2.set_ylabel("share of coefficients = 0")
+        ax2.set_ylim(0, 1)
+        ax2.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower left", fontsize=8)
+    ax.set_title("Regularisation path: accuracy against C")
+    if bottom is not None:
+        k = coefs[0].shape[0]
+        axes = bottom.subplots(len(show), k, squeeze=False)
+        for r, i in enumerate(show):
+            limit = float(np.percentile(np.abs(coefs[i]), 99.5)) or 1.0
+            for j in range(k):
+                a = axes[r, j]
+                a.imshow(np.clip(coefs[i][j], -limit, limit).reshape(28, 28), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                         interpolation="nearest")
+                a.set_xticks([]), a.set_yticks([])
+                if r == 0:
+                    a.set_title(class_names[j] if k > 1 else f"{class_names[-1]}", fontsize=8)
+                if j == 0:
+                    a.set_ylabel(f"C={Cs[i]:g}", fontsize=8)
+        bottom.suptitle("Coefficients at a few C: templates under a strong penalty, noise under a weak one",
+                        fontsize=9)
+    return fig

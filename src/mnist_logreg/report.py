@@ -22,6 +22,8 @@ FIGURES = {
     "feature_ladder.png": "Test accuracy from raw pixels to feature maps (full MNIST, measured by "
                           "benchmarks/bench_features.py); this run is marked",
     "training_curve.png": "Objective and estimated gap per solver iteration",
+    "regularisation_path.png": "Regularisation path: train, validation and test accuracy against C (the "
+                               "model was refitted at the chosen C), and coefficient images at a few C",
     "mean_images.png": "Mean image per digit (training set)",
     "pixel_correlation.png": "Pixel-correlation heatmap of the training images",
 }
@@ -72,6 +74,17 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
         parts.append("<p id='features'>Features: raw pixels / 255. Softmax on pixels stops near 92.5% however well "
                      "it converges; <code>mnist-logreg train --features accurate</code> reaches about 99.2% "
                      "with the same logistic regression on convolutional patch features.</p>")
+    path = m.get("path")
+    if path:
+        best = next(r for r in path["rows"] if r["C"] == path["chosen_C"])
+        grid = ", ".join(f"{float(r['C']):g}" for r in path["rows"])
+        parts.append(
+            f"<p id='path'>Regularisation path over C = {esc(grid)}: "
+            f"C = {float(path['chosen_C']):g} chosen by {esc(str(path['selected_by']))} "
+            f"(validation accuracy {float(best['validation_accuracy']):.2%}). A strong penalty (small C) keeps "
+            "the weights small and smooth, so the coefficient images look like digit templates; a weak one "
+            "lets single pixels carry large weights that fit the training digits, so the images turn to "
+            "noise and train accuracy runs ahead of test accuracy.</p>")
     cv = m.get("cross_validation")
     if cv:
         parts.append(f"<p>{cv['k']}-fold cross-validation accuracy: {cv['mean']:.2%} &plusmn; {cv['std']:.2%}"
