@@ -90,6 +90,7 @@ def main() -> None:
             out = subprocess.run([sys.executable, __file__, "--one", name, "--n", str(n)], capture_output=True,
                                  text=True, check=True)
             rows[name] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"  done: {name}: {rows[name]}", file=sys.stderr, flush=True)
         best = min(r["objective"] for r in rows.values())
         print(f"\n{n} training digits, C = 50 / {n}, L1, StandardScaler; F_best = {best:.7f}")
         print(f"| {'configuration':40s} | fit (s) | iterations | rel. gap to F_best | zeros | test acc. | peak MB |")

@@ -189,3 +189,30 @@ def test_predict_bad_image(capsys, tmp_path, model_10k):
     (tmp_path / "x.png").write_text("not an image")
     code, _, err = run(capsys, "predict", "--model", str(model_10k[1]), str(tmp_path / "x.png"))
     assert code == 2 and "not an image Pillow can read" in err
+
+
+@pytest.mark.parametrize(("task", "digit_index", "label", "digit"),
+                         [("digit:2", 1, "2", 2), ("digit:2", 0, "not 2", None), ("pair:3,8", None, None, None)])
+def test_predict_names_binary_classes(capsys, tmp_path, mnist, task, digit_index, label, digit):
+    """A digit:2 model says "2" / "not 2" (never the class index 1 / 0); a pair model its two digits."""
+    from mnist_logreg import LogisticRegression, save_model
+    from mnist_logreg.tasks import parse_task
+
+    parsed = parse_task(task)
+    X, y = parsed.apply(mnist.X_train[:3000], mnist.y_train[:3000])
+    model_path = tmp_path / "model.npz"
+    save_model(LogisticRegression().fit(X, y), model_path, task=task)
+    if task == "pair:3,8":  # a test 8 is read as "8"
+        digit_index, label, digit = int(np.flatnonzero(mnist.y_test == 8)[0]), "8", 8
+    else:  # the first test 2, or the first test digit that is not a 2
+        digit_index = int(np.flatnonzero((mnist.y_test == 2) == bool(digit_index))[0])
+    image = tmp_path / "d.png"
+    Image.fromarray(255 - mnist.X_test[digit_index].reshape(28, 28)).resize((200, 200)).save(image)
+    code, out, err = run(capsys, "predict", "--model", str(model_path), str(image))
+    assert code == 0 and out.startswith(f"{image}: {label}   (")
+    assert f"{label}: " in out and ("not 2: " in out if task == "digit:2" else "3: " in out)
+    assert "note: a " + task in err
+    code, out, _ = run(capsys, "predict", "--model", str(model_path), str(image), "--json")
+    body = json.loads(out)
+    p = body["predictions"][0]
+    assert p["label"] == label and p["digit"] == digit and body["note"].startswith(f"a {task} model")

@@ -136,3 +136,21 @@ def test_draw_digits_in_chromium(server):
         top = page.locator(".bar.top .k").inner_text()
         assert top == "0"
         browser.close()
+
+
+def test_binary_model_answers_with_labels(tmp_path, mnist):
+    """A digit:2 model's page and API say "2" / "not 2", not the class index."""
+    from mnist_logreg import LogisticRegression, save_model
+    from mnist_logreg.tasks import parse_task
+
+    X, y = parse_task("digit:2").apply(mnist.X_train[:3000], mnist.y_train[:3000])
+    path = tmp_path / "two.npz"
+    save_model(LogisticRegression().fit(X, y), path, task="digit:2")
+    client = TestClient(create_app(path))
+    two = mnist.X_test[int(np.flatnonzero(mnist.y_test == 2)[0])]
+    body = client.post("/api/predict", content=png_of(two), headers={"Content-Type": "image/png"}).json()
+    assert body["label"] == "2" and body["digit"] == 2 and body["labels"] == ["not 2", "2"]
+    assert body["note"] == "a digit:2 model answers only '2' or 'not 2'"
+    seven = mnist.X_test[0]
+    body = client.post("/api/predict", content=png_of(seven), headers={"Content-Type": "image/png"}).json()
+    assert body["label"] == "not 2" and body["digit"] is None

@@ -268,28 +268,34 @@ def cmd_predict(args) -> int:
 
     from .images import preprocess_image
     from .modelio import load_model
+    from .tasks import parse_task
 
-    model, task, _ = load_model(resolve_model(args.model, args.json))
+    model, task_text, _ = load_model(resolve_model(args.model, args.json))
+    task = parse_task(task_text)
     paths = _image_paths(args.images)
     digits = np.stack([preprocess_image(p) for p in paths])
     proba = model.predict_proba(digits.reshape(len(digits), -1))
     results = []
     for path, p in zip(paths, proba, strict=True):
         top = np.argsort(-p)[:3]
-        results.append({"file": str(path), "digit": int(model.classes_[top[0]]),
-                        "top3": [[int(model.classes_[i]), float(p[i])] for i in top]})
+        best = model.classes_[top[0]]
+        # "label" is what the class means ("2", "not 2"); "digit" the digit it names (None for "not 2")
+        results.append({"file": str(path), "label": task.label_of(best), "digit": task.digit_of(best),
+                        "top3": [[task.label_of(model.classes_[i]), float(p[i])] for i in top]})
     if args.show_input:
         from . import plots
 
-        fig = plots.digit_grid(digits, [f"{Path(r['file']).name}\n→ {r['digit']}" for r in results],
+        fig = plots.digit_grid(digits, [f"{Path(r['file']).name}\n→ {r['label']}" for r in results],
                                cols=min(8, len(results)), title="What the model saw (28x28)")
         plots.save_figure(fig, args.show_input)
     if args.json:
-        print(json.dumps({"task": task, "predictions": results}, indent=2))
+        print(json.dumps({"task": task_text, "note": task.scope_note, "predictions": results}, indent=2))
     else:
         for r in results:
             tops = "  ".join(f"{d}: {q:.1%}" for d, q in r["top3"])
-            print(f"{r['file']}: {r['digit']}   ({tops})")
+            print(f"{r['file']}: {r['label']}   ({tops})")
+        if task.scope_note:
+            print(f"note: {task.scope_note}", file=sys.stderr)
     return 0
 
 

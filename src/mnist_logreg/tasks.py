@@ -96,6 +96,28 @@ class Task:
             return [str(d) for d in sorted(self.digits)]
         return [str(d) for d in range(10)]
 
+    def label_of(self, class_value) -> str:
+        """What a predicted class means to a person: "2" / "not 2" for ``digit:2``, the digit otherwise."""
+        if self.kind == "digit":
+            return str(self.digits[0]) if int(class_value) == 1 else f"not {self.digits[0]}"
+        return str(int(class_value))
+
+    def digit_of(self, class_value) -> int | None:
+        """The digit a predicted class names, or None ("not 2" names no digit)."""
+        if self.kind == "digit":
+            return self.digits[0] if int(class_value) == 1 else None
+        return int(class_value)
+
+    @property
+    def scope_note(self) -> str | None:
+        """A plain sentence on what a binary model can answer (None for the ten-digit model)."""
+        if self.kind == "digit":
+            return f"a {self} model answers only '{self.digits[0]}' or 'not {self.digits[0]}'"
+        if self.kind == "pair":
+            a, b = sorted(self.digits)
+            return f"a {self} model knows only the digits {a} and {b}: any image is read as one of them"
+        return None
+
     def apply(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The rows and targets of this task from MNIST pixels and digit labels."""
         if self.kind == "digit":

@@ -18,9 +18,11 @@ import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from ..images import ImageError, preprocess_image
 from ..modelio import load_model
+from ..tasks import parse_task
 
 __all__ = ["MAX_BODY_BYTES", "create_app"]
 
@@ -31,9 +33,12 @@ MAX_BODY_BYTES = 2 * 1024 * 1024
 class Prediction(BaseModel):
     """The answer of ``POST /api/predict``."""
 
-    digit: int
+    digit: int | None  # the digit read; None when a binary model answers "not D"
+    label: str  # what the answer means: "7", or "2" / "not 2" for a digit:2 model
     probabilities: list[float]
     classes: list[int]
+    labels: list[str]  # the meaning of each class, in the order of probabilities
+    note: str | None  # what a binary or pair model can answer (None for the ten-digit model)
     input: list[list[int]]
 
 
@@ -51,6 +56,7 @@ def _decode_data_url(text: str) -> bytes:
 def create_app(model_path: str | Path) -> FastAPI:
     """The app serving the model saved at ``model_path``."""
     model, task, _ = load_model(model_path)
+    parsed = parse_task(task)
     page = (resources.files("mnist_logreg.web") / "static" / "index.html").read_text()
     app = FastAPI(title="mnist-logreg", description="Draw a digit; a logistic regression model reads it.",
                   version="1")
@@ -97,14 +103,19 @@ def create_app(model_path: str | Path) -> FastAPI:
             raise HTTPException(415, f"content type {ctype or 'none'!r}: expected image/* or application/json")
         if not data:
             raise HTTPException(400, "empty image")
-        try:
-            digit = preprocess_image(data, name="uploaded image")
+        try:  # CPU-bound: in a worker thread, so the event loop keeps serving other requests
+            digit, proba = await run_in_threadpool(_read, data)
         except ImageError as exc:
             status = 422 if "blank image" in str(exc) else 400
             raise HTTPException(status, str(exc)) from exc
-        proba = model.predict_proba(digit.reshape(1, -1))[0]
-        return Prediction(digit=int(model.classes_[int(np.argmax(proba))]), probabilities=proba.tolist(),
-                          classes=model.classes_.tolist(), input=digit.tolist())
+        best = model.classes_[int(np.argmax(proba))]
+        return Prediction(digit=parsed.digit_of(best), label=parsed.label_of(best), probabilities=proba.tolist(),
+                          classes=model.classes_.tolist(), labels=[parsed.label_of(c) for c in model.classes_],
+                          note=parsed.scope_note, input=digit.tolist())
+
+    def _read(data: bytes):
+        digit = preprocess_image(data, name="uploaded image")
+        return digit, model.predict_proba(digit.reshape(1, -1))[0]
 
     app.state.task = task
     return app
