@@ -92,7 +92,9 @@ def test_train_full_outputs_and_schema(capsys, tmp_path):
                          "--out", str(out_dir))
     assert code == 0
     assert "test accuracy" in out and "converged" in out and "3-fold CV" in out
-    assert "cross-validation: fold" in err and "path: C = 0.01: validation accuracy" in err
+    assert "path: C = 0.01: validation accuracy" in err
+    folds = [line for line in err.splitlines() if line.startswith("cross-validation: fold")]
+    assert [line.split()[2] for line in folds] == ["1", "2", "3"] and all(line.endswith("%") for line in folds)
     m = json.loads((out_dir / "metrics.json").read_text())
     assert set(m) >= {"options", "fit", "data", "versions", "test", "cross_validation"}
     assert set(m["test"]) >= {"accuracy", "per_class", "confusion_matrix", "report_text"}
@@ -114,7 +116,11 @@ def test_train_full_outputs_and_schema(capsys, tmp_path):
     # evaluate the saved model: same test accuracy
     code, out, _ = run(capsys, "evaluate", "--model", str(out_dir / "model.npz"), "--out", str(tmp_path / "ev"),
                        "--json")
-    assert code == 0 and json.loads(out)["test"]["accuracy"] == m["test"]["accuracy"]
+    evaluated = json.loads(out)
+    assert code == 0 and evaluated["test"]["accuracy"] == m["test"]["accuracy"]
+    assert evaluated["options"]["model"] == "softmax"  # the name train uses, not the class name
+    code, out, _ = run(capsys, "evaluate", "--model", str(out_dir / "model.npz"), "--out", str(tmp_path / "ev2"))
+    assert "iterations" not in out and f"model softmax from {out_dir / 'model.npz'}" in out
     # rebuild the report
     (out_dir / "report.html").unlink()
     code, out, _ = run(capsys, "report", str(out_dir))
@@ -129,7 +135,11 @@ def test_every_command_has_help(capsys):
         with pytest.raises(SystemExit) as exc:
             parser.parse_args(argv)
         assert exc.value.code == 0
-        assert "usage: mnist-logreg" in capsys.readouterr().out
+        out = capsys.readouterr().out
+        assert "usage: mnist-logreg" in out
+        if len(argv) > 1 and argv[-2] != "data":  # each command ends with its examples
+            examples = out.split("examples:\n")[1].strip().splitlines()
+            assert 1 <= len(examples) <= 4 and all(e.strip().startswith("mnist-logreg ") for e in examples)
 
 
 def test_python_dash_m_entry_point(tmp_path):
@@ -216,3 +226,42 @@ def test_predict_names_binary_classes(capsys, tmp_path, mnist, task, digit_index
     body = json.loads(out)
     p = body["predictions"][0]
     assert p["label"] == label and p["digit"] == digit and body["note"].startswith(f"a {task} model")
+
+
+def test_sgd_summary_does_not_claim_convergence(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "--model", "sgd", "--train-size", "1500", "--no-figures", "--quiet",
+                       "--out", str(tmp_path / "run"))
+    assert code == 0 and "epochs of SGD" in out and "converged" not in out
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["fit"]["converged"] is None
+
+
+def test_predict_reads_the_good_files_and_reports_the_bad(capsys, tmp_path, mnist, model_10k):
+    _, model_path = model_10k
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(255 - mnist.X_test[0].reshape(28, 28)).resize((200, 200)).save(folder / "a.png")
+    (folder / "b.png").write_bytes(b"not a png at all")
+    Image.fromarray(255 - mnist.X_test[1].reshape(28, 28)).resize((200, 200)).save(folder / "c\nforged: 0.png")
+    code, out, err = run(capsys, "predict", "--model", str(model_path), str(folder))
+    assert code == 1
+    lines = out.splitlines()
+    assert len(lines) == 2 and lines[0].startswith(f"{folder / 'a.png'}: 7 ")
+    assert lines[1].startswith('"') and "\\nforged" in lines[1]  # the newline is quoted, not printed
+    assert "b.png" in err and "1 of 3 images could not be read" in err and "Traceback" not in err
+    code, out, _ = run(capsys, "predict", "--model", str(model_path), str(folder), "--json")
+    preds = json.loads(out)["predictions"]
+    assert code == 1 and [("error" in p) for p in preds] == [False, True, False]
+    assert preds[0]["digit"] == 7 and "b.png" in preds[1]["error"]
+
+
+def test_broken_pipe_ends_quietly(monkeypatch, capsys):
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["data", "info"]) == 141
+    assert "Traceback" not in capsys.readouterr().err

@@ -19,6 +19,25 @@ def test_setup_commands_are_make_run_and_make_test():
     assert re.search(r"^run:", makefile, re.M) and re.search(r"^test:", makefile, re.M)
 
 
+def test_make_run_ends_with_the_line_the_readme_shows():
+    """The README's words and the command's behaviour stay the same: the last step of `make run`
+    is `train`, whose summary line has exactly the shape the README shows."""
+    from mnist_logreg.cli import _summary_line
+
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^run:.*?\n((?:\t.*\n)+)", makefile, re.M).group(1).strip().splitlines()
+    assert "mnist-logreg train --out runs/latest" in recipe[-1]
+    setup = README.split("## Set-up", 1)[1].split("## ", 1)[0]
+    shown = re.search(r"ends with a line like\s*```\n(.*?)```", setup, re.S).group(1).strip()
+    numbers = re.match(r"test accuracy ([\d.]+)% \((\d+) digits\) \| fit ([\d.]+) s, (\d+) iterations", shown)
+    assert numbers, shown
+    acc, n, t, it = numbers.groups()
+    m = {"test": {"accuracy": float(acc) / 100, "n_samples": int(n)}, "out": "runs/latest",
+         "fit": {"fit_time_s": float(t), "n_iter": int(it), "converged": True, "features": "pixels",
+                 "model": "softmax"}, "options": {"model": "softmax"}}
+    assert _summary_line(m) == shown
+
+
 def _subparsers(parser, prefix=()):
     for action in parser._actions:
         if action.__class__.__name__ == "_SubParsersAction":

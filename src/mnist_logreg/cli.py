@@ -145,7 +145,7 @@ class _Status:
     def fold(self, i: int, score: float) -> None:
         if self.on:
             self.done()
-            print(f"cross-validation: fold {i + 1} accuracy {score:.4f}", file=sys.stderr, flush=True)
+            print(f"cross-validation: fold {i + 1} accuracy {score:.2%}", file=sys.stderr, flush=True)
 
     def done(self) -> None:
         if self.on and self.tty:
@@ -158,7 +158,11 @@ def _summary_line(m: dict) -> str:
     features = fit.get("features", "pixels")
     if features != "pixels":
         line += f" | features {features} ({fit.get('n_features')} columns, {fit.get('features_time_s', 0):.1f} s)"
-    if fit:
+    if m.get("options", {}).get("model_file"):  # evaluate: nothing was fitted now
+        line += f" | model {m['options']['model']} from {m['options']['model_file']}"
+    elif fit.get("model") == "sgd":  # SGD runs its epochs; it has no convergence test
+        line += f" | fit {fit.get('fit_time_s', 0):.2f} s, {fit.get('n_iter')} epochs of SGD"
+    elif fit:
         line += (f" | fit {fit.get('fit_time_s', 0):.2f} s, {fit.get('n_iter')} iterations, "
                  f"{'converged' if fit.get('converged') else 'NOT converged'}")
     if "path" in m:
@@ -266,37 +270,63 @@ def _image_paths(items: Sequence[str]) -> list[Path]:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from .images import preprocess_image
+    from .images import ImageError, preprocess_image
     from .modelio import load_model
     from .tasks import parse_task
 
     model, task_text, _ = load_model(resolve_model(args.model, args.json))
     task = parse_task(task_text)
     paths = _image_paths(args.images)
-    digits = np.stack([preprocess_image(p) for p in paths])
-    proba = model.predict_proba(digits.reshape(len(digits), -1))
-    results = []
-    for path, p in zip(paths, proba, strict=True):
-        top = np.argsort(-p)[:3]
-        best = model.classes_[top[0]]
-        # "label" is what the class means ("2", "not 2"); "digit" the digit it names (None for "not 2")
-        results.append({"file": str(path), "label": task.label_of(best), "digit": task.digit_of(best),
-                        "top3": [[task.label_of(model.classes_[i]), float(p[i])] for i in top]})
-    if args.show_input:
+    results, digits = [], []
+    for path in paths:  # a bad file is reported and skipped; the others are still read
+        try:
+            digits.append(preprocess_image(path))
+            results.append({"file": str(path)})
+        except (ImageError, OSError) as exc:
+            results.append({"file": str(path), "error": str(exc)})
+    read = [r for r in results if "error" not in r]
+    if read:
+        proba = model.predict_proba(np.stack(digits).reshape(len(digits), -1))
+        for r, p in zip(read, proba, strict=True):
+            top = np.argsort(-p)[:3]
+            best = model.classes_[top[0]]
+            # "label" is what the class means ("2", "not 2"); "digit" the digit it names (None for "not 2")
+            r.update({"label": task.label_of(best), "digit": task.digit_of(best),
+                      "top3": [[task.label_of(model.classes_[i]), float(p[i])] for i in top]})
+    if args.show_input and read:
         from . import plots
 
-        fig = plots.digit_grid(digits, [f"{Path(r['file']).name}\n→ {r['label']}" for r in results],
-                               cols=min(8, len(results)), title="What the model saw (28x28)")
+        shown = read[:_MAX_SHOWN]
+        fig = plots.digit_grid(np.stack(digits[:_MAX_SHOWN]),
+                               [f"{_quoted(Path(r['file']).name)}\n→ {r['label']}" for r in shown],
+                               cols=min(8, len(shown)), title="What the model saw (28x28)")
         plots.save_figure(fig, args.show_input)
     if args.json:
         print(json.dumps({"task": task_text, "note": task.scope_note, "predictions": results}, indent=2))
     else:
         for r in results:
+            if "error" in r:
+                print(f"mnist-logreg: error: {_quoted(r['error'])}", file=sys.stderr)
+                continue
             tops = "  ".join(f"{d}: {q:.1%}" for d, q in r["top3"])
-            print(f"{r['file']}: {r['label']}   ({tops})")
+            print(f"{_quoted(r['file'])}: {r['label']}   ({tops})")
         if task.scope_note:
             print(f"note: {task.scope_note}", file=sys.stderr)
-    return 0
+    failed = len(results) - len(read)
+    if failed:
+        print(f"mnist-logreg: {failed} of {len(results)} images could not be read", file=sys.stderr)
+    # none read: the user's mistake (2, as for any bad input); some read: 1, after the others' results
+    return 2 if not read else 1 if failed else 0
+
+
+#: at most this many inputs in the --show-input figure
+_MAX_SHOWN = 64
+
+
+def _quoted(text: str) -> str:
+    """``text`` as it is, or JSON-quoted when it holds control characters (a newline in a file
+    name must not forge an extra output line)."""
+    return text if text.isprintable() else json.dumps(text)
 
 
 def cmd_serve(args) -> int:
@@ -307,12 +337,38 @@ def cmd_serve(args) -> int:
     except ImportError as exc:
         raise UserError(f"the web page needs the 'web' extra: pip install 'mnist-logreg[web]' ({exc})") from exc
     app = create_app(resolve_model(args.model))
-    print(f"serving the draw-a-digit page on http://{args.host}:{args.port}/", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print(f"serving the draw-a-digit page on http://{args.host}:{args.port}/ (press Ctrl+C to stop; "
+          "requests are logged below)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=True)
     return 0
 
 
 # ------------------------------------------------------------------ parser
+
+
+#: two or three examples at the end of each command's --help
+EXAMPLES = {
+    "info": ["mnist-logreg data info", "mnist-logreg data info --source idx --json"],
+    "show": ["mnist-logreg data show --index 36001 --out digit.png",
+             "mnist-logreg data show --grid 10x10 --split test --out grid.png"],
+    "fetch": ["mnist-logreg data fetch --source openml --name mnist_784 --version 1",
+              "mnist-logreg data fetch --source idx"],
+    "train": ["mnist-logreg train", "mnist-logreg train --task digit:2 --cv 5",
+              "mnist-logreg train --features accurate --out runs/accurate",
+              "mnist-logreg train --C 0.001,0.01,0.1,1,10 --penalty l1"],
+    "evaluate": ["mnist-logreg evaluate --model runs/accurate/model.npz",
+                 "mnist-logreg evaluate --model model.npz --cv 5 --json"],
+    "report": ["mnist-logreg report runs/accurate"],
+    "predict": ["mnist-logreg predict my_digit.png", "mnist-logreg predict --model model.npz photos/ --json",
+                "mnist-logreg predict my_digit.png --show-input seen.png"],
+    "serve": ["mnist-logreg serve", "mnist-logreg serve --model runs/accurate/model.npz --port 8080"],
+}
+
+
+def _with_examples(name: str) -> dict:
+    """``add_parser`` keywords that end the command's --help with its examples."""
+    text = "examples:\n" + "\n".join(f"  {line}" for line in EXAMPLES[name])
+    return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -329,12 +385,12 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="look at and fetch the data",
                           description="Look at and fetch the MNIST data.")
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
-    p = dsub.add_parser("info", help="source, shapes, class counts, checksums",
+    p = dsub.add_parser("info", **_with_examples("info"), help="source, shapes, class counts, checksums",
                         description="Print the source, shapes, class counts per split and checksums.")
     _add_source_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_data_info)
-    p = dsub.add_parser("show", help="write a digit or a grid of digits as PNG",
+    p = dsub.add_parser("show", **_with_examples("show"), help="write a digit or a grid of digits as PNG",
                         description="Write one digit (--index) or a grid (--grid RxC) as a PNG figure.")
     _add_source_options(p)
     p.add_argument("--index", type=int, help="row of the split (first row of the grid); default 0")
@@ -342,12 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", metavar="RxC", help="a grid of ROWSxCOLS digits, e.g. 10x10")
     p.add_argument("--out", help="PNG file to write (default digit.png or grid.png)")
     p.set_defaults(func=cmd_data_show)
-    p = dsub.add_parser("fetch", help="download and cache a source",
+    p = dsub.add_parser("fetch", **_with_examples("fetch"), help="download and cache a source",
                         description="Download a source into the cache (checksummed).")
     _add_source_options(p)
     p.set_defaults(func=cmd_data_fetch)
 
-    p = sub.add_parser("train", help="train, evaluate, write figures and an HTML report",
+    p = sub.add_parser("train", **_with_examples("train"), help="train, evaluate, write figures and an HTML report",
                        description="Train a model, evaluate it on the test set and write a run folder "
                                    "(model.npz, metrics.json, figures, report.html).")
     p.add_argument("--task", default="multiclass", help="multiclass | digit:D | pair:A,B (default multiclass)")
@@ -372,7 +428,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a saved model on the test set",
+    p = sub.add_parser("evaluate", **_with_examples("evaluate"), help="evaluate a saved model on the test set",
                        description="Evaluate a saved model on the test set; writes the same outputs as train.")
     p.add_argument("--model", required=True, help="model.npz from a run")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation on the training set")
@@ -383,20 +439,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_options(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("report", help="rebuild report.html from a run folder",
+    p = sub.add_parser("report", **_with_examples("report"), help="rebuild report.html from a run folder",
                        description="Rebuild report.html from a run folder's metrics.json and figures.")
     p.add_argument("run_dir", help="a run folder written by train or evaluate")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("predict", help="predict the digit in your own images",
-                       description="Predict the digit in image files (or folders of them).")
+    p = sub.add_parser("predict", **_with_examples("predict"), help="predict the digit in your own images",
+                       description="Predict the digit in image files (or folders of them). A file that "
+                                   "cannot be read is reported and skipped; the exit status is then 1 "
+                                   "(2 when no file could be read).")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
     p.add_argument("--model", help="model.npz (default: the cached accurate model, trained once)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--show-input", metavar="PNG", help="write the 28x28 inputs the model saw")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("serve", help="the draw-a-digit web page",
+    p = sub.add_parser("serve", **_with_examples("serve"), help="the draw-a-digit web page",
                        description="Serve the draw-a-digit web page (needs the 'web' extra).")
     p.add_argument("--model", help="model.npz (default: the cached accurate model, trained once)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
@@ -426,3 +484,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mnist-logreg: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `mnist-logreg predict --json ... | head`: the reader left; end quietly
+        import os
+
+        try:  # so that Python's flush of stdout at exit does not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (AttributeError, OSError, ValueError):
+            pass
+        return 141

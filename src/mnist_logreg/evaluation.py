@@ -41,7 +41,8 @@ def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, rando
     """Stratified k-fold accuracy of ``estimator`` on ``X, y``, folds fitted in parallel threads.
 
     The solvers spend their time in BLAS, which releases the GIL, so threads run folds in
-    parallel without copying the data. ``on_fold(i, score)`` is called as each fold finishes.
+    parallel without copying the data. ``on_fold(i, score)`` is called for each fold in order
+    (fold 2 is reported once folds 1 and 2 have finished).
     """
     if not (isinstance(k, int) and k >= 2):
         raise ValueError(f"cross-validation needs k >= 2 folds, got {k!r}")
@@ -57,14 +58,17 @@ def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, rando
         model.fit(X[train], y[train])
         return i, float(model.score(X[test], y[test]))
 
-    scores = [0.0] * k
+    scores: list[float | None] = [None] * k
+    reported = 0
     workers = max(1, min(n_jobs, k))
     with threadpool_limits(limits=1 if workers > 1 else None), ThreadPoolExecutor(workers) as pool:
         for fut in as_completed([pool.submit(run, i) for i in range(k)]):
             i, score = fut.result()
             scores[i] = score
-            if on_fold is not None:
-                on_fold(i, score)
+            while reported < k and scores[reported] is not None:  # in fold order
+                if on_fold is not None:
+                    on_fold(reported, scores[reported])
+                reported += 1
     return {"k": k, "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores))}
 
 

@@ -99,6 +99,14 @@ def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 10
     raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
 
 
+def _model_kind(model) -> str:
+    """"softmax", "ovr" or "sgd": the name ``train --model`` uses for a fitted model."""
+    linear = final_estimator(model)
+    if isinstance(linear, SGDLogisticRegression):
+        return "sgd"
+    return "ovr" if getattr(linear, "multiclass", "multinomial") == "ovr" else "softmax"
+
+
 def _versions() -> dict:
     out = {"python": platform.python_version()}
     for pkg in ("mnist-logreg", "numpy", "scipy", "scikit-learn", "matplotlib"):
@@ -243,10 +251,12 @@ def train(
         "features": feature_spec(model) or "pixels",
         "features_time_s": features_s,
         "n_features": int(linear.n_features_in_),
+        "model": opts.model,
         "C": C,
         "penalty": opts.penalty,
         "n_iter": int(np.max(linear.n_iter_)),
-        "converged": bool(getattr(linear, "converged_", True)),
+        # SGD runs its epochs and has no convergence test: None, not a claim
+        "converged": bool(linear.converged_) if hasattr(linear, "converged_") else None,
         "objective": getattr(linear, "objective_", None),
         "n_train": len(y_train),
     }
@@ -340,7 +350,8 @@ def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None,
     X_test, y_test = task.apply(data.X_test, data.y_test)
     out = Path(out) if out is not None else default_run_dir()
     metrics = {
-        "options": {"task": task_text, "model": type(model).__name__, "model_file": str(model_path),
+        "options": {"task": task_text, "model": extra.get("fit", {}).get("model") or _model_kind(model),
+                    "model_file": str(model_path),
                     **{f"data_{k}": v for k, v in asdict(data_opts).items()}},
         "fit": extra.get("fit", {}),
         "data": {"source": data.source, "checksums": data.checksums, "n_test": len(y_test)},

@@ -58,8 +58,12 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
         f"Test accuracy <b id='accuracy'>{test['accuracy']:.2%}</b> on {test['n_samples']} digits"
         f" &middot; task {esc(m['options']['task'])} &middot; model {esc(m['options']['model'])}"
     )
-    if fit:
-        summary += (f" &middot; fit {fit.get('fit_time_s', 0):.2f} s, {fit.get('n_iter')} iterations, "
+    if m["options"].get("model_file"):
+        summary += f" &middot; saved model {esc(str(m['options']['model_file']))}"
+    elif fit.get("model") == "sgd":
+        summary += f" &middot; fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} epochs of SGD"
+    elif fit:
+        summary += (f" &middot; fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} iterations, "
                     f"{'converged' if fit.get('converged') else 'NOT converged'}")
     parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>mnist-logreg report</title>"
              f"<style>{_CSS}</style></head><body>",
