@@ -10,7 +10,13 @@ import pytest
 import scipy.sparse as sp
 
 from mnist_logreg.linear import _data
-from mnist_logreg.linear._data import DenseMatrix, DesignMatrix, SparseMatrix, as_design_matrix
+from mnist_logreg.linear._data import (
+    DenseMatrix,
+    DesignMatrix,
+    ScaledIntegerMatrix,
+    SparseMatrix,
+    as_design_matrix,
+)
 from mnist_logreg.linear._loss import BinaryLogLoss, Loss, SoftmaxLogLoss
 from mnist_logreg.linear._penalties import L2, Penalty, make_penalty
 
@@ -51,6 +57,37 @@ def test_sparse_matches_dense(tiny, kind):
     np.testing.assert_allclose(sparse.weighted_gram(w), X.T @ (w[:, None] * X), rtol=1e-10, atol=1e-12)
     rows = np.array([3, 1, 4])
     np.testing.assert_allclose(sparse.take_rows(rows).matmul(theta[:-1]), X[rows] @ theta[:-1])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scaled_integers_match_dense(monkeypatch, dtype):
+    """uint8 pixels times a scale, converted block by block, give the products of the float matrix."""
+    monkeypatch.setattr(_data, "_CONVERT_BLOCK", 37)  # several blocks and a ragged last one
+    monkeypatch.setattr(_data, "_GRAM_BLOCK", 50)
+    rng = np.random.default_rng(0)
+    X_int = rng.integers(0, 256, size=(300, 20), dtype=np.uint8)
+    scale = rng.uniform(0.5, 2.0, size=20) / 255
+    dense = DenseMatrix(np, (X_int * scale).astype(dtype))
+    scaled = ScaledIntegerMatrix(X_int, scale, dtype=dtype)
+    assert isinstance(scaled, DesignMatrix)
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    W = rng.normal(size=(20, 4)).astype(dtype)
+    R = rng.normal(size=(300, 4)).astype(dtype)
+    w = rng.random(300).astype(dtype)
+    np.testing.assert_allclose(scaled.matmul(W), dense.matmul(W), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(scaled.rmatmul(R), dense.rmatmul(R), rtol=rtol, atol=rtol * 10)
+    np.testing.assert_allclose(scaled.weighted_gram(w), dense.weighted_gram(w), rtol=rtol, atol=rtol)
+    rows = np.array([5, 299, 0])
+    np.testing.assert_allclose(scaled.take_rows(rows).matmul(W), dense.take_rows(rows).matmul(W), rtol=rtol)
+    y = rng.integers(0, 4, size=300)
+    a, b = (SoftmaxLogLoss(m, y, np.ones((300, 1), dtype=dtype), make_penalty(1.0), True, 4) for m in (dense, scaled))
+    theta = rng.normal(scale=0.1, size=a.initial().shape).astype(dtype)
+    fa, ga, _ = a.value_grad(theta)
+    fb, gb, _ = b.value_grad(theta)
+    assert fb == pytest.approx(fa, rel=rtol)
+    np.testing.assert_allclose(gb, ga, rtol=rtol * 10, atol=rtol * 10)
+    with pytest.raises(TypeError, match="integer data"):
+        ScaledIntegerMatrix(X_int.astype(np.float32), scale)
 
 
 def test_gram_sketch_is_unbiased_and_sized(monkeypatch):

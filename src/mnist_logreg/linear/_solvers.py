@@ -205,6 +205,11 @@ class _Stall:
         return self.count >= self.patience
 
 
+# the preconditioner is rebuilt at iterations 0, _REFRESH_FIRST, then each time after
+# max(_REFRESH_FIRST, _REFRESH_GROWTH * it) more iterations (0, 5, 10, 20, 40, ... by default)
+_REFRESH_FIRST = 5
+_REFRESH_GROWTH = 1.0
+
 _LINE_SEARCH_FAILED = "line search could not decrease the objective (rounding limit)"
 _STALLED = "the objective stopped decreasing (rounding limit of the dtype)"
 
@@ -276,7 +281,7 @@ def lbfgs(
     for it in range(max_iter):
         if it >= next_refresh:  # rebuilt at iterations 0, 5, 10, 20, 40, ...
             precond = Preconditioner(loss, state, eigh, seed=it)
-            next_refresh = it + max(5, it)
+            next_refresh = it + max(_REFRESH_FIRST, int(_REFRESH_GROWTH * it))
         q = _two_loop(xp, -g, S, Y, precond)
         slope = _dot(xp, g, q)
         if slope >= 0:  # not a descent direction (rounding): restart from the preconditioned gradient
@@ -425,7 +430,7 @@ def owlqn(
     for it in range(max_iter):
         if it >= next_refresh:  # rebuilt at iterations 0, 5, 10, 20, 40, ...
             precond = Preconditioner(loss, state, eigh, seed=it)
-            next_refresh = it + max(5, it)
+            next_refresh = it + max(_REFRESH_FIRST, int(_REFRESH_GROWTH * it))
         # the coordinates that can move: nonzero, or at 0 with a subgradient that pushes them off
         free_precond = precond.on_subspace((theta != 0) | (pg != 0))
         q = _two_loop(xp, -pg, S, Y, free_precond)

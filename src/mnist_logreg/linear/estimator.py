@@ -29,7 +29,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import get_backend
-from ._data import DenseMatrix, SparseMatrix
+from ._data import DenseMatrix, ScaledIntegerMatrix, SparseMatrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import make_penalty
 from ._solvers import lbfgs, newton_cg, owlqn, sgd
@@ -348,7 +348,11 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
             data = SparseMatrix(self._preprocess(X, be.dtype_name, active), dtype=be.dtype)
         else:
             active = np.flatnonzero(np.any(X != self.offset_, axis=0))
-            data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
+            if X.dtype == np.uint8 and be.name == "numpy" and not np.any(self.offset_):
+                # pixels stay 1 byte each; products convert cache-sized blocks (4x less memory traffic)
+                data = ScaledIntegerMatrix(X[:, active], self.scale_[active], dtype=be.dtype)
+            else:
+                data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
         sw = be.asarray(sample_weight[:, None])
         no_penalty = self.penalty is None or math.isinf(float(self.C))
         penalty = make_penalty(float(self.C), None if no_penalty else self.penalty, self.l1_ratio)
