@@ -27,6 +27,7 @@ F_STAR = 13927.0617126
 CONFIGS = {
     "sklearn lbfgs (default, max_iter=100)": {"lib": "sklearn", "max_iter": 100},
     "sklearn lbfgs max_iter=1000": {"lib": "sklearn", "max_iter": 1000},
+    "sklearnex lbfgs float32 max_iter=2000": {"lib": "sklearnex", "max_iter": 2000},
     "ours lbfgs float32 (default)": {"lib": "ours", "solver": "lbfgs", "dtype": "float32"},
     "ours lbfgs float64": {"lib": "ours", "solver": "lbfgs", "dtype": "float64"},
     "ours newton-cg float32": {"lib": "ours", "solver": "newton-cg", "dtype": "float32"},
@@ -55,7 +56,16 @@ def run_one(cfg: dict) -> dict:
     out: dict = {}
     warnings.simplefilter("ignore")
     t0 = time.perf_counter()
-    if lib == "sklearn":
+    if lib == "sklearnex":  # scikit-learn-intelex: the fastest lbfgs we know of on a CPU (bench extra)
+        from sklearnex.linear_model import LogisticRegression as SkLR
+
+        X = (data.X_train / 255.0).astype(np.float32)
+        model = SkLR(C=1.0, max_iter=cfg["max_iter"]).fit(X, data.y_train)
+        out["fit_s"] = time.perf_counter() - t0
+        out["evals"] = int(np.max(model.n_iter_))
+        coef, intercept = model.coef_, model.intercept_
+        acc = model.score((data.X_test / 255.0).astype(np.float32), data.y_test)
+    elif lib == "sklearn":
         from sklearn.linear_model import LogisticRegression as SkLR
 
         X = data.X_train / 255.0
@@ -126,6 +136,11 @@ def main() -> None:
               f"{r['peak_mem_mb']:13.0f} |", flush=True)
     ours = dict(rows).get("ours lbfgs float32 (default)")
     sk = dict(rows).get("sklearn lbfgs max_iter=1000")
+    ex = dict(rows).get("sklearnex lbfgs float32 max_iter=2000")
+    if ours and ex:
+        print(f"\nTarget (issue 11): <= 2 s to gap <= 1e-5 on 2 cores, >= 6x the fastest peer. Measured: ours "
+              f"{ours['fit_s']:.2f} s to {ours['gap']:.1e}; scikit-learn-intelex {ex['fit_s']:.2f} s to "
+              f"{ex.get('gap', float('nan')):.1e}: {ex['fit_s'] / ours['fit_s']:.1f}x.")
     if ours and sk:
         print(f"\nours (gap {ours['gap']:.1e}) is {sk['fit_s'] / ours['fit_s']:.1f}x faster than scikit-learn "
               f"max_iter=1000, which stops at gap {sk['gap']:.1e} (still above 1e-5).")
