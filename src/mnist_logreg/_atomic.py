@@ -1,9 +1,11 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename into place."""
+"""Atomic writes: a file is written to a temporary file in the same folder, a run folder is built
+in a temporary sibling folder, and either is renamed into place only when it is complete."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,78 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        raise
+
+
+def check_output_folder(path: str | os.PathLike[str]) -> Path:
+    """Check, before any work, that a run folder can be written at ``path``; returns it as a Path.
+
+    Raises
+    ------
+    ValueError
+        ``path`` is empty, or exists and is not a folder.
+    PermissionError
+        The folder (or the nearest existing parent) is not writable.
+    """
+    if str(path).strip() == "":
+        raise ValueError("--out: expected a folder name, got an empty string")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{path}: exists and is not a folder (choose another --out)")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{parent}: cannot write the run folder {path} here (not a writable folder)")
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_stale(parent: Path, name: str) -> None:
+    """Remove ``.<name>.partial-<pid>-*`` / ``.old-<pid>-*`` folders left by processes that are gone."""
+    for stale in list(parent.glob(f".{name}.partial-*")) + list(parent.glob(f".{name}.old-*")):
+        try:
+            pid = int(stale.name.rsplit(".", 1)[1].split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Build a folder in a hidden temporary sibling; on success it replaces ``path``.
+
+    ``path`` is always either the previous complete folder, the new complete one, or (for an
+    instant between two renames) absent; never a mixture. If the block raises (or the process
+    is killed) the sibling is removed (or left hidden, and removed by the next build at the same
+    place once its process is gone).
+    """
+    path = check_output_folder(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(path.parent, path.name)
+    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-{os.getpid()}-"))
+    os.chmod(staging, 0o777 & ~_umask())
+    try:
+        yield staging
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-{os.getpid()}-"))
+            os.replace(path, old / path.name)
+            os.replace(staging, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
         raise
 
 

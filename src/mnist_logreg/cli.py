@@ -180,7 +180,7 @@ def _emit(m: dict, args) -> None:
     if args.json:
         slim = {k: v for k, v in m.items()}
         slim["test"] = {k: v for k, v in m["test"].items() if k != "report_text"}
-        print(json.dumps(slim, indent=2, default=str))
+        print(json.dumps(slim, indent=2, default=str, allow_nan=False))
     else:
         print(_summary_line(m))
 
@@ -329,6 +329,17 @@ def _quoted(text: str) -> str:
     return text if text.isprintable() else json.dumps(text)
 
 
+def _port(text: str) -> int:
+    """``--port``: an integer from 1 to 65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected 1 to 65535, got {port}")
+    return port
+
+
 def cmd_serve(args) -> int:
     try:
         import uvicorn
@@ -458,7 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Serve the draw-a-digit web page (needs the 'web' extra).")
     p.add_argument("--model", help="model.npz (default: the cached accurate model, trained once)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default 8000)")
     p.set_defaults(func=cmd_serve)
     return parser
 
@@ -476,14 +487,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (UserError, ValueError, DataSourceError, IDXFormatError, ModelFileError, ImageError,
-            FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        msg = str(exc) or type(exc).__name__
-        print(f"mnist-logreg: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("mnist-logreg: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # e.g. `mnist-logreg predict --json ... | head`: the reader left; end quietly
         import os
 
@@ -492,3 +495,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (AttributeError, OSError, ValueError):
             pass
         return 141
+    except (UserError, ValueError, DataSourceError, IDXFormatError, ModelFileError, ImageError,
+            OSError) as exc:  # OSError: a full disk, a read-only folder... one line that names the path
+        msg = str(exc) or type(exc).__name__
+        print(f"mnist-logreg: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mnist-logreg: interrupted", file=sys.stderr)
+        return 130

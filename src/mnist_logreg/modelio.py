@@ -94,6 +94,19 @@ def _fail(path, msg):
     raise ModelFileError(f"{path}: {msg}")
 
 
+#: the largest magnitude accepted in a model's arrays: beyond it scores can overflow to inf and nan
+_MAX_MAGNITUDE = 1e30
+
+
+def _open_npz(path: Path):
+    """``np.load`` of an ``.npz`` archive; anything else (an ``.npy`` array...) is refused."""
+    z = np.load(path, allow_pickle=False)
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise ModelFileError(f"{path}: not a model file (expected an .npz archive written by save_model, "
+                             f"found a {type(z).__name__})")
+    return z
+
+
 def load_model(path: str | os.PathLike[str]):
     """Load a model saved by :func:`save_model`; returns ``(model, task, extra)``.
 
@@ -107,7 +120,7 @@ def load_model(path: str | os.PathLike[str]):
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with _open_npz(path) as z:
             missing = [f for f in _FIELDS if f not in z.files]
             if missing:
                 _fail(path, f"missing fields {missing}; expected {list(_FIELDS)}")
@@ -153,14 +166,18 @@ def load_model(path: str | os.PathLike[str]):
             _fail(path, f"{f}: expected shape {shape}, found {arr.shape}")
         if not np.all(np.isfinite(arr)):
             _fail(path, f"{f}: values must be finite")
+        if arr.size and float(np.max(np.abs(arr))) > _MAX_MAGNITUDE:
+            _fail(path, f"{f}: values up to {float(np.max(np.abs(arr))):.3g}, above {_MAX_MAGNITUDE:g} (predictions "
+                        "would overflow)")
     try:
         meta = json.loads(str(data["params"]))
         params, extra = meta["params"], meta["extra"]
         if not isinstance(params, dict) or not isinstance(extra, dict):
             raise TypeError("params and extra must be objects")
         model = _KINDS[kind]().set_params(**params)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ModelFileError(f"{path}: params: not valid options for {kind} ({exc})") from exc
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        raise ModelFileError(f"{path}: params: not valid options for {kind} ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from exc
     model.coef_ = data["coef"]
     model.intercept_ = data["intercept"]
     model.classes_ = classes

@@ -21,7 +21,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from . import plots
-from ._atomic import atomic_write
+from ._atomic import atomic_folder, atomic_write, check_output_folder
 from .datasets import MNIST, load_mnist
 from .evaluation import correctly_classified, cross_validate, evaluate, misclassified, regularisation_path
 from .features import PRESETS, linear_scaling, make_feature_map, parse_features, preset_C
@@ -56,6 +56,10 @@ class DataOptions:
     data_id: int | None = None
     base_url: str | None = None
     cache_dir: str | None = None
+
+
+#: the largest C accepted by ``train``: beyond it the penalty is below float32 resolution
+MAX_C = 1e6
 
 
 @dataclass
@@ -140,7 +144,7 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     result = evaluate(y_test, y_pred, names, labels=model.classes_)
     metrics["test"] = result
     with atomic_write(out / "metrics.json", "w") as fh:
-        json.dump(metrics, fh, indent=2)
+        json.dump(metrics, fh, indent=2, allow_nan=False)  # strict JSON: no NaN or Infinity
     with atomic_write(out / "classification_report.txt", "w") as fh:
         fh.write(result["report_text"])
     metrics["out"] = str(out)
@@ -208,8 +212,11 @@ def train(
     Cs = list(opts.C) if isinstance(opts.C, list | tuple) else None
     C = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
     for value in Cs or [C]:
-        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-            raise ValueError(f"C must be a finite number > 0, got {value!r}")
+        if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_C):
+            raise ValueError(f"C must be a number > 0 and at most {MAX_C:g}, got {value!r} (a larger C "
+                             "leaves the penalty below float32 resolution: the fit would not be meaningful)")
+    if opts.cv is not None and not (isinstance(opts.cv, int) and opts.cv >= 2):
+        raise ValueError(f"--cv: cross-validation needs at least 2 folds, got {opts.cv!r}")
     if Cs and opts.model == "sgd":
         raise ValueError("a path over C (several --C values) needs --model softmax or ovr, not sgd")
     if opts.penalty not in ("l2", "l1"):
@@ -217,7 +224,7 @@ def train(
     data_opts = data_opts or DataOptions()
     if data is None:
         data = load_data(data_opts)
-    out = Path(out) if out is not None else default_run_dir()
+    out = check_output_folder(out if out is not None else default_run_dir())  # before any work
     X_train, y_train = shuffle(data.X_train, data.y_train, opts.seed)
     X_train, y_train = task.apply(X_train, y_train)
     X_test, y_test = task.apply(data.X_test, data.y_test)
@@ -225,6 +232,10 @@ def train(
         if opts.train_size < 2:
             raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
         X_train, y_train = stratified_subsample(X_train, y_train, opts.train_size, opts.seed)
+    if opts.cv:
+        smallest = int(np.min(np.unique(y_train, return_counts=True)[1]))
+        if opts.cv > smallest:
+            raise ValueError(f"--cv {opts.cv}: more folds than the {smallest} training digits of the rarest class")
     path = None
     if Cs and len(Cs) > 1:
         path = _path_on_validation(opts, Cs, X_train, y_train, X_test, y_test, on_step=on_path_step)
@@ -270,18 +281,21 @@ def train(
     if opts.cv:
         metrics["cross_validation"] = cross_validate(model, X_train, y_train, opts.cv,
                                                      random_state=opts.seed, on_fold=on_fold)
-    out.mkdir(parents=True, exist_ok=True)
-    if path is not None:
-        coefs = path.pop("coefs")
-        metrics["path"] = path
-        if opts.figures:
-            plots.save_figure(plots.regularisation_path(path["rows"], coefs, _class_names(task, model.classes_),
-                                                        chosen_C=C), out / "regularisation_path.png")
-    save_model(model, out / "model.npz", task=str(task), extra={"fit": fit})
     history = getattr(linear, "history_", None)
     if history and isinstance(history[0], list):  # one-vs-rest: show the first model's curve
         history = history[0]
-    return _write_outputs(out, model, task, data, X_test, y_test, metrics, opts.figures, history)
+    # the run folder is built beside its place and renamed there whole: never half old, half new
+    with atomic_folder(out) as staging:
+        if path is not None:
+            coefs = path.pop("coefs")
+            metrics["path"] = path
+            if opts.figures:
+                plots.save_figure(plots.regularisation_path(path["rows"], coefs, _class_names(task, model.classes_),
+                                                            chosen_C=C), staging / "regularisation_path.png")
+        save_model(model, staging / "model.npz", task=str(task), extra={"fit": fit})
+        metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history)
+    metrics["out"] = str(out)
+    return metrics
 
 
 def _path_on_validation(opts: TrainOptions, Cs: list[float], X_train, y_train, X_test, y_test,
@@ -348,7 +362,7 @@ def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None,
     if data is None:
         data = load_data(data_opts)
     X_test, y_test = task.apply(data.X_test, data.y_test)
-    out = Path(out) if out is not None else default_run_dir()
+    out = check_output_folder(out if out is not None else default_run_dir())  # before any work
     metrics = {
         "options": {"task": task_text, "model": extra.get("fit", {}).get("model") or _model_kind(model),
                     "model_file": str(model_path),
@@ -361,5 +375,7 @@ def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None,
         X_train, y_train = task.apply(*shuffle(data.X_train, data.y_train, seed))
         metrics["cross_validation"] = cross_validate(model, X_train, y_train, cv, random_state=seed,
                                                      on_fold=on_fold)
-    out.mkdir(parents=True, exist_ok=True)
-    return _write_outputs(out, model, task, data, X_test, y_test, metrics, figures)
+    with atomic_folder(out) as staging:
+        metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, figures)
+    metrics["out"] = str(out)
+    return metrics

@@ -38,6 +38,24 @@ pre{background:#f7f7f7;padding:1em;overflow-x:auto}
 """
 
 
+def _read_metrics(path: Path) -> dict:
+    """metrics.json, checked for the fields the report uses (a ValueError names the first missing)."""
+    try:
+        m = json.loads(path.read_text())
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
+    required = {"test": dict, "test.accuracy": (int, float), "test.n_samples": int, "test.report_text": str,
+                "options": dict, "options.task": str, "options.model": str}
+    for field, kind in required.items():
+        value = m
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"{path}: field {field!r} missing or of the wrong type "
+                             f"(expected {getattr(kind, '__name__', 'a number')})")
+    return m
+
+
 def build_report(run_dir: str | os.PathLike[str]) -> Path:
     """Write ``run_dir/report.html`` from ``metrics.json`` and the PNG figures there.
 
@@ -45,12 +63,14 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     ------
     FileNotFoundError
         ``run_dir`` has no ``metrics.json``.
+    ValueError
+        ``metrics.json`` is not valid JSON or lacks a field the report needs.
     """
     run_dir = Path(run_dir)
     metrics_path = run_dir / "metrics.json"
     if not metrics_path.is_file():
         raise FileNotFoundError(f"{metrics_path}: no metrics.json in the run folder")
-    m = json.loads(metrics_path.read_text())
+    m = _read_metrics(metrics_path)
     esc = html.escape
     test = m["test"]
     fit = m.get("fit", {})
@@ -91,8 +111,8 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
             "noise and train accuracy runs ahead of test accuracy.</p>")
     cv = m.get("cross_validation")
     if cv:
-        parts.append(f"<p>{cv['k']}-fold cross-validation accuracy: {cv['mean']:.2%} &plusmn; {cv['std']:.2%}"
-                     f" (folds: {', '.join(f'{s:.4f}' for s in cv['scores'])})</p>")
+        parts.append(f"<p>{int(cv['k'])}-fold cross-validation accuracy: {float(cv['mean']):.2%} &plusmn; "
+                     f"{float(cv['std']):.2%} (folds: {', '.join(f'{float(s):.2%}' for s in cv['scores'])})</p>")
     parts.append("<h2>Figures</h2>")
     for name, caption in FIGURES.items():
         png = run_dir / name
