@@ -91,3 +91,22 @@ def test_errors(tmp_path):
         preprocess_image(trunc.getvalue()[:60])
     with pytest.raises(ImageError, match="2-D greyscale"):
         preprocess_image(np.zeros((3, 3, 3)))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_large_photos_are_reduced_while_decoding(mnist, fmt, tmp_path):
+    """A 12-megapixel photo of a digit is read at about 1 MP (memory bounded) and still read right."""
+    import resource
+
+    from mnist_logreg.images import WORKING_PIXELS, load_image
+
+    digit = Image.fromarray(255 - mnist.X_test[0].reshape(28, 28)).resize((3000, 4000))
+    path = tmp_path / f"big.{fmt.lower()}"
+    digit.convert("RGB").save(path, format=fmt)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    grey = load_image(path)
+    assert grey.size <= WORKING_PIXELS * 1.2
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 300  # 12 MP as float64 RGBA alone would be 384 MB
+    seen = preprocess_image(path)
+    assert seen.shape == (28, 28) and seen.max() > 128

@@ -18,7 +18,7 @@ from mnist_logreg.web.app import MAX_BODY_BYTES, create_app
 
 @pytest.fixture(scope="module")
 def client(model_10k):
-    return TestClient(create_app(model_10k[1]))
+    return TestClient(create_app(model_10k[1]), base_url="http://localhost")
 
 
 def png_of(digit: np.ndarray, size=140) -> bytes:
@@ -146,7 +146,7 @@ def test_binary_model_answers_with_labels(tmp_path, mnist):
     X, y = parse_task("digit:2").apply(mnist.X_train[:3000], mnist.y_train[:3000])
     path = tmp_path / "two.npz"
     save_model(LogisticRegression().fit(X, y), path, task="digit:2")
-    client = TestClient(create_app(path))
+    client = TestClient(create_app(path), base_url="http://localhost")
     two = mnist.X_test[int(np.flatnonzero(mnist.y_test == 2)[0])]
     body = client.post("/api/predict", content=png_of(two), headers={"Content-Type": "image/png"}).json()
     assert body["label"] == "2" and body["digit"] == 2 and body["labels"] == ["not 2", "2"]
@@ -154,3 +154,27 @@ def test_binary_model_answers_with_labels(tmp_path, mnist):
     seven = mnist.X_test[0]
     body = client.post("/api/predict", content=png_of(seven), headers={"Content-Type": "image/png"}).json()
     assert body["label"] == "not 2" and body["digit"] is None
+
+
+def test_other_host_names_are_refused(model_10k):
+    """DNS rebinding: a page served under another name that resolves to 127.0.0.1 gets 400."""
+    evil = TestClient(create_app(model_10k[1]), base_url="http://evil.example")
+    assert evil.get("/").status_code == 400
+    allowed = TestClient(create_app(model_10k[1], allowed_hosts=["digits.lan"]), base_url="http://digits.lan")
+    assert allowed.get("/").status_code == 200
+
+
+def test_deep_json_and_docs(client):
+    deep = "[" * 3000 + "]" * 3000
+    r = client.post("/api/predict", content=deep.encode(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "JSON body" in r.json()["detail"]
+    assert client.get("/docs").status_code == 404  # no CDN scripts
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_huge_images_are_refused_from_the_header(client):
+    buf = io.BytesIO()
+    Image.new("L", (5000, 5000), 0).save(buf, format="PNG")  # 25 MP, a few KB compressed
+    assert len(buf.getvalue()) < MAX_BODY_BYTES
+    r = client.post("/api/predict", content=buf.getvalue(), headers={"Content-Type": "image/png"})
+    assert r.status_code == 400 and "over the limit" in r.json()["detail"]

@@ -347,10 +347,28 @@ def cmd_serve(args) -> int:
         from .web.app import create_app
     except ImportError as exc:
         raise UserError(f"the web page needs the 'web' extra: pip install 'mnist-logreg[web]' ({exc})") from exc
-    app = create_app(resolve_model(args.model))
-    print(f"serving the draw-a-digit page on http://{args.host}:{args.port}/ (press Ctrl+C to stop; "
-          "requests are logged below)", file=sys.stderr)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", access_log=True)
+    import os
+
+    from .web.app import LOCAL_HOSTS
+
+    model_path = resolve_model(args.model)
+    hosts = [*LOCAL_HOSTS, *(args.allow_host or [])]
+    if args.host not in LOCAL_HOSTS and args.host not in ("0.0.0.0", "::"):
+        hosts.append(args.host)
+    # idle keep-alive connections close after 5 s; beyond 256 open connections new ones get 503
+    limits = {"timeout_keep_alive": 5, "limit_concurrency": 256, "log_level": "info", "access_log": True}
+    print(f"serving the draw-a-digit page on http://{args.host}:{args.port}/ with {args.workers} worker(s) "
+          f"(press Ctrl+C to stop; requests are logged below)", file=sys.stderr)
+    if args.host in ("0.0.0.0", "::") and not args.allow_host:
+        print("note: other machines must reach it by a name given with --allow-host NAME (Host check)",
+              file=sys.stderr)
+    if args.workers > 1:  # each worker process builds its own app from the environment
+        os.environ["MNIST_LOGREG_SERVE_MODEL"] = str(model_path)
+        os.environ["MNIST_LOGREG_SERVE_HOSTS"] = ",".join(hosts)
+        uvicorn.run("mnist_logreg.web.app:app_from_environment", factory=True, workers=args.workers,
+                    host=args.host, port=args.port, **limits)
+    else:
+        uvicorn.run(create_app(model_path, allowed_hosts=hosts), host=args.host, port=args.port, **limits)
     return 0
 
 
@@ -470,6 +488,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="model.npz (default: the cached accurate model, trained once)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default 8000)")
+    p.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N",
+                   help="worker processes, 1 to 64 (default 1)")
+    p.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="also accept this Host name (repeatable; the loopback names always are)")
     p.set_defaults(func=cmd_serve)
     return parser
 

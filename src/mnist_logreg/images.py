@@ -12,6 +12,7 @@ greyscale -> bright ink on dark (dark-on-light input is inverted) -> background 
 from __future__ import annotations
 
 import io
+import math
 import os
 from pathlib import Path
 
@@ -22,6 +23,9 @@ __all__ = ["MAX_PIXELS", "ImageError", "load_image", "preprocess_array", "prepro
 
 #: images with more pixels than this are refused (protection against decompression bombs)
 MAX_PIXELS = 25_000_000
+#: larger images are reduced to about this many pixels right after decoding (JPEGs while
+#: decoding): the digit ends up 28x28, and the float arrays of a 25-megapixel photo would take GBs
+WORKING_PIXELS = 1_000_000
 #: ink must stand this many grey levels (of 255) above the background
 MIN_CONTRAST = 40
 
@@ -30,11 +34,14 @@ class ImageError(ValueError):
     """An input is not a usable image of a digit."""
 
 
-def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None) -> np.ndarray:
+def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
+               max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read an image file (or its bytes) Pillow understands into a float greyscale array 0..255.
 
     Transparent images are flattened onto a background that contrasts with their ink; for GIFs
-    and other multi-frame files the first frame is used.
+    and other multi-frame files the first frame is used. An image over ``max_pixels`` (from its
+    header, before decoding) is refused; one over ``WORKING_PIXELS`` is reduced to about that
+    size as it is decoded.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "<image bytes>")
     if isinstance(source, bytes):
@@ -47,10 +54,20 @@ def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None) 
     try:
         with fh, Image.open(fh) as img:
             w, h = img.size
-            if w * h > MAX_PIXELS:
-                raise ImageError(f"{label}: {w}x{h} = {w * h} pixels is over the limit of {MAX_PIXELS}")
+            if w * h > max_pixels:
+                raise ImageError(f"{label}: {w}x{h} = {w * h} pixels is over the limit of {max_pixels}")
             img.seek(0)
-            img = ImageOps.exif_transpose(img)
+            big = w * h > WORKING_PIXELS
+            if big and img.format == "JPEG":  # decode at a reduced scale directly
+                factor = math.ceil(math.sqrt(w * h / WORKING_PIXELS))
+                img.draft(img.mode, (w // factor, h // factor))
+            img = ImageOps.exif_transpose(img)  # before reducing: it reads the orientation tag
+            if big:
+                if img.mode not in ("L", "LA", "RGB", "RGBA"):
+                    img = img.convert("RGBA")
+                factor = math.ceil(math.sqrt(img.width * img.height / WORKING_PIXELS))
+                if factor > 1:
+                    img = img.reduce(factor)
             if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
                 rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
                 grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
@@ -130,8 +147,11 @@ def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
     return np.clip(out, 0, 255).round().astype(np.uint8)
 
 
-def preprocess_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: str | None = None) -> np.ndarray:
+def preprocess_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: str | None = None,
+                     max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A file path, image bytes, or greyscale array -> 28x28 uint8 MNIST-style digit.
+
+    ``max_pixels`` bounds the image's size (from its header, before decoding).
 
     Raises
     ------
@@ -141,4 +161,4 @@ def preprocess_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: 
     if isinstance(source, np.ndarray):
         return preprocess_array(source, name or "<array>")
     label = name or (str(source) if not isinstance(source, bytes) else "<image bytes>")
-    return preprocess_array(load_image(source, label), label)
+    return preprocess_array(load_image(source, label, max_pixels), label)

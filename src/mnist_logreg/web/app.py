@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -19,15 +21,20 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..images import ImageError, preprocess_image
 from ..modelio import load_model
 from ..tasks import parse_task
 
-__all__ = ["MAX_BODY_BYTES", "create_app"]
+__all__ = ["LOCAL_HOSTS", "MAX_BODY_BYTES", "WEB_MAX_PIXELS", "app_from_environment", "create_app"]
 
 #: the largest request body accepted (413 above it)
 MAX_BODY_BYTES = 2 * 1024 * 1024
+#: the largest image the page accepts, in pixels (a drawing is 280x280; a photo is reduced on decoding)
+WEB_MAX_PIXELS = 16_000_000
+#: the Host header values accepted by default (DNS rebinding: a page on another name is refused)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class Prediction(BaseModel):
@@ -53,13 +60,29 @@ def _decode_data_url(text: str) -> bytes:
         raise HTTPException(400, f"image: not valid base64 ({exc})") from exc
 
 
-def create_app(model_path: str | Path) -> FastAPI:
-    """The app serving the model saved at ``model_path``."""
+def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOSTS) -> FastAPI:
+    """The app serving the model saved at ``model_path``.
+
+    Parameters
+    ----------
+    model_path : path
+        A model file written by ``save_model`` or ``train``.
+    allowed_hosts : sequence of str
+        Host header values served (others get 400): the loopback names by default, so that a
+        web page on another domain resolving to 127.0.0.1 cannot use the API.
+
+    Returns
+    -------
+    FastAPI
+        The app; its interactive docs are off (they load scripts from a CDN), ``/openapi.json``
+        describes the API.
+    """
     model, task, _ = load_model(model_path)
     parsed = parse_task(task)
     page = (resources.files("mnist_logreg.web") / "static" / "index.html").read_text()
     app = FastAPI(title="mnist-logreg", description="Draw a digit; a logistic regression model reads it.",
-                  version="1")
+                  version="1", docs_url=None, redoc_url=None)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
@@ -93,9 +116,10 @@ def create_app(model_path: str | Path) -> FastAPI:
                 text = payload["image"]
                 if not isinstance(text, str):
                     raise TypeError("image must be a string")
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, RecursionError) as exc:
                 expected = '{"image": "data:image/png;base64,..."}'
-                raise HTTPException(400, f"JSON body: expected {expected} ({exc})") from exc
+                raise HTTPException(400, f"JSON body: expected {expected} ({type(exc).__name__}: "
+                                         f"{str(exc)[:200]})") from exc
             data = _decode_data_url(text)
         elif ctype.startswith("image/") or ctype == "application/octet-stream":
             data = body
@@ -114,8 +138,15 @@ def create_app(model_path: str | Path) -> FastAPI:
                           note=parsed.scope_note, input=digit.tolist())
 
     def _read(data: bytes):
-        digit = preprocess_image(data, name="uploaded image")
+        digit = preprocess_image(data, name="uploaded image", max_pixels=WEB_MAX_PIXELS)
         return digit, model.predict_proba(digit.reshape(1, -1))[0]
 
     app.state.task = task
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app for ``serve --workers N`` (each worker process builds its own): the model from
+    ``$MNIST_LOGREG_SERVE_MODEL``, the allowed hosts from ``$MNIST_LOGREG_SERVE_HOSTS`` (commas)."""
+    hosts = os.environ.get("MNIST_LOGREG_SERVE_HOSTS", ",".join(LOCAL_HOSTS)).split(",")
+    return create_app(os.environ["MNIST_LOGREG_SERVE_MODEL"], allowed_hosts=hosts)
