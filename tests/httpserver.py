@@ -7,7 +7,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FileServer:
-    """Serves ``files`` (path -> bytes); counts requests per path; unknown paths get 404."""
+    """Serves ``files`` (path -> bytes, or a function that answers the request itself); counts
+    requests per path; unknown paths get 404."""
 
     def __init__(self, files: dict[str, bytes]):
         self.files = dict(files)
@@ -21,6 +22,9 @@ class FileServer:
                 body = server.files.get(path)
                 if body is None:
                     self.send_error(404)
+                    return
+                if callable(body):
+                    body(self)
                     return
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))

@@ -1,6 +1,8 @@
 import gzip
 import hashlib
 import json
+import time
+import zlib
 
 import numpy as np
 import pytest
@@ -80,7 +82,8 @@ def fake_idx(monkeypatch):
         "t10k-labels-idx1-ubyte": (np.arange(7) % 10).astype(np.uint8),
     }
     raw = {k: idx_bytes(v) for k, v in arrays.items()}
-    sums = {k: {"sha256": hashlib.sha256(v).hexdigest(), "md5": hashlib.md5(v).hexdigest()} for k, v in raw.items()}
+    sums = {k: {"sha256": hashlib.sha256(v).hexdigest(), "md5": hashlib.md5(v).hexdigest(), "size": len(v)}
+            for k, v in raw.items()}
     monkeypatch.setattr(mnist_mod, "IDX_FILES", sums)
     files = {f"/good/{k}.gz": gzip.compress(v) for k, v in raw.items()}
     return arrays, files
@@ -237,3 +240,104 @@ def test_cli_fetch_and_info_from_mirror(fake_idx, tmp_path, capsys):
         assert main(["data", "info", *args]) == 0
         out = capsys.readouterr().out
     assert "train: images (14, 28, 28)" in out and "source: idx:" in out
+
+
+def _drip(handler):
+    """A mirror that sends its body one byte every 0.1 s."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "1000")
+    handler.end_headers()
+    for _ in range(1000):
+        handler.wfile.write(b"\x1f")
+        handler.wfile.flush()
+        time.sleep(0.1)
+
+
+def _endless(handler):
+    """A mirror that sends far more than the file can be (no Content-Length)."""
+    handler.send_response(200)
+    handler.end_headers()
+    chunk = b"\0" * (1 << 16)
+    try:
+        for _ in range(1 << 14):  # up to 1 GiB
+            handler.wfile.write(chunk)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+@pytest.mark.parametrize(("answer", "words"), [(_drip, "took longer than"), (_endless, "sent more than")])
+def test_slow_or_oversized_mirrors_are_cut_off(fake_idx, tmp_path, answer, words):
+    """Every download has an overall deadline and a size cap from the file's known size."""
+    _, files = fake_idx
+    bad = {k.replace("/good/", "/bad/"): answer for k in files}
+    t0 = time.monotonic()
+    with FileServer({**files, **bad}) as srv:
+        d = load_mnist("idx", base_url=[srv.url + "/bad/", srv.url + "/good/"], cache_dir=tmp_path, timeout=0.3)
+    assert d.X_train.shape == (14, 784)  # the good mirror after the bad one
+    assert time.monotonic() - t0 < 30
+    with FileServer(bad) as srv, pytest.raises(DataSourceError, match=words):
+        load_mnist("idx", base_url=srv.url + "/bad/", cache_dir=tmp_path / "other", timeout=0.3)
+
+
+def test_gzip_bomb_is_refused_while_inflating(fake_idx, tmp_path):
+    """A small gzip that inflates far beyond the file's known size is stopped at the size."""
+    import resource
+
+    _, files = fake_idx
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip, built 1 MB at a time
+    bomb = b"".join([packer.compress(b"\0" * (1 << 20)) for _ in range(200)] + [packer.flush()])  # 200 MB
+    assert len(bomb) < 1 << 20
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    bad = {k.replace("/good/", "/bad/"): bomb for k in files}
+    with FileServer(bad) as srv, pytest.raises(DataSourceError, match="inflates to more than"):
+        load_mnist("idx", base_url=srv.url + "/bad/", cache_dir=tmp_path)
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024 < 100  # MB, not 200
+
+
+def test_read_idx_caps_inflation(tmp_path, monkeypatch):
+    from mnist_logreg.datasets import idx as idx_mod
+
+    monkeypatch.setattr(idx_mod, "MAX_IDX_BYTES", 1 << 20)
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(b"\0" * (4 << 20)))
+    with pytest.raises(idx_mod.IDXFormatError, match="inflates to more than"):
+        idx_mod.read_idx(path)
+
+
+def _self_consistent_wrong_shape(path):
+    arrays = {"X_train": np.zeros((10, 5), np.uint8), "y_train": np.zeros(10, np.int64),
+              "X_test": np.zeros((2, 5), np.uint8), "y_test": np.zeros(2, np.int64)}
+    np.savez_compressed(path, **arrays, sha256=mnist_mod._array_digest(arrays), source="openml:4242")
+
+
+def _huge_member(path):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "|u1", "fortran_order": False, "shape": (1 << 40,)})
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("X_train.npy", buf.getvalue())
+
+
+@pytest.mark.parametrize("spoil", [lambda p: p.write_bytes(b""), _self_consistent_wrong_shape, _huge_member],
+                         ids=["empty", "wrong-shape", "huge-member"])
+def test_bad_cache_entries_are_discarded_and_refetched(openml_server, tmp_path, capsys, spoil):
+    """A cached entry is checked as a fresh one is; any failure means fetching it again."""
+    load_mnist("openml", data_id=4242, cache_dir=tmp_path)
+    cache = tmp_path / "openml" / "id-4242.npz"
+    spoil(cache)
+    d = load_mnist("openml", data_id=4242, cache_dir=tmp_path)
+    assert d.X_train.shape == (18, 784)
+    assert "discarding corrupt cache file" in capsys.readouterr().err
+    assert load_mnist("openml", data_id=4242, cache_dir=tmp_path).X_train.shape == (18, 784)  # cache is good again
+
+
+def test_cache_dir_that_is_a_file(tmp_path, capsys):
+    from mnist_logreg.cli import main
+
+    blocker = tmp_path / "cache"
+    blocker.write_text("not a folder")
+    assert main(["data", "info", "--source", "idx", "--cache-dir", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert "the cache folder is a file" in err and err.count("\n") == 1

@@ -227,7 +227,7 @@ def test_web_page_serves_a_feature_model(feature_run, mnist):
 
     _, out = feature_run
     model, _, _ = load_model(out / "model.npz")
-    client = TestClient(create_app(out / "model.npz"))
+    client = TestClient(create_app(out / "model.npz"), base_url="http://localhost")
     buf = io.BytesIO()
     Image.fromarray(mnist.X_test[0].reshape(28, 28)).resize((140, 140)).save(buf, format="PNG")
     r = client.post("/api/predict", content=buf.getvalue(), headers={"Content-Type": "image/png"})

@@ -1,3 +1,4 @@
+import io
 import zipfile
 
 import numpy as np
@@ -89,3 +90,27 @@ def test_not_a_zip(tmp_path):
     with pytest.raises(ModelFileError):
         load_model(p)
     assert not zipfile.is_zipfile(p)
+
+
+def test_member_sizes_are_checked_from_headers_before_reading(tmp_path, model_10k):
+    """A member declaring a huge shape, or inflating far, is refused before anything is read."""
+    from mnist_logreg import modelio
+
+    # a header that declares 8 TB of float64 in a file of a few hundred bytes
+    huge = tmp_path / "huge.npz"
+    header = {"descr": "<f8", "fortran_order": False, "shape": (1 << 20, 1 << 20)}
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    with zipfile.ZipFile(huge, "w") as zf:
+        zf.writestr("coef.npy", buf.getvalue())  # the magic string and header, no data
+    with pytest.raises(ModelFileError, match="declares shape"):
+        load_model(huge)
+    # a member that inflates beyond the cap (zeros compress ~1000:1)
+    bomb = tmp_path / "bomb.npz"
+    with np.load(model_10k[1]) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["extra_member"] = np.zeros(modelio.MAX_MEMBER_BYTES // 8 + 1)
+    np.savez_compressed(bomb, **arrays)
+    assert bomb.stat().st_size < 2 << 20
+    with pytest.raises(ModelFileError, match="inflates to"):
+        load_model(bomb)

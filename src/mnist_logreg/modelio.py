@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ._atomic import atomic_write
+from ._npz import open_npz
 from .features import FeatureSpecError, parse_features
 from .features.state import FeatureStateError, export_state, import_state
 from .linear import LogisticRegression, SGDLogisticRegression
@@ -98,13 +99,19 @@ def _fail(path, msg):
 _MAX_MAGNITUDE = 1e30
 
 
+#: the most bytes one member of a model file may hold (the largest feature maps need a few MB)
+MAX_MEMBER_BYTES = 256 << 20
+
+
 def _open_npz(path: Path):
-    """``np.load`` of an ``.npz`` archive; anything else (an ``.npy`` array...) is refused."""
-    z = np.load(path, allow_pickle=False)
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ModelFileError(f"{path}: not a model file (expected an .npz archive written by save_model, "
-                             f"found a {type(z).__name__})")
-    return z
+    """The archive, every member's size checked from its header first (``_npz.open_npz``)."""
+    try:
+        return open_npz(path, MAX_MEMBER_BYTES)
+    except ValueError as exc:
+        if "not an .npz archive" in str(exc):
+            raise ModelFileError(f"{path}: not a model file (expected an .npz archive written by save_model)") \
+                from exc
+        raise ModelFileError(str(exc).replace("allowed", "a model field may hold")) from exc
 
 
 def load_model(path: str | os.PathLike[str]):

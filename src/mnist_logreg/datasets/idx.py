@@ -87,13 +87,30 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="), copy=dtype.itemsize > 1 or not arr.flags.writeable)
 
 
-def _decompress(raw: bytes, name: str) -> bytes:
+#: the most bytes an IDX file may inflate to when no exact size is known (a gzip bomb is refused)
+MAX_IDX_BYTES = 1 << 30
+
+
+def _decompress(raw: bytes, name: str, max_size: int | None = None) -> bytes:
+    """Inflate gzip ``raw`` (plain bytes pass through), never beyond ``max_size`` bytes."""
+    limit = MAX_IDX_BYTES if max_size is None else max_size
     if raw[:2] != _GZIP_MAGIC:
+        if len(raw) > limit:
+            raise IDXFormatError(f"{name}: {len(raw)} bytes, more than the {limit} expected")
         return raw
+    out, rest = bytearray(), raw
     try:
-        return gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
+        while rest[:2] == _GZIP_MAGIC:  # one or more gzip members
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += d.decompress(rest, limit + 1 - len(out))
+            if len(out) > limit:
+                raise IDXFormatError(f"{name}: inflates to more than {limit} bytes (the most expected)")
+            if not d.eof:
+                raise IDXFormatError(f"{name}: corrupt gzip stream: truncated")
+            rest = d.unused_data
+    except zlib.error as exc:
         raise IDXFormatError(f"{name}: corrupt gzip stream: {exc}") from exc
+    return bytes(out)
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:

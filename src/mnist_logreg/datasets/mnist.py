@@ -10,6 +10,7 @@ import hashlib
 import io
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 import zipfile
@@ -21,30 +22,35 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write
+from .._npz import open_npz
 from .idx import IDXFormatError, _decompress, idx_md5, parse_idx
 
 __all__ = ["IDX_FILES", "IDX_MIRRORS", "MNIST", "DataSourceError", "default_cache_dir", "load_mnist"]
 
 SOURCES = ("bundled", "openml", "idx")
 
-#: The four MNIST files, with the SHA-256 and MD5 of their *uncompressed* content, so that any
-#: mirror's gzip of the same bytes is accepted.
-IDX_FILES: dict[str, dict[str, str]] = {
+#: The four MNIST files, with the SHA-256, MD5 and size of their *uncompressed* content, so that
+#: any mirror's gzip of the same bytes is accepted, and nothing larger is ever downloaded or inflated.
+IDX_FILES: dict[str, dict] = {
     "train-images-idx3-ubyte": {
         "sha256": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
         "md5": "6bbc9ace898e44ae57da46a324031adb",
+        "size": 47040016,
     },
     "train-labels-idx1-ubyte": {
         "sha256": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
         "md5": "a25bea736e30d166cdddb491f175f624",
+        "size": 60008,
     },
     "t10k-images-idx3-ubyte": {
         "sha256": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
         "md5": "2646ac647ad5339dbf082846283269ea",
+        "size": 7840016,
     },
     "t10k-labels-idx1-ubyte": {
         "sha256": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
         "md5": "27ae3e4e09519cfbb04c329615203637",
+        "size": 10008,
     },
 }
 
@@ -154,6 +160,8 @@ def load_mnist(
     if source != "idx" and base_url is not None:
         raise ValueError("base_url is only for source='idx'")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+    if cache.exists() and not cache.is_dir():
+        raise DataSourceError(f"{cache}: the cache folder is a file (choose another --cache-dir)")
     if source == "bundled":
         return _load_bundled()
     if source == "openml":
@@ -215,10 +223,23 @@ def _load_bundled() -> MNIST:
 # ---------------------------------------------------------------- IDX mirrors
 
 
-def _download(url: str, progress: bool, timeout: float) -> bytes:
-    """GET ``url`` into memory, with an optional tqdm progress bar."""
+#: a download may take at most this many times the socket timeout in all (a mirror that drips
+#: a byte at a time never trips the per-read timeout)
+DEADLINE_PER_TIMEOUT = 10
+
+
+def _download(url: str, progress: bool, timeout: float, max_bytes: int) -> bytes:
+    """GET ``url`` into memory, with an optional tqdm progress bar.
+
+    Refused (``DataSourceError``) as soon as the server declares or sends more than
+    ``max_bytes``, or the whole transfer takes longer than ``DEADLINE_PER_TIMEOUT * timeout``.
+    """
+    deadline = time.monotonic() + DEADLINE_PER_TIMEOUT * timeout
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
+        if total is not None and total > max_bytes:
+            raise DataSourceError(f"{url}: the server declares {total} bytes, more than the {max_bytes} "
+                                  "this file can take")
         buf = io.BytesIO()
         bar = None
         if progress:
@@ -226,8 +247,13 @@ def _download(url: str, progress: bool, timeout: float) -> bytes:
 
             bar = tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1], file=sys.stderr)
         try:
-            while chunk := resp.read(1 << 16):
+            while chunk := resp.read1(1 << 16):  # what has arrived: the deadline is checked often
                 buf.write(chunk)
+                if buf.tell() > max_bytes:
+                    raise DataSourceError(f"{url}: sent more than {max_bytes} bytes, more than this file can take")
+                if time.monotonic() > deadline:
+                    raise DataSourceError(f"{url}: the download took longer than "
+                                          f"{DEADLINE_PER_TIMEOUT * timeout:g} s (a stalled or very slow mirror)")
                 if bar is not None:
                     bar.update(len(chunk))
         finally:
@@ -236,9 +262,16 @@ def _download(url: str, progress: bool, timeout: float) -> bytes:
     return buf.getvalue()
 
 
+def _max_download(key: str) -> int:
+    """The most bytes a mirror may send for ``key``: twice its size (gzip never grows it so), plus 1 MiB."""
+    size = IDX_FILES[key].get("size")
+    return 2 * int(size) + (1 << 20) if size else 256 << 20
+
+
 def _verified_idx(raw: bytes, key: str, origin: str) -> bytes:
     """Decompress and check the SHA-256 of one downloaded or cached IDX file."""
-    data = _decompress(raw, origin)
+    size = IDX_FILES[key].get("size")
+    data = _decompress(raw, origin, max_size=int(size) if size else None)
     found = hashlib.sha256(data).hexdigest()
     expected = IDX_FILES[key]["sha256"]
     if found != expected:
@@ -262,7 +295,7 @@ def _load_idx_mirrors(mirrors: list[str], cache: Path, progress: bool, timeout: 
         for mirror in mirrors:
             url = mirror.rstrip("/") + f"/{key}.gz"
             try:
-                raw = _download(url, progress, timeout)
+                raw = _download(url, progress, timeout, _max_download(key))
                 blobs[key] = _verified_idx(raw, key, url)
             except (OSError, urllib.error.URLError, DataSourceError, IDXFormatError) as exc:
                 failures.append(f"{url}: {exc}")
@@ -295,17 +328,36 @@ def _array_digest(arrays: dict[str, np.ndarray]) -> str:
 _KEYS = ("X_train", "y_train", "X_test", "y_test")
 
 
+#: the most bytes one array of a cached dataset may hold (MNIST's training images: 47 MB)
+_MAX_CACHED_ARRAY = 1 << 30
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], what: str) -> None:
+    """The checks a fresh download gets: uint8 pixels (n, 784), one integer label per row."""
+    for split in ("train", "test"):
+        X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]
+        if X.dtype != np.uint8 or X.ndim != 2 or X.shape[1] != 784 or X.shape[0] < 1:
+            raise ValueError(f"{what}: X_{split}: expected uint8 pixels of shape (n, 784), found {X.dtype} {X.shape}")
+        if y.dtype.kind not in "iu" or y.shape != (X.shape[0],):
+            raise ValueError(f"{what}: y_{split}: expected {X.shape[0]} integer labels, found {y.dtype} {y.shape}")
+
+
 def _read_npz_cache(path: Path) -> MNIST | None:
-    """Return the cached arrays, or None (removing the file) if the entry is missing or corrupt."""
+    """Return the cached arrays, or None (removing the file) if the entry is missing or corrupt.
+
+    A cached entry is checked as a fresh one is (shapes, dtypes) and against its own SHA-256;
+    its members' sizes are checked from their headers before any is read.
+    """
     if not path.exists():
         return None
     try:
-        with np.load(path, allow_pickle=False) as z:
+        with open_npz(path, _MAX_CACHED_ARRAY) as z:
             arrays = {k: z[k] for k in _KEYS}
             digest, source = str(z["sha256"]), str(z["source"])
         if digest != _array_digest(arrays):
             raise ValueError("digest mismatch")
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        _check_arrays(arrays, str(path))
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         print(f"mnist-logreg: discarding corrupt cache file {path} ({exc})", file=sys.stderr)
         path.unlink(missing_ok=True)
         return None
