@@ -8,40 +8,51 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["open_npz"]
+__all__ = ["NpzError", "read_npz"]
 
 
-def open_npz(path: str | os.PathLike[str], max_member_bytes: int):
-    """``np.load`` of an ``.npz`` archive (no pickles) whose members are checked before any is read.
+class NpzError(ValueError):
+    """An ``.npz`` archive that cannot be read safely (the message names the file and why)."""
+
+
+def read_npz(path: str | os.PathLike[str], max_member_bytes: int) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` archive (no pickles), sizes checked before anything is read.
 
     Raises
     ------
-    ValueError
-        The file is not an ``.npz`` archive, or a member's header declares (or its zip entry
-        inflates to) more than ``max_member_bytes``: a small file cannot make the reader
-        allocate gigabytes. Unreadable archives raise what ``np.load`` and ``zipfile`` raise
-        (OSError, EOFError, zipfile.BadZipFile, ValueError).
+    FileNotFoundError
+        ``path`` does not exist.
+    NpzError
+        Anything else wrong (a ValueError), and only this: not an ``.npz`` archive; a member whose header
+        declares, or whose zip entry inflates to, more than ``max_member_bytes`` (so a small
+        file cannot make the reader allocate gigabytes); or an archive that zipfile or numpy
+        cannot read (they raise a dozen different types for damaged files; the message keeps
+        the original type and text).
     """
     path = Path(path)
-    z = np.load(path, allow_pickle=False)
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: not an .npz archive (found a {type(z).__name__})")
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     try:
-        for info in z.zip.infolist():
-            name = info.filename.removesuffix(".npy")
-            if info.file_size > max_member_bytes:
-                raise ValueError(f"{path}: member {name!r} inflates to {info.file_size} bytes, more than "
-                                 f"the {max_member_bytes} allowed")
-            with z.zip.open(info) as fh:
-                version = np.lib.format.read_magic(fh)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, _, dtype = read_header(fh)
-            declared = math.prod(shape) * dtype.itemsize
-            if declared > max_member_bytes:
-                raise ValueError(f"{path}: member {name!r} declares shape {shape} ({declared} bytes), more "
-                                 f"than the {max_member_bytes} allowed")
-    except BaseException:
-        z.close()
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise NpzError(f"{path}: not an .npz archive (found a {type(z).__name__})")
+        with z:
+            for info in z.zip.infolist():
+                name = info.filename.removesuffix(".npy")
+                if info.file_size > max_member_bytes:
+                    raise NpzError(f"{path}: member {name!r} inflates to {info.file_size} bytes, more than "
+                                     f"the {max_member_bytes} allowed")
+                with z.zip.open(info) as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)
+                    shape, _, dtype = read_header(fh)
+                declared = math.prod(shape) * dtype.itemsize
+                if declared > max_member_bytes:
+                    raise NpzError(f"{path}: member {name!r} declares shape {shape} ({declared} bytes), "
+                                     f"more than the {max_member_bytes} allowed")
+            return {name: z[name] for name in z.files}
+    except NpzError:
         raise
-    return z
+    except Exception as exc:  # damaged archives raise many types (ValueError too); one is documented
+        raise NpzError(f"{path}: not a readable archive ({type(exc).__name__}: {str(exc)[:200]})") from exc

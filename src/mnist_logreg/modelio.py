@@ -19,7 +19,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from ._atomic import atomic_write
-from ._npz import open_npz
+from ._npz import NpzError, read_npz
 from .features import FeatureSpecError, parse_features
 from .features.state import FeatureStateError, export_state, import_state
 from .linear import LogisticRegression, SGDLogisticRegression
@@ -103,14 +103,16 @@ _MAX_MAGNITUDE = 1e30
 MAX_MEMBER_BYTES = 256 << 20
 
 
-def _open_npz(path: Path):
-    """The archive, every member's size checked from its header first (``_npz.open_npz``)."""
+def _read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The archive's arrays, every member's size checked from its header first (``_npz.read_npz``)."""
     try:
-        return open_npz(path, MAX_MEMBER_BYTES)
-    except ValueError as exc:
+        return read_npz(path, MAX_MEMBER_BYTES)
+    except NpzError as exc:
         if "not an .npz archive" in str(exc):
             raise ModelFileError(f"{path}: not a model file (expected an .npz archive written by save_model)") \
                 from exc
+        if "not a readable archive" in str(exc):
+            raise ModelFileError(str(exc).replace("not a readable archive", "not a readable model file")) from exc
         raise ModelFileError(str(exc).replace("allowed", "a model field may hold")) from exc
 
 
@@ -127,15 +129,15 @@ def load_model(path: str | os.PathLike[str]):
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:
-        with _open_npz(path) as z:
-            missing = [f for f in _FIELDS if f not in z.files]
-            if missing:
-                _fail(path, f"missing fields {missing}; expected {list(_FIELDS)}")
-            data = {f: z[f] for f in _FIELDS}
-            for f in ("features", "features_params"):
-                if f in z.files:
-                    data[f] = z[f]
-            feature_arrays = {f: z[f] for f in z.files if f.startswith("features.")}
+        z = _read_arrays(path)
+        missing = [f for f in _FIELDS if f not in z]
+        if missing:
+            _fail(path, f"missing fields {missing}; expected {list(_FIELDS)}")
+        data = {f: z[f] for f in _FIELDS}
+        for f in ("features", "features_params"):
+            if f in z:
+                data[f] = z[f]
+        feature_arrays = {f: z[f] for f in z if f.startswith("features.")}
     except ModelFileError:
         raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write
-from .._npz import open_npz
+from .._npz import read_npz
 from .idx import IDXFormatError, _decompress, idx_md5, parse_idx
 
 __all__ = ["IDX_FILES", "IDX_MIRRORS", "MNIST", "DataSourceError", "default_cache_dir", "load_mnist"]
@@ -351,9 +351,9 @@ def _read_npz_cache(path: Path) -> MNIST | None:
     if not path.exists():
         return None
     try:
-        with open_npz(path, _MAX_CACHED_ARRAY) as z:
-            arrays = {k: z[k] for k in _KEYS}
-            digest, source = str(z["sha256"]), str(z["source"])
+        z = read_npz(path, _MAX_CACHED_ARRAY)
+        arrays = {k: z[k] for k in _KEYS}
+        digest, source = str(z["sha256"]), str(z["source"])
         if digest != _array_digest(arrays):
             raise ValueError("digest mismatch")
         _check_arrays(arrays, str(path))
