@@ -1,0 +1,193 @@
+"""Web server under load: throughput and latency, a large upload, slow half-open connections.
+
+Starts ``mnist-logreg serve`` (1 and 2 workers, each in its own process) on 127.0.0.1 with a
+small model and measures, from client threads on the same machine:
+
+1. load: 2,000 ``POST /api/predict`` of a drawn digit at concurrency 50 (requests/s, p50, p99,
+   errors);
+2. a large upload (a 4,000 x 4,000 PNG, under the 2 MB body limit) sent while ``GET /`` is
+   timed every 50 ms: how long the page waits meanwhile;
+3. slow connections: 500 sockets that send half a request line and stay silent; then
+   ``GET /`` is timed, and after 10 s the number of those sockets the server has closed.
+
+    python benchmarks/bench_web.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import io
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _model(folder: Path) -> Path:
+    from mnist_logreg import LogisticRegression, load_mnist, save_model
+
+    data = load_mnist()
+    path = folder / "model.npz"
+    save_model(LogisticRegression().fit(data.X_train[:10000], data.y_train[:10000]), path)
+    return path
+
+
+def _drawing() -> bytes:
+    img = Image.new("L", (280, 280), 0)
+    ImageDraw.Draw(img).line([(140, 40), (140, 240)], fill=255, width=22)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _large_png() -> bytes:
+    ramp = np.tile(np.linspace(0, 255, 4000, dtype=np.uint8), (4000, 1))
+    img = Image.fromarray(np.stack([ramp, ramp.T, ramp, np.full_like(ramp, 255)], axis=-1), "RGBA")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def _get(port: int, path: str = "/") -> float:
+    t0 = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    return time.perf_counter() - t0 if resp.status == 200 else float("nan")
+
+
+def _load(port: int, body: bytes, n: int = 2000, concurrency: int = 50) -> dict:
+    per_thread = n // concurrency
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def worker(_):
+        nonlocal errors
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for _ in range(per_thread):
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "image/png"})
+                resp = conn.getresponse()
+                resp.read()
+                ok = resp.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            with lock:
+                latencies.append(time.perf_counter() - t0)
+                errors += not ok
+        conn.close()
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(worker, range(concurrency)))
+    wall = time.perf_counter() - t0
+    lat = sorted(latencies)
+    return {"rps": len(lat) / wall, "p50_ms": 1000 * statistics.median(lat),
+            "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))], "errors": errors}
+
+
+def _large_upload(port: int, body: bytes) -> dict:
+    waits: list[float] = []
+    done = threading.Event()
+    result = {}
+
+    def upload():
+        t0 = time.perf_counter()
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        conn.request("POST", "/api/predict", body=body, headers={"Content-Type": "image/png"})
+        resp = conn.getresponse()
+        resp.read()
+        result["status"], result["upload_s"] = resp.status, time.perf_counter() - t0
+        done.set()
+
+    thread = threading.Thread(target=upload)
+    thread.start()
+    while not done.is_set():
+        waits.append(_get(port))
+        time.sleep(0.05)
+    thread.join()
+    return {**result, "get_max_ms": 1000 * max(waits, default=float("nan")), "gets": len(waits)}
+
+
+def _slow_connections(port: int, n: int = 500) -> dict:
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"GET / HTT")  # half a request line, then silence
+        socks.append(s)
+    time.sleep(0.5)
+    try:
+        get_ms = 1000 * _get(port)
+    except OSError:
+        get_ms = float("nan")
+    time.sleep(10)
+    closed = 0
+    for s in socks:
+        s.setblocking(False)
+        try:
+            closed += s.recv(1) == b""
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+        s.close()
+    return {"get_ms_with_slow": get_ms, "closed_after_10s": closed, "n": n}
+
+
+def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        model = _model(Path(tmp))
+        drawing, large = _drawing(), _large_png()
+        print(f"large upload: {len(large) / 1e6:.2f} MB PNG of 4000x4000 RGBA\n")
+        print("| workers | req/s | p50 (ms) | p99 (ms) | errors | large upload: status, s | GET / max wait "
+              "during it (ms) | GET / with 500 slow connections (ms) | slow ones closed after 10 s |")
+        print("|--:|--:|--:|--:|--:|--|--:|--:|--:|")
+        for workers in (1, 2):
+            port = _free_port()
+            proc = subprocess.Popen([sys.executable, "-m", "mnist_logreg", "serve", "--model", str(model), "--port",
+                                     str(port), "--workers", str(workers)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+            try:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    try:
+                        _get(port)
+                        break
+                    except OSError:
+                        time.sleep(0.2)
+                load = _load(port, drawing)
+                big = _large_upload(port, large)
+                slow = _slow_connections(port)
+                print(f"| {workers} | {load['rps']:.0f} | {load['p50_ms']:.0f} | {load['p99_ms']:.0f} | "
+                      f"{load['errors']} | {big['status']}, {big['upload_s']:.2f} | {big['get_max_ms']:.0f} | "
+                      f"{slow['get_ms_with_slow']:.0f} | {slow['closed_after_10s']} of {slow['n']} |", flush=True)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
