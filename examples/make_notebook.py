@@ -161,7 +161,10 @@ canvas.save("my_digit.png")
 
 seen = preprocess_image("my_digit.png")
 print("the model reads:", softmax.predict(seen.reshape(1, -1))[0], "(true label:", y_test[0], ")")
-plots.digit_grid(np.stack([np.asarray(canvas.resize((28, 28))), seen]), ["your image", "what the model sees"], cols=2)"""),
+# digit_grid draws ink dark on light (MNIST's white-on-black, inverted): give it the photo inverted
+# too, so that it shows as it is, dark ink on white paper
+plots.digit_grid(np.stack([255 - np.asarray(canvas.resize((28, 28))), seen]), ["your image", "what the model sees"],
+                 cols=2)"""),
 ]
 
 

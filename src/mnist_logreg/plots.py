@@ -7,6 +7,7 @@ notebooks; :func:`save_figure` writes a PNG atomically.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,12 +42,16 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> No
 
 def digit_figure(image: np.ndarray, title: str = "") -> Figure:
     """One digit (784 values or 28x28) shown as a 28x28 greyscale image."""
-    fig = Figure(figsize=(3, 3.2))
+    fig = Figure(figsize=(3, 3.2), layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(np.asarray(image).reshape(28, 28), cmap="gray_r", interpolation="nearest")
     ax.set_title(title)
     ax.set_axis_off()
     return fig
+
+
+#: characters of a digit_grid label per line (a 1.1-inch column at 8 points)
+_GRID_LABEL_CHARS = 15
 
 
 def digit_grid(
@@ -65,7 +70,7 @@ def digit_grid(
         cols = min(10, max(n, 1))
     if rows is None:
         rows = max(1, -(-n // cols))
-    fig = Figure(figsize=(1.1 * cols, 1.25 * rows + (0.4 if title else 0)))
+    fig = Figure(figsize=(1.1 * cols, 1.25 * rows + (0.4 if title else 0)), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -74,7 +79,10 @@ def digit_grid(
         ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
         if labels is not None:
             color = label_colors[i] if label_colors is not None else "black"
-            ax.set_title(str(labels[i]), fontsize=8, color=color)
+            # a long label (a file name) wraps to the width of its column instead of running
+            # into the next one
+            text = "\n".join(textwrap.fill(line, _GRID_LABEL_CHARS) or line for line in str(labels[i]).split("\n"))
+            ax.set_title(text, fontsize=8, color=color)
     if title:
         fig.suptitle(title)
     return fig
@@ -85,7 +93,7 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], *, norma
     cm = np.asarray(cm, dtype=float)
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     k = len(class_names)
-    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k), layout="constrained")
     ax = fig.add_subplot()
     im = ax.imshow(values, cmap="Blues")
     fig.colorbar(im, ax=ax, fraction=0.046)
@@ -93,7 +101,8 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], *, norma
     ax.set_yticks(range(k), class_names)
     ax.set_xlabel("predicted label")
     ax.set_ylabel("true label")
-    ax.set_title("Confusion matrix (row-normalised)" if normalize else "Confusion matrix (counts)")
+    # above the colorbar too: a title over the matrix alone runs into the colorbar's top label
+    fig.suptitle("Confusion matrix (row-normalised)" if normalize else "Confusion matrix (counts)")
     top = values.max() if values.size else 1
     for i in range(k):
         for j in range(k):
@@ -109,7 +118,7 @@ def coefficient_images(coef: np.ndarray, class_names: Sequence[str]) -> Figure:
     k = len(coef)
     cols = min(5, k)
     rows = -(-k // cols)
-    fig = Figure(figsize=(2.2 * cols + 0.8, 2.3 * rows))
+    fig = Figure(figsize=(2.2 * cols + 0.8, 2.3 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False)
     # a few rarely-inked border pixels get large weights; a robust limit keeps the digits visible
     limit = float(np.percentile(np.abs(coef), 99.5)) or float(np.abs(coef).max()) or 1.0
@@ -137,7 +146,7 @@ def pixel_correlation(X: np.ndarray, max_rows: int = 10000, seed: int = 0) -> Fi
         corr = np.corrcoef(Xf, rowvar=False)
     corr[std == 0, :] = np.nan
     corr[:, std == 0] = np.nan
-    fig = Figure(figsize=(6.5, 5.5))
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
     ax = fig.add_subplot()
     im = ax.imshow(corr, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
     fig.colorbar(im, ax=ax, fraction=0.046, label="Pearson correlation")
@@ -157,7 +166,7 @@ def mean_images(X: np.ndarray, y: np.ndarray, classes: Sequence[int] = tuple(ran
 
 def training_curve(history: Sequence[dict], test_accuracy: float | None = None) -> Figure:
     """Objective (and estimated gap) per solver iteration, log scale."""
-    fig = Figure(figsize=(7, 3.2))
+    fig = Figure(figsize=(7, 3.2), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     its = [h["iter"] for h in history]
     ax1.plot(its, [h["objective"] for h in history])
@@ -174,7 +183,7 @@ def training_curve(history: Sequence[dict], test_accuracy: float | None = None) 
     if test_accuracy is not None:
         title += f" (test accuracy {test_accuracy:.2%})"
     ax2.set_title(title)
-    fig.tight_layout()
+
     return fig
 
 

@@ -1,0 +1,63 @@
+"""Every figure of a run, for binary, pair and multiclass tasks: no two texts overlap.
+
+The figures are those ``train`` writes (caught on their way to ``save_figure``), drawn with
+Agg; every visible, non-empty text's window extent is compared with every other's.
+"""
+
+import itertools
+
+import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.text import Text
+
+from mnist_logreg import pipeline, plots
+from mnist_logreg.pipeline import TrainOptions, train
+
+
+def _overlaps(fig, tolerance_px: float = 1.0) -> list[tuple[str, str]]:
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    hidden = set()  # texts matplotlib keeps but never draws
+    for ax in fig.axes:
+        if not ax.axison:  # the tick labels of axes that are switched off
+            hidden.update(id(t) for t in ax.findobj(Text) if t is not ax.title)
+        for axis in (ax.xaxis, ax.yaxis):  # ticks outside the view limits
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - 1e-9 * abs(hi - lo) <= tick.get_loc() <= hi + 1e-9 * abs(hi - lo):
+                    hidden.update((id(tick.label1), id(tick.label2)))
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in hidden]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    found = []
+    for (a, ba), (b, bb) in itertools.combinations(boxes, 2):
+        w = min(ba.x1, bb.x1) - max(ba.x0, bb.x0)
+        h = min(ba.y1, bb.y1) - max(ba.y0, bb.y0)
+        if w > tolerance_px and h > tolerance_px:
+            found.append((a, b))
+    return found
+
+
+@pytest.mark.parametrize("task", ["multiclass", "digit:2", "pair:3,5"])
+def test_no_text_overlaps_in_any_figure(task, mnist, tmp_path, monkeypatch):
+    figures = {}
+    save = plots.save_figure
+
+    def keep(fig, path, *args, **kwargs):
+        figures[str(path).rsplit("/", 1)[-1]] = fig
+        return save(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(plots, "save_figure", keep)
+    monkeypatch.setattr(pipeline.plots, "save_figure", keep)
+    train(TrainOptions(task=task, train_size=1500, C=[0.1, 1.0]), out=tmp_path / "run", data=mnist)
+    assert {"coefficients.png", "misclassified.png", "regularisation_path.png"} <= set(figures)
+    problems = {name: _overlaps(fig) for name, fig in figures.items()}
+    problems = {name: found for name, found in problems.items() if found}
+    assert not problems, problems
+
+
+def test_predict_show_input_grid_has_no_overlaps(mnist):
+    """The figure of ``predict --show-input``: long file names under a title."""
+    labels = [f"a_rather_long_photo_name_{i}.jpeg\n→ not 2" for i in range(8)]
+    fig = plots.digit_grid(mnist.X_test[:8], labels, cols=8, title="What the model saw (28x28)")
+    assert not _overlaps(fig)
