@@ -232,6 +232,9 @@ def test_sgd_summary_does_not_claim_convergence(capsys, tmp_path):
     code, out, _ = run(capsys, "train", "--model", "sgd", "--train-size", "1500", "--no-figures", "--quiet",
                        "--out", str(tmp_path / "run"))
     assert code == 0 and "epochs of SGD" in out and "converged" not in out
+    code, out, _ = run(capsys, "train", "--task", "digit:2", "--train-size", "1500", "--no-figures", "--quiet",
+                       "--out", str(tmp_path / "binary"))
+    assert code == 0 and "92.5%" not in out  # the ten-digit ceiling is not a binary task's
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["fit"]["converged"] is None
 
 
