@@ -210,7 +210,7 @@ def test_cli_train_with_features(capsys, tmp_path):
     assert "features deskew,pca:30,poly:2 (495 columns" in line
     assert (out / "report.html").is_file() and not (out / "coefficients.png").exists()
     report = (out / "report.html").read_text()
-    assert "<code>deskew,pca:30,poly:2</code>, 495 columns" in report
+    assert "Features: deskew,pca:30,poly:2, 495 columns" in report
     assert (out / "feature_ladder.png").stat().st_size > 1000 and "from raw pixels to feature maps" in report
     assert main(["evaluate", "--model", str(out / "model.npz"), "--out", str(tmp_path / "ev"), "--quiet"]) == 0
     assert capsys.readouterr().out.startswith("test accuracy")

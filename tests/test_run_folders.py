@@ -119,3 +119,22 @@ def test_metrics_are_strict_json(capsys, tmp_path):
     text = (tmp_path / "run" / "metrics.json").read_text()
     json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
     assert os.access(tmp_path / "run", os.W_OK)
+
+
+def test_report_escapes_everything_from_the_run_folder(capsys, tmp_path):
+    """A tampered metrics.json cannot inject markup: Jinja2 autoescapes every value."""
+    out_dir = tmp_path / "run"
+    assert _train(capsys, out_dir)[0] == 0
+    m = json.loads((out_dir / "metrics.json").read_text())
+    evil = "<script>alert(1)</script>"
+    m["options"]["task"] = evil
+    m["test"]["per_class"][evil] = m["test"]["per_class"].pop("7")
+    m["data"]["source"] = evil
+    (out_dir / "metrics.json").write_text(json.dumps(m))
+    code, _, _ = run(capsys, "report", str(out_dir))
+    page = (out_dir / "report.html").read_text()
+    assert code == 0 and evil not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    m["fit"]["n_iter"] = evil  # a number field holding text is refused, not inserted
+    (out_dir / "metrics.json").write_text(json.dumps(m))
+    code, _, err = run(capsys, "report", str(out_dir))
+    assert code == 2 and "invalid literal" in err and evil not in (out_dir / "report.html").read_text()

@@ -132,17 +132,31 @@ def _class_names(task: Task, classes: np.ndarray) -> list[str]:
     return [str(c) for c in classes]
 
 
+#: training digits scored for the report's train-versus-test comparison (at most)
+_TRAIN_SCORED = 10_000
+
+
 def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
-                   history=None) -> dict:
+                   history=None, train_set=None) -> dict:
     """Evaluate on the test set and write metrics, report text, figures and report.html to ``out``.
 
-    Returns ``metrics`` with the test results and ``"out"`` added.
+    ``train_set`` (X, y), when given, is scored too (its first ``_TRAIN_SCORED`` rows) for the
+    report's train-versus-test comparison. Returns ``metrics`` with the results and ``"out"``.
     """
+    from sklearn.metrics import log_loss
+
     names = _class_names(task, model.classes_)
     y_pred = model.predict(X_test)
     proba = model.predict_proba(X_test)
     result = evaluate(y_test, y_pred, names, labels=model.classes_)
+    result["log_loss"] = float(log_loss(y_test, proba, labels=model.classes_))
     metrics["test"] = result
+    metrics["created"] = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
+    if train_set is not None:
+        X_tr, y_tr = train_set[0][:_TRAIN_SCORED], train_set[1][:_TRAIN_SCORED]
+        metrics["train"] = {"accuracy": float(model.score(X_tr, y_tr)), "n_samples": len(y_tr),
+                            "log_loss": float(log_loss(y_tr, model.predict_proba(X_tr), labels=model.classes_)),
+                            "note": f"its first {len(y_tr)} digits" if len(y_tr) < len(train_set[1]) else ""}
     with atomic_write(out / "metrics.json", "w") as fh:
         json.dump(metrics, fh, indent=2, allow_nan=False)  # strict JSON: no NaN or Infinity
     with atomic_write(out / "classification_report.txt", "w") as fh:
@@ -293,7 +307,8 @@ def train(
                 plots.save_figure(plots.regularisation_path(path["rows"], coefs, _class_names(task, model.classes_),
                                                             chosen_C=C), staging / "regularisation_path.png")
         save_model(model, staging / "model.npz", task=str(task), extra={"fit": fit})
-        metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history)
+        metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history,
+                                 train_set=(X_train, y_train))
     metrics["out"] = str(out)
     return metrics
 

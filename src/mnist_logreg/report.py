@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import base64
-import html
 import json
+import math
 import os
 from pathlib import Path
 
@@ -28,14 +28,25 @@ FIGURES = {
     "pixel_correlation.png": "Pixel-correlation heatmap of the training images",
 }
 
-_CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{margin-bottom:.2em} .summary{font-size:1.3em;background:#f3f6fa;padding:.8em 1em;border-radius:8px}
-figure{display:inline-block;margin:1em;vertical-align:top;max-width:100%}
-figure img{max-width:100%;border:1px solid #ddd} figcaption{color:#555;font-size:.9em}
-table{border-collapse:collapse} td,th{border:1px solid #ccc;padding:.2em .6em;text-align:right}
-pre{background:#f7f7f7;padding:1em;overflow-x:auto}
-"""
+
+def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of an accuracy ``p`` measured on ``n`` digits."""
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _readable(value) -> str:
+    """An option's value as a person reads it (not JSON: no null, no quotes)."""
+    if value is None:
+        return "default"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_readable(v) for v in value)
+    return str(value)
 
 
 def _read_metrics(path: Path) -> dict:
@@ -45,7 +56,8 @@ def _read_metrics(path: Path) -> dict:
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
     required = {"test": dict, "test.accuracy": (int, float), "test.n_samples": int, "test.report_text": str,
-                "options": dict, "options.task": str, "options.model": str}
+                "test.per_class": dict, "test.confusion_matrix": list, "options": dict, "options.task": str,
+                "options.model": str}
     for field, kind in required.items():
         value = m
         for part in field.split("."):
@@ -56,8 +68,90 @@ def _read_metrics(path: Path) -> dict:
     return m
 
 
+def _context(m: dict, run_dir: Path) -> dict:
+    """Everything the template shows, computed from metrics.json and the figures in ``run_dir``."""
+    test, fit, opts = m["test"], m.get("fit", {}), m["options"]
+    accuracy, n_test = float(test["accuracy"]), int(test["n_samples"])
+    per_class = [{"name": str(name), "precision": float(v["precision"]), "recall": float(v["recall"]),
+                  "f1": float(v["f1-score"]), "support": int(v["support"])} for name, v in test["per_class"].items()]
+    weakest = [r["name"] for r in sorted(per_class, key=lambda r: r["f1"])[: 2 if len(per_class) > 2 else 1]]
+    names = [r["name"] for r in per_class]
+    cm = [[int(x) for x in row] for row in test["confusion_matrix"]]
+    confusions = sorted(({"true": names[i], "pred": names[j], "count": cm[i][j],
+                          "share": cm[i][j] / max(sum(cm[i]), 1)}
+                         for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i][j] > 0),
+                        key=lambda c: -c["count"])[:5]
+    if opts.get("model_file"):
+        fit_line, converged_ok = f"saved model {opts['model_file']}", True
+    elif fit.get("model") == "sgd":
+        fit_line = f"fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} epochs of SGD"
+        converged_ok = True
+    elif fit:
+        converged_ok = bool(fit.get("converged"))
+        fit_line = (f"fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} iterations, "
+                    f"{'converged' if converged_ok else 'NOT converged'}")
+    else:
+        fit_line, converged_ok = "", True
+    notes = []
+    features = fit.get("features", "pixels")
+    if features != "pixels":
+        notes.append({"id": "features", "text": (
+            f"Features: {features}, {fit.get('n_features')} columns, computed in "
+            f"{float(fit.get('features_time_s', 0)):.1f} s; the logistic regression on top standardises them "
+            f"and uses C = {fit.get('C')}.")})
+    elif fit and opts.get("task") == "multiclass":
+        notes.append({"id": "features", "text": (
+            "Features: raw pixels / 255. Softmax on pixels stops near 92.5% however well it converges; "
+            "mnist-logreg train --features accurate reaches about 99.2% with the same logistic regression on "
+            "convolutional patch features.")})
+    path = m.get("path")
+    if path:
+        best = next(r for r in path["rows"] if r["C"] == path["chosen_C"])
+        grid = ", ".join(f"{float(r['C']):g}" for r in path["rows"])
+        notes.append({"id": "path", "text": (
+            f"Regularisation path over C = {grid}: C = {float(path['chosen_C']):g} chosen by "
+            f"{path['selected_by']} (validation accuracy {float(best['validation_accuracy']):.2%}). A strong "
+            "penalty (small C) keeps the weights small and smooth, so the coefficient images look like digit "
+            "templates; a weak one lets single pixels carry large weights that fit the training digits, so the "
+            "images turn to noise and train accuracy runs ahead of test accuracy.")})
+    train = m.get("train")
+    gap_text = ""
+    if train:
+        gap = float(train["accuracy"]) - accuracy
+        gap_text = (f"Train accuracy is {100 * gap:.2f} points {'above' if gap >= 0 else 'below'} test accuracy"
+                    + (": the model fits its training digits noticeably better than new ones."
+                       if gap > 0.02 else ": little overfitting."))
+    cv = m.get("cross_validation")
+    cv_ctx = None
+    if cv:
+        cv_ctx = {"k": int(cv["k"]), "mean": float(cv["mean"]), "std": float(cv["std"]),
+                  "folds": ", ".join(f"{100 * float(s):.2f}%" for s in cv["scores"])}
+    figures = []
+    for name, caption in FIGURES.items():
+        png = run_dir / name
+        if png.is_file():
+            figures.append({"caption": caption, "data": base64.b64encode(png.read_bytes()).decode()})
+    versions = m.get("versions", {})
+    data = m.get("data", {})
+    data_rows = [("source", data.get("source", "-"))] + [
+        (f"MD5 {k}", v) for k, v in (data.get("checksums") or {}).items()]
+    return {
+        "task": opts["task"], "model": opts["model"], "accuracy": accuracy, "n_test": n_test,
+        "ci": _wilson(accuracy, n_test), "fit_line": fit_line, "converged_ok": converged_ok,
+        "created": m.get("created", "-"), "source": data.get("source", "-"),
+        "versions_line": ", ".join(f"{k} {v}" for k, v in versions.items() if v),
+        "notes": notes, "per_class": per_class, "weakest": weakest, "confusions": confusions,
+        "train": train, "test_log_loss": test.get("log_loss"), "gap_text": gap_text, "cv": cv_ctx,
+        "path": path, "figures": figures, "options": [(k, _readable(v)) for k, v in opts.items()],
+        "data_rows": data_rows, "versions": list(versions.items()), "report_text": test["report_text"],
+    }
+
+
 def build_report(run_dir: str | os.PathLike[str]) -> Path:
     """Write ``run_dir/report.html`` from ``metrics.json`` and the PNG figures there.
+
+    The page is rendered by Jinja2 with autoescaping, so no value from the run folder is ever
+    inserted as markup.
 
     Raises
     ------
@@ -66,70 +160,17 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     ValueError
         ``metrics.json`` is not valid JSON or lacks a field the report needs.
     """
+    import jinja2
+
     run_dir = Path(run_dir)
     metrics_path = run_dir / "metrics.json"
     if not metrics_path.is_file():
         raise FileNotFoundError(f"{metrics_path}: no metrics.json in the run folder")
     m = _read_metrics(metrics_path)
-    esc = html.escape
-    test = m["test"]
-    fit = m.get("fit", {})
-    summary = (
-        f"Test accuracy <b id='accuracy'>{test['accuracy']:.2%}</b> on {test['n_samples']} digits"
-        f" &middot; task {esc(m['options']['task'])} &middot; model {esc(m['options']['model'])}"
-    )
-    if m["options"].get("model_file"):
-        summary += f" &middot; saved model {esc(str(m['options']['model_file']))}"
-    elif fit.get("model") == "sgd":
-        summary += f" &middot; fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} epochs of SGD"
-    elif fit:
-        summary += (f" &middot; fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} iterations, "
-                    f"{'converged' if fit.get('converged') else 'NOT converged'}")
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>mnist-logreg report</title>"
-             f"<style>{_CSS}</style></head><body>",
-             "<h1>mnist-logreg report</h1>", f"<p class='summary'>{summary}</p>"]
-    features = fit.get("features", "pixels")
-    if features != "pixels":
-        parts.append(
-            f"<p id='features'>Features: <code>{esc(str(features))}</code>, {esc(str(fit.get('n_features')))} "
-            f"columns, computed in {float(fit.get('features_time_s', 0)):.1f} s; the logistic regression on top "
-            f"standardises them and uses C = {esc(str(fit.get('C')))}.</p>")
-    elif fit:
-        parts.append("<p id='features'>Features: raw pixels / 255. Softmax on pixels stops near 92.5% however well "
-                     "it converges; <code>mnist-logreg train --features accurate</code> reaches about 99.2% "
-                     "with the same logistic regression on convolutional patch features.</p>")
-    path = m.get("path")
-    if path:
-        best = next(r for r in path["rows"] if r["C"] == path["chosen_C"])
-        grid = ", ".join(f"{float(r['C']):g}" for r in path["rows"])
-        parts.append(
-            f"<p id='path'>Regularisation path over C = {esc(grid)}: "
-            f"C = {float(path['chosen_C']):g} chosen by {esc(str(path['selected_by']))} "
-            f"(validation accuracy {float(best['validation_accuracy']):.2%}). A strong penalty (small C) keeps "
-            "the weights small and smooth, so the coefficient images look like digit templates; a weak one "
-            "lets single pixels carry large weights that fit the training digits, so the images turn to "
-            "noise and train accuracy runs ahead of test accuracy.</p>")
-    cv = m.get("cross_validation")
-    if cv:
-        parts.append(f"<p>{int(cv['k'])}-fold cross-validation accuracy: {float(cv['mean']):.2%} &plusmn; "
-                     f"{float(cv['std']):.2%} (folds: {', '.join(f'{float(s):.2%}' for s in cv['scores'])})</p>")
-    parts.append("<h2>Figures</h2>")
-    for name, caption in FIGURES.items():
-        png = run_dir / name
-        if png.is_file():
-            data = base64.b64encode(png.read_bytes()).decode()
-            parts.append(f"<figure><img alt='{esc(caption)}' src='data:image/png;base64,{data}'>"
-                         f"<figcaption>{esc(caption)}</figcaption></figure>")
-    parts.append("<h2>Classification report</h2>")
-    parts.append(f"<pre>{esc(test['report_text'])}</pre>")
-    parts.append("<h2>Options</h2><table>")
-    for key, value in m["options"].items():
-        parts.append(f"<tr><th>{esc(str(key))}</th><td>{esc(json.dumps(value))}</td></tr>")
-    parts.append("</table>")
-    if "data" in m:
-        parts.append(f"<h2>Data</h2><pre>{esc(json.dumps(m['data'], indent=2))}</pre>")
-    parts.append("</body></html>")
+    env = jinja2.Environment(loader=jinja2.PackageLoader("mnist_logreg", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    page = env.get_template("report.html").render(**_context(m, run_dir))
     out = run_dir / "report.html"
     with atomic_write(out, "w") as fh:
-        fh.write("\n".join(parts))
+        fh.write(page)
     return out
