@@ -93,6 +93,8 @@ def test_train_full_outputs_and_schema(capsys, tmp_path):
     assert code == 0
     assert "test accuracy" in out and "converged" in out and "3-fold CV" in out
     assert "path: C = 0.01: validation accuracy" in err
+    assert err.index("evaluating on the test set...") < err.index("writing figures...") \
+        < err.index("writing report.html...")  # progress after the fit
     folds = [line for line in err.splitlines() if line.startswith("cross-validation: fold")]
     assert [line.split()[2] for line in folds] == ["1", "2", "3"] and all(line.endswith("%") for line in folds)
     m = json.loads((out_dir / "metrics.json").read_text())

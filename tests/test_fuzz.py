@@ -20,7 +20,7 @@ from mnist_logreg.datasets.idx import IDXFormatError, idx_bytes, parse_idx
 from mnist_logreg.images import ImageError, preprocess_image
 from mnist_logreg.modelio import ModelFileError, load_model
 
-FUZZ = settings(max_examples=60, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=60, deadline=10_000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _mutations(data: bytes):

@@ -135,6 +135,12 @@ class _Status:
         elif info.get("iter", 0) % 25 == 0:
             print(text, file=sys.stderr, flush=True)
 
+    def stage(self, text: str) -> None:
+        """What happens after the fit (evaluation, figures, report): one line each."""
+        if self.on:
+            self.done()
+            print(f"{text}...", file=sys.stderr, flush=True)
+
     def path_step(self, i: int, row: dict) -> None:
         if self.on:
             self.done()
@@ -210,7 +216,7 @@ def cmd_train(args) -> int:
     status = _Status(args.quiet or args.json)
     try:
         m = train(opts, _data_options(args), args.out, on_iteration=status.iteration, on_fold=status.fold,
-                  on_path_step=status.path_step)
+                  on_path_step=status.path_step, on_stage=status.stage)
     finally:
         status.done()
     _emit(m, args)

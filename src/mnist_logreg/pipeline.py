@@ -137,14 +137,17 @@ _TRAIN_SCORED = 10_000
 
 
 def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
-                   history=None, train_set=None) -> dict:
+                   history=None, train_set=None, on_stage: Callable[[str], None] | None = None) -> dict:
     """Evaluate on the test set and write metrics, report text, figures and report.html to ``out``.
 
     ``train_set`` (X, y), when given, is scored too (its first ``_TRAIN_SCORED`` rows) for the
-    report's train-versus-test comparison. Returns ``metrics`` with the results and ``"out"``.
+    report's train-versus-test comparison. ``on_stage(text)`` is told what is being done.
+    Returns ``metrics`` with the results and ``"out"``.
     """
     from sklearn.metrics import log_loss
 
+    stage = on_stage or (lambda text: None)
+    stage("evaluating on the test set")
     names = _class_names(task, model.classes_)
     y_pred = model.predict(X_test)
     proba = model.predict_proba(X_test)
@@ -164,6 +167,7 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     metrics["out"] = str(out)
     if not figures:
         return metrics
+    stage("writing figures")
     label_of = dict(zip(model.classes_.tolist(), names, strict=True))
     cm = np.array(result["confusion_matrix"])
     plots.save_figure(plots.confusion_matrix_figure(cm, names), out / "confusion_matrix.png")
@@ -196,6 +200,7 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     digits_present = sorted(np.unique(data.y_train).tolist())
     plots.save_figure(plots.mean_images(data.X_train, data.y_train, digits_present), out / "mean_images.png")
     plots.save_figure(plots.pixel_correlation(data.X_train), out / "pixel_correlation.png")
+    stage("writing report.html")
     build_report(out)
     return metrics
 
@@ -208,6 +213,7 @@ def train(
     on_iteration: Callable[[dict], None] | None = None,
     on_fold: Callable[[int, float], None] | None = None,
     on_path_step: Callable[[int, dict], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
     data: MNIST | None = None,
 ) -> dict:
     """Load, shuffle, (subsample), fit, cross-validate, evaluate and write a run folder.
@@ -308,7 +314,7 @@ def train(
                                                             chosen_C=C), staging / "regularisation_path.png")
         save_model(model, staging / "model.npz", task=str(task), extra={"fit": fit})
         metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history,
-                                 train_set=(X_train, y_train))
+                                 train_set=(X_train, y_train), on_stage=on_stage)
     metrics["out"] = str(out)
     return metrics
 
