@@ -1,7 +1,12 @@
-"""Writes mnist_logistic_regression.ipynb (without outputs) from the cells below.
+"""Runs the notebook built from the cells below, or (for developers) rewrites the stored one.
 
-Edit the cells here and run ``python examples/make_notebook.py``. With ``--execute OUT`` it also
-runs the notebook and writes the copy with outputs to OUT (``make notebook`` does that).
+``make notebook`` runs ``python examples/make_notebook.py --execute OUT``: the notebook is built
+from the cells, executed, and the copy with outputs written to OUT; the stored
+``mnist_logistic_regression.ipynb`` (where a learner may have made edits) is not touched.
+Developers who change the cells here run ``--write-source`` to rewrite the stored notebook
+(without outputs); it refuses to overwrite a stored notebook that holds outputs (someone ran
+and saved it) unless ``--force`` is given. ``tests/test_notebook.py`` checks that the stored
+notebook's cells are the generator's.
 """
 
 from pathlib import Path
@@ -151,15 +156,20 @@ A photo or drawing of a digit is not like MNIST: dark ink on light paper, any si
 `preprocess_image` turns it into the 28x28, white-on-black, size-normalised and centred form the
 model expects. Here we make such an image from a test digit (on the command line:
 `mnist-logreg predict my_digit.png`)."""),
-    ("code", """from PIL import Image
+    ("code", """import tempfile
+from pathlib import Path
+
+from PIL import Image
 from mnist_logreg import preprocess_image
 
 paper = Image.fromarray(255 - X_test[0].reshape(28, 28)).resize((300, 300))
 canvas = Image.new("L", (420, 380), 255)
 canvas.paste(paper, (90, 20))
-canvas.save("my_digit.png")
+my_digit = Path(tempfile.mkdtemp(prefix="mnist-logreg-")) / "my_digit.png"  # not in your working folder
+canvas.save(my_digit)
+print("saved", my_digit, "- try yours: preprocess_image('path/to/your_photo.jpg')")
 
-seen = preprocess_image("my_digit.png")
+seen = preprocess_image(my_digit)
 print("the model reads:", softmax.predict(seen.reshape(1, -1))[0], "(true label:", y_test[0], ")")
 # digit_grid draws ink dark on light (MNIST's white-on-black, inverted): give it the photo inverted
 # too, so that it shows as it is, dark ink on white paper
@@ -180,12 +190,22 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--execute", metavar="OUT", help="also run it and write the executed copy to OUT")
+    parser.add_argument("--execute", metavar="OUT", help="run it and write the executed copy to OUT")
+    parser.add_argument("--write-source", action="store_true",
+                        help="rewrite the stored notebook from the cells (developers)")
+    parser.add_argument("--force", action="store_true", help="with --write-source: even over edits or outputs")
     args = parser.parse_args()
     path = Path(__file__).with_name("mnist_logistic_regression.ipynb")
     nb = build()
-    nbformat.write(nb, path)
-    print(f"wrote {path}")
+    if args.write_source:
+        if path.exists() and not args.force:
+            stored = nbformat.read(path, as_version=4)
+            has_outputs = any(c.get("outputs") for c in stored.cells if c.cell_type == "code")
+            if has_outputs:
+                raise SystemExit(f"{path} holds outputs (someone ran and saved it): not overwritten; "
+                                 "use --force to replace it")
+        nbformat.write(nb, path)
+        print(f"wrote {path}")
     if args.execute:
         import nbclient
 
