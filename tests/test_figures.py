@@ -51,6 +51,7 @@ def test_no_text_overlaps_in_any_figure(task, mnist, tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline.plots, "save_figure", keep)
     train(TrainOptions(task=task, train_size=1500, C=[0.1, 1.0]), out=tmp_path / "run", data=mnist)
     assert {"coefficients.png", "misclassified.png", "regularisation_path.png"} <= set(figures)
+    assert ("pr_roc.png" in figures) == (task != "multiclass")  # the curves of a binary decision
     problems = {name: _overlaps(fig) for name, fig in figures.items()}
     problems = {name: found for name, found in problems.items() if found}
     assert not problems, problems

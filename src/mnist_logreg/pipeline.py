@@ -173,6 +173,9 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     plots.save_figure(plots.confusion_matrix_figure(cm, names), out / "confusion_matrix.png")
     plots.save_figure(plots.confusion_matrix_figure(cm, names, normalize=True),
                       out / "confusion_matrix_normalized.png")
+    if len(model.classes_) == 2:  # binary and pair tasks: the curves behind the single threshold
+        plots.save_figure(plots.pr_roc_curves(y_test == model.classes_[1], proba[:, 1], names[1], names[0]),
+                          out / "pr_roc.png")
     wrong = misclassified(y_test, y_pred, proba, limit=40)
     if len(wrong["index"]):
         labels = [f"true {label_of[t]}\npred {label_of[p]} {c:.0%}"

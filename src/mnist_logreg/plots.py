@@ -268,3 +268,46 @@ def regularisation_path(rows: Sequence[dict], coefs: Sequence[np.ndarray], class
         bottom.suptitle("Coefficients at a few C: templates under a strong penalty, noise under a weak one",
                         fontsize=9)
     return fig
+
+
+def pr_roc_curves(y_true: np.ndarray, scores: np.ndarray, positive: str, negative: str = "the rest",
+                  threshold: float = 0.5) -> Figure:
+    """ROC and precision-recall curves of a binary model, with its operating point marked.
+
+    Parameters
+    ----------
+    y_true : ndarray of bool
+        Whether each digit is the positive class.
+    scores : ndarray
+        The model's probability of the positive class.
+    positive, negative : str
+        The classes' names ("2" and "not 2", or "5" and "3").
+    threshold : float
+        The decision threshold the model uses (0.5: the most probable class).
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
+
+    y_true = np.asarray(y_true, dtype=bool)
+    predicted = scores >= threshold
+    tpr_point = float(np.mean(predicted[y_true])) if y_true.any() else 0.0
+    fpr_point = float(np.mean(predicted[~y_true])) if (~y_true).any() else 0.0
+    precision_point = float(np.mean(y_true[predicted])) if predicted.any() else 1.0
+    fig = Figure(figsize=(9, 4), layout="constrained")
+    ax_roc, ax_pr = fig.subplots(1, 2)
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    ax_roc.plot(fpr, tpr, label=f"AUC {roc_auc_score(y_true, scores):.4f}")
+    ax_roc.plot([0, 1], [0, 1], ":", color="grey")
+    ax_roc.plot([fpr_point], [tpr_point], "o", color="firebrick", label=f"threshold {threshold:g}")
+    ax_roc.set_xlabel("false positive rate")
+    ax_roc.set_ylabel("true positive rate (recall)")
+    ax_roc.set_title("ROC")
+    ax_roc.legend(loc="lower right", fontsize=8)
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    ax_pr.plot(recall, precision, label=f"average precision {average_precision_score(y_true, scores):.4f}")
+    ax_pr.plot([tpr_point], [precision_point], "o", color="firebrick", label=f"threshold {threshold:g}")
+    ax_pr.set_xlabel("recall")
+    ax_pr.set_ylabel("precision")
+    ax_pr.set_title("Precision-recall")
+    ax_pr.legend(loc="lower left", fontsize=8)
+    fig.suptitle(f"{positive} against {negative} on the test set; the dot is the model's operating point")
+    return fig

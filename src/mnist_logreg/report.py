@@ -10,12 +10,17 @@ from pathlib import Path
 
 from ._atomic import atomic_write
 
-__all__ = ["FIGURES", "build_report"]
+__all__ = ["BINARY_ONLY", "FIGURES", "build_report"]
+
+#: figures written only for two-class tasks
+BINARY_ONLY = frozenset({"pr_roc.png"})
 
 #: figure file -> caption, in the order the report shows them
 FIGURES = {
     "confusion_matrix.png": "Confusion matrix on the test set (counts)",
     "confusion_matrix_normalized.png": "Confusion matrix, rows normalised (recall per class)",
+    "pr_roc.png": "Binary tasks: ROC and precision-recall curves on the test set, the model's operating point "
+                  "marked",
     "misclassified.png": "Misclassified test digits, most confident mistakes first",
     "correct.png": "A sample of correctly classified test digits",
     "coefficients.png": "Coefficient images: one 28x28 heatmap per class",
