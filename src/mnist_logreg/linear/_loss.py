@@ -10,8 +10,9 @@ means no penalty. The data is a :class:`~._data.DesignMatrix` (the products the 
 the intercept (or ``(d, K)`` without intercept); ``K = 1`` for the binary model.
 
 Written against the array API standard, so parameters may be numpy arrays or torch tensors.
-Each loss gives the value and gradient, Hessian-vector products, and the per-sample curvature
-weights used to build the preconditioner.
+Each loss gives the value and gradient, Hessian-vector products, and the curvature sums the
+preconditioner is built from; all of them add up over rows, which is how ``_dask.ChunkedLoss``
+runs the same loss chunk by chunk on Dask workers.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ class Loss(Protocol):
     curvature methods need there.
     """
 
-    data: DesignMatrix
+    xp: Any  # the namespace of the parameter arrays
     penalty: Penalty
+    alpha: float  # the penalty's curvature
     fit_intercept: bool
     n_outputs: int
     d: int
@@ -44,11 +46,15 @@ class Loss(Protocol):
     def hessp(self, state: Any, V: Any) -> Any:
         """Hessian-vector product ``H @ V`` at the point where ``state`` was computed."""
 
-    def curvature(self, state: Any) -> Any:
-        """Per-sample curvature weights ``w_i >= 0`` (n,) for the preconditioner's Gram matrix."""
+    def curvature_sums(self, state: Any, *, seed: int = 0) -> tuple[Any, Any, float]:
+        """The preconditioner's curvature as sums over samples (module doc of ``_solvers``).
 
-    def class_matrix(self, state: Any, w: Any) -> Any:
-        """The ``(K, K)`` class-coupling matrix ``S`` paired with ``w`` (module doc of ``_solvers``)."""
+        Returns ``(G, S_sum, w_sum)``: the weighted Gram matrix ``X~^T diag(w) X~`` of the
+        features with the intercept column when there is one (``(d [+ 1], d [+ 1])``; a sketch
+        for many features), the unnormalised class-coupling matrix ``sum_i s_i M_i`` (``(K, K)``)
+        and ``sum_i w_i``. All three add up over disjoint sets of rows, so a loss over chunks of
+        rows (Dask) answers with the sum of its chunks' answers.
+        """
 
     def initial(self) -> Any:
         """The starting point."""
@@ -84,6 +90,18 @@ class _PenalisedLoss:
 
     def _penalty(self, theta) -> float:
         return self.penalty.value(self.xp, theta[: self.d])
+
+    def curvature_sums(self, state, *, seed: int = 0):
+        """``(G, S_sum, w_sum)`` at ``state`` (see :class:`Loss`)."""
+        xp, data = self.xp, self.data
+        w = self.curvature(state)
+        G = data.weighted_gram(w, sketch=True, seed=seed)
+        if self.fit_intercept:
+            xw = data.rmatmul(w[:, None])
+            top = xp.concat([G, xw], axis=1)
+            bottom = xp.concat([xw.T, xp.reshape(xp.sum(w), (1, 1))], axis=1)
+            G = xp.concat([top, bottom], axis=0)
+        return G, self.class_sum(state), float(xp.sum(w))
 
     def hessp(self, state, V):
         """Hessian-vector product H @ V at the point where ``state`` was computed."""
@@ -122,9 +140,10 @@ class BinaryLogLoss(_PenalisedLoss):
         """Per-sample weights w_i: the exact Hessian weight s_i * p_i (1 - p_i)."""
         return self.xp.reshape(self.s * p * (1.0 - p), (-1,))
 
-    def class_matrix(self, p, w):
-        """The (1, 1) class matrix: 1, so that w_i * S is the exact Hessian weight."""
-        return self.xp.ones((1, 1), dtype=self.data.dtype, device=self.data.device)
+    def class_sum(self, p):
+        """The (1, 1) class sum ``sum_i w_i``, so that the class matrix is 1 and ``w_i`` the
+        exact Hessian weight."""
+        return self.xp.reshape(self.xp.sum(self.curvature(p)), (1, 1))
 
     def _curvature_times(self, p, U):
         return self.s * p * (1.0 - p) * U
@@ -165,11 +184,11 @@ class SoftmaxLogLoss(_PenalisedLoss):
         xp = self.xp
         return 2.0 * self.s[:, 0] * xp.max(P * (1.0 - P), axis=1)
 
-    def class_matrix(self, P, w):
-        """S = sum_i s_i M_i / sum_i w_i, the weighted average class-coupling block (K, K)."""
+    def class_sum(self, P):
+        """``sum_i s_i M_i`` (K, K); divided by ``sum_i w_i`` it is the class matrix ``S``."""
         xp = self.xp
         sP = self.s * P
-        return (_diag(xp, xp.sum(sP, axis=0)) - sP.T @ P) / xp.sum(w)
+        return _diag(xp, xp.sum(sP, axis=0)) - sP.T @ P
 
     def _curvature_times(self, P, U):
         xp = self.xp

@@ -78,23 +78,16 @@ class Preconditioner:
     """
 
     def __init__(self, loss: Loss, state, eigh: Callable, seed: int = 0):
-        xp, data = loss.xp, loss.data
-        w = loss.curvature(state)
-        d = loss.d
-        G = data.weighted_gram(w, sketch=True, seed=seed)
-        if loss.fit_intercept:
-            xw = data.rmatmul(w[:, None])
-            top = xp.concat([G, xw], axis=1)
-            bottom = xp.concat([xw.T, xp.reshape(xp.sum(w), (1, 1))], axis=1)
-            G = xp.concat([top, bottom], axis=0)
+        xp = loss.xp
+        G, class_sum, w_sum = loss.curvature_sums(state, seed=seed)
         lam_g, self.U = eigh(G)
-        lam_s, self.V = eigh(loss.class_matrix(state, w))
+        lam_s, self.V = eigh(class_sum / max(w_sum, 1e-300))
         lam_g = xp.clip(lam_g, min=0.0)
         lam_s = xp.clip(lam_s, min=0.0)
         # a tiny floor keeps P invertible where pixels are always 0 or there is no penalty
         floor = max(loss.alpha, 1e-9 * float(xp.max(lam_g)) * max(float(xp.max(lam_s)), 1e-12), 1e-12)
         self.den = lam_g[:, None] * lam_s[None, :] + floor
-        self.xp, self.K, self.alpha, self.d = xp, loss.n_outputs, loss.alpha, d
+        self.xp, self.K, self.alpha, self.d = xp, loss.n_outputs, loss.alpha, loss.d
 
     def times(self, theta):
         """``P @ theta`` (the all-classes intercept direction, where ``P`` is 0, maps to 0)."""
