@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --upgrade pip
 	# torch is pinned to the CPU wheel (any other version pulls GBs of CUDA packages)
-	$(PIP) install -e ".[test,web,gpu]"
+	$(PIP) install -e ".[test,web,gpu,dask]"
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -20,7 +20,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["DenseMatrix", "DesignMatrix", "ScaledIntegerMatrix", "SparseMatrix", "as_design_matrix"]
+__all__ = ["DenseMatrix", "DesignMatrix", "ScaledIntegerMatrix", "SparseMatrix", "as_design_matrix",
+           "preprocessed_matrix"]
 
 # rows per block when building a Gram matrix (bounds the temporary to a block of X)
 _GRAM_BLOCK = 8192
@@ -211,6 +212,22 @@ def _to_host(a: Any) -> Any:
     if isinstance(a, np.ndarray):
         return a
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+
+
+def preprocessed_matrix(X: np.ndarray, offset: np.ndarray, scale: np.ndarray, dtype: Any) -> DesignMatrix:
+    """``(X - offset) * scale`` as a numpy design matrix in ``dtype``.
+
+    Integer pixels with no offset stay 1 byte each (:class:`ScaledIntegerMatrix`); anything else
+    is converted once to a :class:`DenseMatrix`.
+    """
+    dtype = np.dtype(dtype)
+    if X.dtype.kind in "iu" and not np.any(offset):
+        return ScaledIntegerMatrix(X, scale, dtype=dtype)
+    out = X.astype(dtype)
+    if np.any(offset):
+        out -= np.asarray(offset, dtype=dtype)
+    out *= np.asarray(scale, dtype=dtype)
+    return DenseMatrix(np, out)
 
 
 def as_design_matrix(X: Any, xp: Any = np) -> DesignMatrix:

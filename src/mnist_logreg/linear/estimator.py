@@ -16,6 +16,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,7 +30,18 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import get_backend
-from ._data import DenseMatrix, ScaledIntegerMatrix, SparseMatrix
+from ._dask import (
+    chunked_losses,
+    compute_all,
+    distinct_values,
+    is_dask_collection,
+    map_rows,
+    row_aligned,
+    rows_chunked,
+    weighted_accuracy,
+    weights_per_class,
+)
+from ._data import DenseMatrix, SparseMatrix, preprocessed_matrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import make_penalty
 from ._solvers import lbfgs, newton_cg, owlqn, sgd
@@ -80,12 +92,25 @@ class _LinearClassifierMixin(ClassifierMixin):
         return (X - self.offset_) * self.scale_
 
     def decision_function(self, X) -> np.ndarray:
-        """Scores: (n,) for two classes (positive means ``classes_[1]``), else (n, n_classes)."""
+        """Scores: (n,) for two classes (positive means ``classes_[1]``), else (n, n_classes).
+
+        A Dask array gives a Dask array, computed chunk by chunk where the chunks are.
+        """
+        if is_dask_collection(X):
+            check_is_fitted(self)
+            K = self.coef_.shape[0]
+            return map_rows(X, self.decision_function, None if K == 1 else K, self.coef_.dtype)
         scores = np.asarray(self.preprocess(X) @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, (n, n_classes); one-vs-rest scores are normalised to sum 1."""
+        """Class probabilities, (n, n_classes); one-vs-rest scores are normalised to sum 1.
+
+        A Dask array gives a Dask array, computed chunk by chunk where the chunks are.
+        """
+        if is_dask_collection(X):
+            check_is_fitted(self)
+            return map_rows(X, self.predict_proba, len(self.classes_), self.coef_.dtype)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             p = expit(scores)
@@ -101,10 +126,20 @@ class _LinearClassifierMixin(ClassifierMixin):
             return np.log(self.predict_proba(X))
 
     def predict(self, X) -> np.ndarray:
-        """The most probable class for each row of ``X``."""
+        """The most probable class for each row of ``X`` (a Dask array for a Dask array)."""
+        if is_dask_collection(X):
+            check_is_fitted(self)
+            return map_rows(X, self.predict, None, self.classes_.dtype)
         scores = self.decision_function(X)
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """Mean accuracy on ``X, y`` (weighted by ``sample_weight``); Dask arrays are reduced where
+        they are, only the total comes back."""
+        if not (is_dask_collection(X) or is_dask_collection(y)):
+            return super().score(X, y, sample_weight)
+        return weighted_accuracy(self.predict(X), y, sample_weight)
 
     # -- helpers for fit
 
@@ -314,11 +349,16 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
                              f"not {self.solver!r}")
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the model to ``X`` (n, d; dense or scipy sparse) and labels ``y`` (n,).
+        """Fit the model to ``X`` (n, d; dense, scipy sparse or Dask) and labels ``y`` (n,).
+
+        A Dask array ``X`` (chunked along rows; ``y`` and ``sample_weight`` numpy or Dask) is
+        fitted where its chunks are: the loss is computed chunk by chunk on the Dask workers and
+        only sums the size of the coefficients reach this process (see ``linear/_dask.py``).
+        Same objective, stopping rule and fitted attributes as in memory.
 
         Parameters
         ----------
-        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weights, multiplied by the class weights.
@@ -329,46 +369,19 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         """
         self._check_params()
         previous = self._previous_fit() if self.warm_start else None
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
-        codes = self._set_classes(y)
-        if self.class_weight is not None:
-            weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
-                                           sample_weight=sample_weight)
-            sample_weight = sample_weight * weights[codes]
-        be = get_backend(self.backend, self.device, self.dtype)
-        self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
-        # features that preprocess to 0 in every training row (MNIST's corner pixels) get
-        # coefficient 0 at the optimum: leave them out of the solve, which makes every pass over
-        # X cheaper
-        if sp.issparse(X):
-            if be.name != "numpy":
-                raise ValueError("sparse X is fitted on the CPU with the numpy backend; densify it for "
-                                 f"device={self.device!r} / backend={self.backend!r}")
-            active = np.flatnonzero(np.diff(sp.csc_array(X).indptr) > 0)
-            data = SparseMatrix(self._preprocess(X, be.dtype_name, active), dtype=be.dtype)
-        else:
-            active = np.flatnonzero(np.any(X != self.offset_, axis=0))
-            if X.dtype == np.uint8 and be.name == "numpy" and not np.any(self.offset_):
-                # pixels stay 1 byte each; products convert cache-sized blocks (4x less memory traffic)
-                data = ScaledIntegerMatrix(X[:, active], self.scale_[active], dtype=be.dtype)
-            else:
-                data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
-        sw = be.asarray(sample_weight[:, None])
         no_penalty = self.penalty is None or math.isinf(float(self.C))
         penalty = make_penalty(float(self.C), None if no_penalty else self.penalty, self.l1_ratio)
+        if is_dask_collection(X) or is_dask_collection(y):
+            be, active, losses = self._dask_losses(X, y, sample_weight, penalty)
+        else:
+            be, active, losses = self._memory_losses(X, y, sample_weight, penalty)
+        n_features = self.n_features_in_
         solve = SOLVERS[self.solver] if penalty.smooth else owlqn
         n_classes = len(self.classes_)
         t0 = time.perf_counter()
-        if n_classes == 2 or self.multiclass == "ovr":
-            targets = [codes] if n_classes == 2 else [(codes == k) for k in range(n_classes)]
-            losses = [BinaryLogLoss(data, be.asarray(t.astype(np.float64)), sw, penalty, self.fit_intercept)
-                      for t in targets]
-        else:
-            yk = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
-            losses = [SoftmaxLogLoss(data, yk, sw, penalty, self.fit_intercept, n_classes)]
         starts = [loss.initial() for loss in losses]
         if previous is not None and np.array_equal(previous[2], self.classes_) \
-                and previous[0].shape[1] == X.shape[1]:
+                and previous[0].shape[1] == n_features:
             theta = np.vstack([previous[0][:, active].T, previous[1][None]]) if self.fit_intercept \
                 else previous[0][:, active].T
             cols = [theta] if len(losses) == 1 else [theta[:, [k]] for k in range(len(losses))]
@@ -383,7 +396,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.fit_time_ = time.perf_counter() - t0
         theta = np.concatenate([be.to_numpy(r.theta).astype(np.float64) for r in results], axis=1)
         n_active = len(active)
-        coef = np.zeros((theta.shape[1], X.shape[1]))
+        coef = np.zeros((theta.shape[1], n_features))
         coef[:, active] = theta[:n_active].T
         intercept = theta[n_active].copy() if self.fit_intercept else np.zeros(theta.shape[1])
         if no_penalty and len(losses) == 1 and n_classes > 2:
@@ -403,13 +416,101 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} ({self.solver}) did not converge: stopped after "
                 f"{worst.n_iter} iterations with gradient norm {worst.grad_norm:.3g} "
                 f"({worst.message}); " + (
-                    f"tol={self.tol} is below what {self.dtype} resolves here: use dtype='float64' or a "
-                    "larger tol" if "rounding" in worst.message
+                    f"tol={self.tol} is below what {self.dtype} resolves here: use "
+                    + ("dtype='float64' or " if self.dtype != "float64" else "") + "a larger tol"
+                    if "rounding" in worst.message
                     else f"raise max_iter (now {self.max_iter}) or tol (now {self.tol})"),
                 ConvergenceWarning,
                 stacklevel=2,
             )
         return self
+
+    def _memory_losses(self, X, y, sample_weight, penalty):
+        """(backend, active columns, losses) for in-memory ``X`` (numpy, scipy sparse)."""
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
+        codes = self._set_classes(y)
+        if self.class_weight is not None:
+            weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                           sample_weight=sample_weight)
+            sample_weight = sample_weight * weights[codes]
+        be = get_backend(self.backend, self.device, self.dtype)
+        self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
+        # features that preprocess to 0 in every training row (MNIST's corner pixels) get
+        # coefficient 0 at the optimum: leave them out of the solve, which makes every pass over
+        # X cheaper
+        if sp.issparse(X):
+            if be.name != "numpy":
+                raise ValueError("sparse X is fitted on the CPU with the numpy backend; densify it for "
+                                 f"device={self.device!r} / backend={self.backend!r}")
+            active = np.flatnonzero(np.diff(sp.csc_array(X).indptr) > 0)
+            data = SparseMatrix(self._preprocess(X, be.dtype_name, active), dtype=be.dtype)
+        else:
+            active = np.flatnonzero(np.any(X != self.offset_, axis=0))
+            if be.name == "numpy":
+                # uint8 pixels stay 1 byte each; products convert cache-sized blocks (4x less memory traffic)
+                data = preprocessed_matrix(X[:, active], self.offset_[active], self.scale_[active], be.dtype)
+            else:
+                data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
+        sw = be.asarray(sample_weight[:, None])
+        n_classes = len(self.classes_)
+        if n_classes == 2 or self.multiclass == "ovr":
+            targets = [codes] if n_classes == 2 else [(codes == k) for k in range(n_classes)]
+            losses = [BinaryLogLoss(data, be.asarray(t.astype(np.float64)), sw, penalty, self.fit_intercept)
+                      for t in targets]
+        else:
+            yk = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
+            losses = [SoftmaxLogLoss(data, yk, sw, penalty, self.fit_intercept, n_classes)]
+        return be, active, losses
+
+    def _dask_losses(self, X, y, sample_weight, penalty):
+        """(backend, active columns, losses) for Dask arrays: chunks persisted on the workers."""
+        if self.device != "cpu" or self.backend == "torch":
+            raise ValueError("Dask arrays are fitted by the numpy backend on the workers' CPUs; "
+                             f"got device={self.device!r}, backend={self.backend!r}")
+        be = get_backend("numpy", "cpu", self.dtype)
+        X = rows_chunked(X)
+        if X.dtype not in _ACCEPTED_DTYPES:
+            raise ValueError(f"X: expected dtype uint8, float32 or float64, found {X.dtype}")
+        y = row_aligned(y, X.chunks[0], "y")
+        weights = row_aligned(np.ones(X.shape[0]) if sample_weight is None else sample_weight, X.chunks[0],
+                              "sample_weight")
+        self.__dict__.pop("feature_names_in_", None)
+        self.n_features_in_ = X.shape[1]
+        self._set_classes(distinct_values(y))  # checks there are 2 or more
+        n_classes = len(self.classes_)
+        codes = y.map_blocks(partial(np.searchsorted, self.classes_), dtype=np.intp)
+        offset, scale = _fit_scaling(X, self.scaling)
+        active, offset, scale, counts, bad_weight = compute_all(
+            (X != offset).any(axis=0), offset, scale, weights_per_class(codes, weights, n_classes),
+            ((weights < 0) | ~np.isfinite(weights)).any())
+        if bad_weight:
+            raise ValueError("sample_weight must be finite and non-negative")
+        if not counts.sum() > 0:
+            raise ValueError("sample_weight: every weight is zero; at least one must be positive")
+        self.offset_, self.scale_ = np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        if self.class_weight is not None:
+            per_class = _class_weights(self.class_weight, self.classes_, counts)
+            weights = weights * codes.map_blocks(per_class.take, dtype=np.float64)
+        active = np.flatnonzero(active)
+        losses = chunked_losses(
+            X, codes, weights, active=active, offset=self.offset_[active], scale=self.scale_[active],
+            dtype=self.dtype, penalty=penalty, fit_intercept=self.fit_intercept, n_classes=n_classes,
+            one_vs_rest=self.multiclass == "ovr")
+        return be, active, losses
+
+
+def _class_weights(class_weight, classes: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per-class weights from the weighted count of each class (scikit-learn's rules)."""
+    if class_weight == "balanced":
+        with np.errstate(divide="ignore"):
+            return counts.sum() / (len(classes) * counts)
+    out = np.ones(len(classes))
+    for label, weight in class_weight.items():
+        where = np.flatnonzero(classes == label)
+        if where.size == 0:
+            raise ValueError(f"class_weight: label {label!r} is not among the classes {classes.tolist()}")
+        out[where[0]] = weight
+    return out
 
 
 def _tag_callback(cb, k):
