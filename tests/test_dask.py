@@ -25,11 +25,10 @@ TIGHT = dict(dtype="float64", tol=1e-5)  # objective gap about tol**2 / 8: 1e-11
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, memory_limit="2GiB")
-    with distributed.Client(cluster) as c:
+    from mnist_logreg._chunks import dask_client
+
+    with dask_client(workers=2, memory_limit="2GiB") as c:
         yield c
-    cluster.close()
 
 
 @pytest.fixture(scope="module")

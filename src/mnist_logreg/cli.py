@@ -104,6 +104,20 @@ def cmd_data_show(args) -> int:
     return 0
 
 
+def cmd_data_augment(args) -> int:
+    from tqdm import tqdm
+
+    from .datasets.augment import augment
+
+    data = _load(args)
+    with tqdm(total=args.n, unit="digit", unit_scale=True, disable=args.quiet, file=sys.stderr) as bar:
+        out = augment(data.X_train, data.y_train, args.n, args.out, seed=args.seed, chunk_rows=args.chunk_rows,
+                      source_checksums=data.checksums, on_chunk=lambda done, total: bar.update(done - bar.n))
+    print(f"wrote {args.n} digits to {out} (seed {args.seed}; chunks of {min(args.chunk_rows, args.n)} rows, "
+          "each with its SHA-256)")
+    return 0
+
+
 def cmd_data_fetch(args) -> int:
     data = _load(args)
     print(f"fetched {data.source}: {len(data.y_train)} train, {len(data.y_test)} test digits (cached)")
@@ -140,6 +154,11 @@ class _Status:
         if self.on:
             self.done()
             print(f"{text}...", file=sys.stderr, flush=True)
+
+    def cluster(self, dashboard: str, workers: int) -> None:
+        """Where the Dask fit runs: always said (stderr), --quiet or not, as a log line."""
+        print(f"dask: {workers} worker{'s' if workers != 1 else ''}, dashboard {dashboard}", file=sys.stderr,
+              flush=True)
 
     def path_step(self, i: int, row: dict) -> None:
         if self.on:
@@ -212,11 +231,12 @@ def cmd_train(args) -> int:
                         penalty=args.penalty,
                         seed=args.seed,
                         train_size=args.train_size, cv=args.cv, max_iter=args.max_iter,
-                        figures=not args.no_figures)
+                        figures=not args.no_figures, train_source=args.train_source, workers=args.workers,
+                        scheduler=args.scheduler, worker_memory=args.worker_memory)
     status = _Status(args.quiet or args.json)
     try:
         m = train(opts, _data_options(args), args.out, on_iteration=status.iteration, on_fold=status.fold,
-                  on_path_step=status.path_step, on_stage=status.stage)
+                  on_path_step=status.path_step, on_stage=status.stage, on_cluster=status.cluster)
     finally:
         status.done()
     _emit(m, args)
@@ -391,7 +411,10 @@ EXAMPLES = {
               "mnist-logreg data fetch --source idx"],
     "train": ["mnist-logreg train", "mnist-logreg train --task digit:2 --cv 5",
               "mnist-logreg train --features accurate --out runs/accurate",
-              "mnist-logreg train --C 0.001,0.01,0.1,1,10 --penalty l1"],
+              "mnist-logreg train --C 0.001,0.01,0.1,1,10 --penalty l1",
+              "mnist-logreg train --train-source augmented --workers 2 --features deskew"],
+    "augment": ["mnist-logreg data augment --n 1000000 --seed 0 --out augmented",
+                "mnist-logreg train --train-source augmented --workers 2"],
     "evaluate": ["mnist-logreg evaluate --model runs/accurate/model.npz",
                  "mnist-logreg evaluate --model model.npz --cv 5 --json"],
     "report": ["mnist-logreg report runs/accurate"],
@@ -434,6 +457,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", metavar="RxC", help="a grid of ROWSxCOLS digits, e.g. 10x10")
     p.add_argument("--out", help="PNG file to write (default digit.png or grid.png)")
     p.set_defaults(func=cmd_data_show)
+    p = dsub.add_parser("augment", **_with_examples("augment"), help="write distorted copies of the training digits",
+                        description="Write N augmented training digits (the originals, then seeded shifts, "
+                                    "rotations and elastic distortions) as a chunked Zarr store that "
+                                    "'train --train-source' reads lazily. Atomic: an interrupted run leaves "
+                                    "nothing that looks complete.")
+    _add_source_options(p)
+    p.add_argument("--n", type=int, required=True,
+                   help="number of digits to write (the first 60,000 are the originals)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the distortions (default 0)")
+    p.add_argument("--out", required=True, help="folder of the store (replaced whole when complete)")
+    p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per chunk (default 10000)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_data_augment)
     p = dsub.add_parser("fetch", **_with_examples("fetch"), help="download and cache a source",
                         description="Download a source into the cache (checksummed).")
     _add_source_options(p)
@@ -461,6 +497,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="skip figures and the HTML report")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     p.add_argument("--quiet", action="store_true", help="no live status")
+    g = p.add_argument_group("Dask (more digits than memory holds; the dask extra)")
+    g.add_argument("--train-source", metavar="DIR",
+                   help="train on an augmented store written by 'mnist-logreg data augment' (read lazily)")
+    g.add_argument("--workers", type=int, metavar="N", help="fit on a local Dask cluster of N worker processes")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="fit on a running Dask cluster, e.g. tcp://10.0.0.5:8786 (not with --workers)")
+    g.add_argument("--worker-memory", metavar="SIZE", help="memory limit per local worker, e.g. 4GiB")
     _add_source_options(p)
     p.set_defaults(func=cmd_train)
 
@@ -525,7 +568,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             pass
         return 141
     except (UserError, ValueError, DataSourceError, IDXFormatError, ModelFileError, ImageError,
-            OSError) as exc:  # OSError: a full disk, a read-only folder... one line that names the path
+            OSError, ImportError) as exc:
+        # OSError: a full disk, a read-only folder... one line that names the path;
+        # ImportError: an optional extra (dask, gpu, web) is missing, and the message says which
         msg = str(exc) or type(exc).__name__
         print(f"mnist-logreg: error: {msg}", file=sys.stderr)
         return 2

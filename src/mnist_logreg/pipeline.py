@@ -77,6 +77,16 @@ class TrainOptions:
     max_iter: int = 1000
     tol: float | None = None  # None: the estimator's default
     figures: bool = True
+    # Dask (the dask extra): training digits from an augmented Zarr store, and where to fit
+    train_source: str | None = None  # a folder written by `mnist-logreg data augment`
+    workers: int | None = None  # a local cluster of this many worker processes
+    scheduler: str | None = None  # or the address of a running Dask scheduler
+    worker_memory: str | None = None  # memory limit per local worker, e.g. "4GiB"
+
+    @property
+    def uses_dask(self) -> bool:
+        """Whether the fit runs on Dask (a store, a local cluster or a scheduler was asked for)."""
+        return self.train_source is not None or self.workers is not None or self.scheduler is not None
 
 
 def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
@@ -217,9 +227,13 @@ def train(
     on_fold: Callable[[int, float], None] | None = None,
     on_path_step: Callable[[int, dict], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    on_cluster: Callable[[str, int], None] | None = None,
     data: MNIST | None = None,
 ) -> dict:
     """Load, shuffle, (subsample), fit, cross-validate, evaluate and write a run folder.
+
+    With ``opts.uses_dask`` the fit runs on Dask (:func:`_train_on_dask`); ``on_cluster`` is
+    told the dashboard address and the number of workers.
 
     With several values of ``opts.C``, the regularisation path is fitted first (warm starts,
     on 90% of the training digits), ``C`` is chosen by accuracy on the other 10%, and the model
@@ -248,6 +262,9 @@ def train(
     if data is None:
         data = load_data(data_opts)
     out = check_output_folder(out if out is not None else default_run_dir())  # before any work
+    if opts.uses_dask:
+        return _train_on_dask(opts, data_opts, data, task, C, out, on_iteration=on_iteration, on_stage=on_stage,
+                              on_cluster=on_cluster)
     X_train, y_train = shuffle(data.X_train, data.y_train, opts.seed)
     X_train, y_train = task.apply(X_train, y_train)
     X_test, y_test = task.apply(data.X_test, data.y_test)
@@ -318,6 +335,88 @@ def train(
         save_model(model, staging / "model.npz", task=str(task), extra={"fit": fit})
         metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history,
                                  train_set=(X_train, y_train), on_stage=on_stage)
+    metrics["out"] = str(out)
+    return metrics
+
+
+def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task: Task, C: float, out: Path, *,
+                   on_iteration=None, on_stage=None, on_cluster=None) -> dict:
+    """``train`` with the fit on Dask: training digits from ``opts.train_source`` (an augmented
+    store, read lazily) or MNIST's, features made per chunk on the workers, the linear model
+    fitted where the chunks are; evaluation on the in-memory test set as usual."""
+    import dask.array as da
+
+    from ._chunks import dask_client
+    from .datasets.augment import open_augmented
+    from .features.chunks import fit_on_sample, transform_chunks
+
+    refused = {"cv": opts.cv, "several C": isinstance(opts.C, list | tuple) and len(opts.C) > 1,
+               "train_size": opts.train_size, "model sgd": opts.model == "sgd", "task pair": task.kind == "pair"}
+    asked = [name for name, value in refused.items() if value]
+    if asked:
+        raise ValueError(f"a fit on Dask (--train-source / --workers / --scheduler) does not take {', '.join(asked)} "
+                         "yet: fit in memory for those")
+    store = open_augmented(opts.train_source) if opts.train_source else None  # a bad store fails here
+    with dask_client(opts.workers, opts.scheduler, opts.worker_memory) as client:
+        if on_cluster is not None:
+            on_cluster(client.dashboard_link, len(client.scheduler_info()["workers"]))
+        if store is not None:
+            X, y = store.images, store.labels
+        else:
+            X_np, y_np = shuffle(data.X_train, data.y_train, opts.seed)
+            X = da.from_array(X_np, chunks=(10_000, X_np.shape[1]))
+            y = da.from_array(y_np, chunks=10_000)
+        if task.kind == "digit":
+            y = y.map_blocks(lambda b: task.apply(b[:, None], b)[1], dtype=np.int64)
+        feature_map = make_feature_map(opts.features, random_state=opts.seed)
+        linear = make_model(opts.model, C, X.shape[0], opts.seed, opts.max_iter, opts.tol,
+                            scaling=linear_scaling(opts.features), penalty=opts.penalty)
+        if on_iteration is not None:
+            linear.set_params(callback=on_iteration)
+        t0 = time.perf_counter()
+        features_s = 0.0
+        if feature_map is None:
+            model = linear.fit(X, y)
+        else:
+            fit_on_sample(feature_map, X, y)
+            features_s = time.perf_counter() - t0
+            linear.fit(transform_chunks(feature_map, X), y)
+            model = Pipeline([*feature_map.steps, ("logreg", linear)])
+        wall = time.perf_counter() - t0
+        linear.set_params(callback=None)
+        scored = min(_TRAIN_SCORED, X.shape[0])
+        X_head, y_head = (np.asarray(a) for a in da.compute(X[:scored], y[:scored]))
+        n_workers = len(client.scheduler_info()["workers"])
+    X_test, y_test = task.apply(data.X_test, data.y_test)
+    fit = {
+        "fit_time_s": wall,
+        "features": feature_spec(model) or "pixels",
+        "features_time_s": features_s,
+        "n_features": int(linear.n_features_in_),
+        "model": opts.model,
+        "C": C,
+        "penalty": opts.penalty,
+        "n_iter": int(np.max(linear.n_iter_)),
+        "converged": bool(linear.converged_),
+        "objective": linear.objective_,
+        "n_train": int(X.shape[0]),
+        "dask": {"workers": n_workers, "chunks": len(X.chunks[0]),
+                 "train_source": str(opts.train_source) if opts.train_source else "MNIST training digits"},
+    }
+    metrics = {
+        "options": {**asdict(opts), **{f"data_{k}": v for k, v in asdict(data_opts).items()}},
+        "fit": fit,
+        "data": {"source": data.source, "checksums": data.checksums, "n_train": int(X.shape[0]),
+                 "n_test": len(y_test), **({"augmented": store.attrs} if store is not None else {})},
+        "versions": _versions(),
+    }
+    if store is not None:  # the per-chunk checksums are in the store; the report needs only its identity
+        metrics["data"]["augmented"] = {k: v for k, v in store.attrs.items() if k != "sha256"}
+    history = linear.history_[0] if linear.history_ and isinstance(linear.history_[0], list) else linear.history_
+    with atomic_folder(out) as staging:
+        save_model(model, staging / "model.npz", task=str(task), extra={"fit": fit})
+        metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history,
+                                 train_set=(X_head, y_head), on_stage=on_stage)
     metrics["out"] = str(out)
     return metrics
 

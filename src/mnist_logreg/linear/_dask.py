@@ -18,12 +18,22 @@ This module holds every Dask-specific line of the package's linear models.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._chunks import (
+    _dask,
+    compute_all,
+    distinct_values,
+    is_dask_collection,
+    map_rows,
+    row_aligned,
+    rows_chunked,
+    weighted_accuracy,
+    weights_per_class,
+)
 from ._data import preprocessed_matrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import Penalty, make_penalty
@@ -34,89 +44,6 @@ __all__ = ["ChunkedLoss", "chunked_losses", "compute_all", "distinct_values", "i
 # chunks added together per reduction task (a tree of this fan-in)
 _FAN_IN = 8
 _NO_PENALTY = make_penalty(float("inf"))
-
-
-def is_dask_collection(a: Any) -> bool:
-    """Whether ``a`` is a Dask collection (without importing Dask when it is not loaded)."""
-    dask = sys.modules.get("dask")
-    return dask is not None and dask.is_dask_collection(a)
-
-
-def _dask():
-    try:
-        import dask
-        import dask.array as da
-    except ImportError as exc:  # pragma: no cover - the dask extra is installed by make test
-        raise ImportError("Dask arrays need the dask extra: pip install 'mnist-logreg[dask]'") from exc
-    return dask, da
-
-
-def rows_chunked(X: Any, name: str = "X") -> Any:
-    """``X`` as a 2-D Dask array chunked along rows only (one chunk across the columns)."""
-    _, da = _dask()
-    X = da.asarray(X)
-    if X.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-D array (n_samples, n_features), found {X.ndim}-D {X.shape}")
-    if any(np.isnan(c) for c in X.chunks[0]):
-        raise ValueError(f"{name}: the row chunks have unknown sizes; call {name}.compute_chunk_sizes() first")
-    return X.rechunk({1: -1}) if len(X.chunks[1]) > 1 else X
-
-
-def row_aligned(a: Any, row_chunks: tuple[int, ...], name: str) -> Any:
-    """A 1-D array (numpy or Dask) as a Dask array with the given row chunks."""
-    _, da = _dask()
-    n = sum(row_chunks)
-    if not is_dask_collection(a):
-        a = np.asarray(a)
-        if a.ndim != 1 or a.shape[0] != n:
-            raise ValueError(f"{name}: expected shape ({n},), found {a.shape}")
-        return da.from_array(a, chunks=(row_chunks,))
-    if a.ndim != 1 or a.shape[0] != n:
-        raise ValueError(f"{name}: expected shape ({n},), found {a.shape}")
-    return a.rechunk((row_chunks,)) if a.chunks[0] != tuple(row_chunks) else a
-
-
-def compute_all(*values):
-    """Compute Dask collections (numpy values pass through) in one pass over the data."""
-    dask, _ = _dask()
-    return dask.compute(*values)
-
-
-def distinct_values(y) -> np.ndarray:
-    """The sorted distinct values of a 1-D Dask array (computed)."""
-    _, da = _dask()
-    return np.asarray(da.unique(y).compute())
-
-
-def weights_per_class(codes, weights, n_classes: int):
-    """The total weight of each class 0..n_classes-1 (lazy)."""
-    _, da = _dask()
-    return da.bincount(codes, weights=weights, minlength=n_classes)
-
-
-def weighted_accuracy(predicted, y, sample_weight=None) -> float:
-    """The (weighted) share of ``predicted == y``, reduced where the chunks are."""
-    _, da = _dask()
-    predicted = da.asarray(predicted)
-    y = row_aligned(y, predicted.chunks[0], "y")
-    hits = (predicted == y).astype(np.float64)
-    if sample_weight is None:
-        return float(hits.mean().compute())
-    w = row_aligned(sample_weight, predicted.chunks[0], "sample_weight")
-    total, correct = compute_all(w.sum(), (w * hits).sum())
-    return float(correct / total)
-
-
-def map_rows(X: Any, fn, n_out: int | None, dtype: Any) -> Any:
-    """``fn`` (numpy rows -> rows of results) applied to each chunk of rows of the Dask array ``X``.
-
-    ``n_out`` is the number of result columns, or None for one value per row (a 1-D result).
-    """
-    X = rows_chunked(X)
-    dtype = np.dtype(dtype)
-    if n_out is None:
-        return X.map_blocks(fn, drop_axis=1, dtype=dtype, meta=np.empty((0,), dtype=dtype))
-    return X.map_blocks(fn, chunks=(X.chunks[0], (n_out,)), dtype=dtype, meta=np.empty((0, 0), dtype=dtype))
 
 
 @dataclass(frozen=True)
@@ -144,20 +71,17 @@ def _make_loss(data, codes, weights, model: _ChunkModel):
 
 
 def _value_grad(loss, theta):
+    """((value, gradient), state) of one chunk: the first part travels, the state stays."""
     f, g, state = loss.value_grad(theta)
-    return f, g, loss, state
+    return (f, g), state
 
 
-def _head(part):
-    return part[0], part[1]
+def _hessp(loss, state, V):
+    return loss.hessp(state, V)
 
 
-def _hessp(part, V):
-    return part[2].hessp(part[3], V)
-
-
-def _curvature(part, seed):
-    return part[2].curvature_sums(part[3], seed=seed)
+def _curvature(loss, state, seed):
+    return loss.curvature_sums(state, seed=seed)
 
 
 def _add_all(items):
@@ -211,19 +135,22 @@ class ChunkedLoss:
         """Objective, gradient and state (the chunks' persisted results) at ``theta``."""
         dask, _ = _dask()
         shared = self._broadcast(theta)
-        parts = dask.persist(*[dask.delayed(_value_grad)(c, shared) for c in self.chunks])
-        f, g = self._sum([dask.delayed(_head)(p) for p in parts])
+        outs = [dask.delayed(_value_grad, nout=2)(c, shared) for c in self.chunks]
+        # one computation keeps both: the sums to add up now, the states for the products to come
+        persisted = dask.persist(*[o[0] for o in outs], *[o[1] for o in outs])
+        heads, states = persisted[: len(outs)], persisted[len(outs) :]
+        f, g = self._sum(list(heads))
         W = theta[: self.d]
         f += self.penalty.value(np, W)
         if self.alpha:
             g[: self.d] += self.penalty.gradient(np, W)
-        return float(f), g.astype(self.dtype), parts
+        return float(f), g.astype(self.dtype), states
 
     def hessp(self, state, V):
         """``H @ V`` at the point where ``state`` was computed."""
         dask, _ = _dask()
         shared = self._broadcast(V)
-        HV = self._sum([dask.delayed(_hessp)(p, shared) for p in state])
+        HV = self._sum([dask.delayed(_hessp)(c, p, shared) for c, p in zip(self.chunks, state, strict=True)])
         if self.alpha:
             HV[: self.d] += self.alpha * V[: self.d]
         return HV.astype(self.dtype)
@@ -231,7 +158,8 @@ class ChunkedLoss:
     def curvature_sums(self, state, *, seed: int = 0):
         """``(G, S_sum, w_sum)``, each the sum of the chunks' (see :class:`~._loss.Loss`)."""
         dask, _ = _dask()
-        G, S, w = self._sum([dask.delayed(_curvature)(p, seed + 7919 * i) for i, p in enumerate(state)])
+        G, S, w = self._sum([dask.delayed(_curvature)(c, p, seed + 7919 * i)
+                             for i, (c, p) in enumerate(zip(self.chunks, state, strict=True))])
         return G.astype(self.dtype), S.astype(self.dtype), w
 
     def initial(self):

@@ -109,6 +109,11 @@ class _PenalisedLoss:
         R = self._curvature_times(state, U)
         return self._backward(R, V)
 
+    def __sizeof__(self) -> int:
+        """Bytes held (the data, targets and weights), for Dask's memory accounting and task placement."""
+        arrays = [a for a in vars(self).values() if hasattr(a, "nbytes")]
+        return object.__sizeof__(self) + self.data.__sizeof__() + int(sum(a.nbytes for a in arrays))
+
     def initial(self):
         """The starting point: all zeros."""
         return self.xp.zeros((self.n_params_rows, self.n_outputs), dtype=self.data.dtype,

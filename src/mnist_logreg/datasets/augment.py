@@ -1,0 +1,212 @@
+"""Augmented MNIST: seeded distorted copies of the training digits in a chunked Zarr store.
+
+Row ``i`` of a store with ``n`` rows is training digit ``i % 60000`` (in the order of the MNIST
+training file); copy ``i // 60000`` is the digit itself for copy 0 and a distortion for every
+later copy: a random shift (up to 2 pixels), rotation (up to 10 degrees), scaling (0.9 to 1.1)
+and an elastic distortion (a smoothed random displacement field, Simard et al. 2003), resampled
+bilinearly. Each chunk of rows draws from a generator seeded by ``(seed, chunk index)``, so a
+store is the same byte for byte whatever order its chunks were written in.
+
+The store (``zarr`` format 3) holds ``images`` (n, 784) uint8 and ``labels`` (n,) uint8, chunked
+alike along rows, and attributes: the format, seed, distortion parameters, the MNIST checksums of
+the source and the SHA-256 of every chunk of both arrays. It is built in a hidden sibling folder
+and renamed into place when complete: an interrupted run leaves nothing that looks complete, and
+a re-run starts clean. :func:`open_augmented` reads it lazily as Dask arrays and checks each
+chunk against its checksum as it is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._atomic import atomic_folder
+
+__all__ = ["FORMAT", "AugmentError", "AugmentedDigits", "augment", "distort", "open_augmented"]
+
+FORMAT = "mnist-logreg-augmented/1"
+#: rows per chunk of the store (7.8 MB of pixels): a unit of work for one Dask task
+DEFAULT_CHUNK_ROWS = 10_000
+SIDE = 28
+DISTORTION = {"max_shift": 2.0, "max_rotate_degrees": 10.0, "max_scale": 0.1, "elastic_alpha": 12.0,
+              "elastic_sigma": 3.0}
+
+
+class AugmentError(ValueError):
+    """An augmented store is missing, incomplete, of another format, or fails its checksums."""
+
+
+def distort(images: np.ndarray, rng: np.random.Generator, **params: float) -> np.ndarray:
+    """Random affine and elastic distortions of 28x28 digits (rows of 784 uint8 pixels).
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, 784), uint8
+    rng : numpy Generator
+        The only source of randomness.
+    **params
+        Override :data:`DISTORTION` (``max_shift``, ``max_rotate_degrees``, ``max_scale``,
+        ``elastic_alpha``, ``elastic_sigma``).
+
+    Returns
+    -------
+    ndarray of shape (n, 784), uint8
+    """
+    from scipy import ndimage
+
+    p = {**DISTORTION, **params}
+    n = images.shape[0]
+    centre = (SIDE - 1) / 2
+    rows, cols = np.mgrid[0:SIDE, 0:SIDE].astype(np.float64) - centre
+    angle = np.deg2rad(rng.uniform(-p["max_rotate_degrees"], p["max_rotate_degrees"], n))
+    scale = rng.uniform(1 - p["max_scale"], 1 + p["max_scale"], n)
+    shift = rng.uniform(-p["max_shift"], p["max_shift"], (2, n))
+    cos, sin = (np.cos(angle) / scale)[:, None, None], (np.sin(angle) / scale)[:, None, None]
+    # where each output pixel samples the input: the inverse of rotate-scale-shift, plus the field
+    field = rng.uniform(-1.0, 1.0, (2, n, SIDE, SIDE))
+    field = ndimage.gaussian_filter(field, sigma=(0, 0, p["elastic_sigma"], p["elastic_sigma"]), mode="constant")
+    src_r = cos * rows - sin * cols + centre - shift[0][:, None, None] + p["elastic_alpha"] * field[0]
+    src_c = sin * rows + cos * cols + centre - shift[1][:, None, None] + p["elastic_alpha"] * field[1]
+    which = np.broadcast_to(np.arange(n, dtype=np.float64)[:, None, None], src_r.shape)
+    out = ndimage.map_coordinates(images.reshape(n, SIDE, SIDE).astype(np.float32), [which, src_r, src_c],
+                                  order=1, mode="constant", cval=0.0)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(n, SIDE * SIDE)
+
+
+def _chunk(train_images: np.ndarray, train_labels: np.ndarray, lo: int, hi: int, seed: int, index: int):
+    """Rows ``lo:hi`` of the store: sources ``i % n_train``, distorted from the second copy on."""
+    n_train = train_images.shape[0]
+    rows = np.arange(lo, hi)
+    images = train_images[rows % n_train].copy()
+    copy = rows // n_train
+    distorted = np.flatnonzero(copy > 0)
+    if distorted.size:
+        rng = np.random.default_rng([seed, index])
+        images[distorted] = distort(images[distorted], rng)
+    return images, train_labels[rows % n_train].astype(np.uint8)
+
+
+def _sha256(a: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+
+
+def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str | Path, *, seed: int = 0,
+            chunk_rows: int = DEFAULT_CHUNK_ROWS, source_checksums: dict | None = None,
+            on_chunk: Callable[[int, int], None] | None = None) -> Path:
+    """Write ``n`` rows of augmented digits to the Zarr store ``out`` (module doc), atomically.
+
+    Parameters
+    ----------
+    train_images : ndarray of shape (n_train, 784), uint8
+    train_labels : ndarray of shape (n_train,)
+    n : int
+        Rows to write (copy 0, the digits themselves, fills the first ``n_train``).
+    out : path
+        The store's folder; replaced whole when the new one is complete.
+    seed : int
+    chunk_rows : int
+        Rows per chunk.
+    source_checksums : dict, optional
+        The checksums of the source data, recorded in the store.
+    on_chunk : callable, optional
+        Called with (rows written, n) after each chunk.
+
+    Returns
+    -------
+    Path
+        ``out``.
+    """
+    import zarr
+
+    if train_images.dtype != np.uint8 or train_images.ndim != 2 or train_images.shape[1] != SIDE * SIDE:
+        raise ValueError(f"train_images: expected uint8 rows of {SIDE * SIDE} pixels, found {train_images.dtype} "
+                         f"{train_images.shape}")
+    if not (isinstance(n, int | np.integer) and n >= 1):
+        raise ValueError(f"n: expected a positive number of digits, found {n!r}")
+    if not (isinstance(chunk_rows, int | np.integer) and chunk_rows >= 1):
+        raise ValueError(f"chunk_rows: expected a positive number of rows, found {chunk_rows!r}")
+    chunk_rows = min(int(chunk_rows), int(n))
+    with atomic_folder(out) as staging:
+        group = zarr.open_group(str(staging), mode="w", zarr_format=3)
+        images = group.create_array("images", shape=(n, SIDE * SIDE), chunks=(chunk_rows, SIDE * SIDE),
+                                    dtype="uint8")
+        labels = group.create_array("labels", shape=(n,), chunks=(chunk_rows,), dtype="uint8")
+        image_sums, label_sums = [], []
+        for index, lo in enumerate(range(0, n, chunk_rows)):
+            hi = min(lo + chunk_rows, n)
+            block, block_labels = _chunk(train_images, train_labels, lo, hi, int(seed), index)
+            images[lo:hi] = block
+            labels[lo:hi] = block_labels
+            image_sums.append(_sha256(block))
+            label_sums.append(_sha256(block_labels))
+            if on_chunk is not None:
+                on_chunk(hi, n)
+        # the attributes, the checksums among them, are the last thing written
+        group.attrs.update({"format": FORMAT, "n": int(n), "seed": int(seed), "chunk_rows": chunk_rows,
+                            "n_source": int(train_images.shape[0]), "distortion": DISTORTION,
+                            "source_checksums": source_checksums or {},
+                            "sha256": {"images": image_sums, "labels": label_sums}})
+    return Path(out)
+
+
+@dataclass
+class AugmentedDigits:
+    """An augmented store opened lazily: ``images`` (n, 784) and ``labels`` (n,) Dask arrays."""
+
+    images: Any
+    labels: Any
+    attrs: dict
+    path: Path
+
+
+def _checked(block: np.ndarray, sums: list[str], what: str, path: Path, block_info=None) -> np.ndarray:
+    index = block_info[0]["chunk-location"][0]
+    if _sha256(block) != sums[index]:
+        raise AugmentError(f"{path}: chunk {index} of {what} fails its SHA-256 checksum (the store is "
+                           "damaged: write it again with 'mnist-logreg data augment')")
+    return block
+
+
+def open_augmented(path: str | Path) -> AugmentedDigits:
+    """Open an augmented store as Dask arrays; each chunk is verified by its checksum when read.
+
+    Raises
+    ------
+    AugmentError
+        The folder is missing, is not a complete store of this format, or its arrays disagree
+        with its attributes (naming the field, expected and found).
+    """
+    import dask.array as da
+
+    path = Path(path)
+    meta_file = path / "zarr.json"
+    if not path.is_dir():
+        raise AugmentError(f"{path}: no such folder (make one with 'mnist-logreg data augment --out {path}')")
+    try:
+        attrs = json.loads(meta_file.read_text()).get("attributes", {})
+    except (OSError, ValueError) as exc:
+        raise AugmentError(f"{meta_file}: not a readable Zarr store ({exc})") from None
+    if attrs.get("format") != FORMAT:
+        raise AugmentError(f"{meta_file}: format: expected {FORMAT!r}, found {attrs.get('format')!r}")
+    images = da.from_zarr(str(path), component="images")
+    labels = da.from_zarr(str(path), component="labels")
+    n = attrs.get("n")
+    sums = attrs.get("sha256", {})
+    if images.shape != (n, SIDE * SIDE) or labels.shape != (n,):
+        raise AugmentError(f"{path}: images/labels: expected shapes ({n}, {SIDE * SIDE}) and ({n},), found "
+                           f"{images.shape} and {labels.shape}")
+    if images.dtype != np.uint8 or labels.dtype != np.uint8:
+        raise AugmentError(f"{path}: images/labels: expected uint8, found {images.dtype} and {labels.dtype}")
+    for name, arr in (("images", images), ("labels", labels)):
+        if len(sums.get(name, [])) != len(arr.chunks[0]):
+            raise AugmentError(f"{meta_file}: sha256.{name}: expected {len(arr.chunks[0])} checksums (one per "
+                               f"chunk), found {len(sums.get(name, []))}")
+    images = images.map_blocks(_checked, sums["images"], "images", path, dtype=np.uint8)
+    labels = labels.map_blocks(_checked, sums["labels"], "labels", path, dtype=np.uint8)
+    return AugmentedDigits(images, labels, attrs, path)

@@ -1,0 +1,125 @@
+"""Augmented stores (``data augment``) and training on them through Dask (``train --train-source``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dask.array")
+pytest.importorskip("zarr")
+
+from mnist_logreg.cli import main
+from mnist_logreg.datasets.augment import AugmentError, augment, distort, open_augmented
+
+
+@pytest.fixture(scope="module")
+def source(small):
+    X, y, _, _ = small
+    return X[:300], y[:300]
+
+
+def test_augment_is_deterministic_and_keeps_the_originals_first(source, tmp_path):
+    X, y = source
+    a = open_augmented(augment(X, y, 700, tmp_path / "a", seed=5, chunk_rows=256))
+    b = open_augmented(augment(X, y, 700, tmp_path / "b", seed=5, chunk_rows=256))
+    c = open_augmented(augment(X, y, 700, tmp_path / "c", seed=6, chunk_rows=256))
+    images, labels = a.images.compute(), a.labels.compute()
+    assert images.shape == (700, 784) and images.dtype == np.uint8 and a.images.chunks[0] == (256, 256, 188)
+    np.testing.assert_array_equal(images, b.images.compute())
+    assert not np.array_equal(images[300:], c.images.compute()[300:])
+    np.testing.assert_array_equal(images[:300], X)  # copy 0: the digits themselves
+    np.testing.assert_array_equal(labels, np.concatenate([y, y, y[:100]]))
+    changed = (images[300:600] != X).mean()
+    assert 0.05 < changed < 0.6  # distorted, not destroyed
+    assert a.attrs["seed"] == 5 and a.attrs["n"] == 700
+
+
+def test_distortion_keeps_the_ink_and_the_centre(source):
+    X, _ = source
+    out = distort(X, np.random.default_rng(0))
+    ink_in, ink_out = X.astype(float).sum(axis=1), out.astype(float).sum(axis=1)
+    assert np.median(ink_out / ink_in) == pytest.approx(1.0, abs=0.2)
+    grid = np.arange(28)
+
+    def centre(imgs):
+        m = imgs.reshape(-1, 28, 28).astype(float)
+        return (m.sum(axis=2) @ grid) / m.sum(axis=(1, 2))
+
+    assert np.abs(centre(out) - centre(X)).max() < 5  # shifts of at most 2 px, plus rotation and field
+
+
+def test_a_damaged_chunk_is_refused_on_read(source, tmp_path):
+    X, y = source
+    path = augment(X, y, 500, tmp_path / "s", seed=0, chunk_rows=200)
+    store = open_augmented(path)
+    meta = json.loads((path / "zarr.json").read_text())
+    meta["attributes"]["sha256"]["images"][1] = "0" * 64
+    (path / "zarr.json").write_text(json.dumps(meta))
+    damaged = open_augmented(path)
+    damaged.images.blocks[0].compute()  # chunk 0 still checks out
+    with pytest.raises(AugmentError, match="chunk 1 of images fails its SHA-256"):
+        damaged.images.compute()
+    assert store.images.shape == (500, 784)
+
+
+def test_bad_stores_are_named(source, tmp_path):
+    X, y = source
+    with pytest.raises(AugmentError, match="no such folder"):
+        open_augmented(tmp_path / "missing")
+    (tmp_path / "notzarr").mkdir()
+    with pytest.raises(AugmentError, match="not a readable Zarr store"):
+        open_augmented(tmp_path / "notzarr")
+    path = augment(X, y, 400, tmp_path / "s", seed=0, chunk_rows=200)
+    meta = json.loads((path / "zarr.json").read_text())
+    meta["attributes"]["format"] = "other"
+    (path / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(AugmentError, match="format: expected"):
+        open_augmented(path)
+    with pytest.raises(ValueError, match="n: expected a positive number"):
+        augment(X, y, 0, tmp_path / "z")
+
+
+def test_an_interrupted_augment_leaves_no_store(source, tmp_path):
+    """Killed by an exception half-way: no folder that looks complete; the old store is kept."""
+    X, y = source
+    old = augment(X, y, 400, tmp_path / "s", seed=0, chunk_rows=100)
+    before = open_augmented(old).images.compute()
+
+    def stop(done, total):
+        if done >= 200:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        augment(X, y, 900, tmp_path / "s", seed=1, chunk_rows=100, on_chunk=stop)
+    with pytest.raises(KeyboardInterrupt):
+        augment(X, y, 900, tmp_path / "new", seed=1, chunk_rows=100, on_chunk=stop)
+    assert not (tmp_path / "new").exists()
+    np.testing.assert_array_equal(open_augmented(old).images.compute(), before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+
+
+def test_cli_augment_then_train_on_a_local_cluster(tmp_path, capsys):
+    store = tmp_path / "aug"
+    assert main(["data", "augment", "--n", "3000", "--seed", "2", "--out", str(store), "--chunk-rows", "1000",
+                 "--quiet"]) == 0
+    assert "wrote 3000 digits" in capsys.readouterr().out
+    run = tmp_path / "run"
+    assert main(["train", "--train-source", str(store), "--workers", "1", "--out", str(run), "--no-figures",
+                 "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    m = json.loads(captured.out)
+    assert "dask: 1 worker, dashboard http://127.0.0.1:" in captured.err
+    assert m["fit"]["converged"] and m["fit"]["n_train"] == 3000 and m["fit"]["dask"]["chunks"] == 3
+    assert m["test"]["accuracy"] > 0.8
+    assert (run / "model.npz").exists()
+    shutil.rmtree(store)
+    assert main(["train", "--train-source", str(store), "--out", str(tmp_path / "r2"), "--quiet"]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    assert main(["train", "--workers", "1", "--cv", "3", "--out", str(tmp_path / "r3"), "--quiet"]) == 2
+    assert "does not take cv" in capsys.readouterr().err
+    assert main(["train", "--workers", "1", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "r4"),
+                 "--quiet"]) == 2
+    assert "give one of them" in capsys.readouterr().err
