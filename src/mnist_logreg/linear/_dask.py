@@ -13,7 +13,8 @@ Any Dask scheduler runs it: the active ``distributed.Client`` (a ``LocalCluster`
 scheduler), else Dask's local threads. If a worker dies, Dask recomputes its chunks from the
 graph that made them (the source array or the Zarr store) and the fit goes on.
 
-This module holds every Dask-specific line of the package's linear models.
+This module and ``mnist_logreg._chunks`` (the Dask-array helpers the estimator and the feature
+maps share) hold every Dask-specific line of the package.
 """
 
 from __future__ import annotations
@@ -23,23 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from .._chunks import (
-    _dask,
-    compute_all,
-    distinct_values,
-    is_dask_collection,
-    map_rows,
-    row_aligned,
-    rows_chunked,
-    weighted_accuracy,
-    weights_per_class,
-)
+from .._chunks import _dask
 from ._data import preprocessed_matrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import Penalty, make_penalty
 
-__all__ = ["ChunkedLoss", "chunked_losses", "compute_all", "distinct_values", "is_dask_collection", "map_rows",
-           "row_aligned", "rows_chunked", "weighted_accuracy", "weights_per_class"]
+__all__ = ["ChunkedLoss", "chunked_losses"]
 
 # chunks added together per reduction task (a tree of this fan-in)
 _FAN_IN = 8

@@ -29,9 +29,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._backend import get_backend
-from ._dask import (
-    chunked_losses,
+from .._chunks import (
     compute_all,
     distinct_values,
     is_dask_collection,
@@ -41,6 +39,8 @@ from ._dask import (
     weighted_accuracy,
     weights_per_class,
 )
+from ._backend import get_backend
+from ._dask import chunked_losses
 from ._data import DenseMatrix, SparseMatrix, preprocessed_matrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import make_penalty
