@@ -134,7 +134,8 @@ def test_train_full_outputs_and_schema(capsys, tmp_path):
 def test_every_command_has_help(capsys):
     parser = build_parser()
     for argv in (["--help"], ["data", "--help"], ["data", "info", "--help"], ["data", "show", "--help"],
-                 ["data", "fetch", "--help"], ["train", "--help"], ["evaluate", "--help"], ["report", "--help"],
+                 ["data", "fetch", "--help"], ["data", "augment", "--help"],
+                 ["train", "--help"], ["evaluate", "--help"], ["report", "--help"],
                  ["predict", "--help"], ["serve", "--help"]):
         with pytest.raises(SystemExit) as exc:
             parser.parse_args(argv)

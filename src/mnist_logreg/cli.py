@@ -409,7 +409,7 @@ EXAMPLES = {
              "mnist-logreg data show --grid 10x10 --split test --out grid.png"],
     "fetch": ["mnist-logreg data fetch --source openml --name mnist_784 --version 1",
               "mnist-logreg data fetch --source idx"],
-    "train": ["mnist-logreg train", "mnist-logreg train --task digit:2 --cv 5",
+    "train": ["mnist-logreg train --task digit:2 --cv 5",
               "mnist-logreg train --features accurate --out runs/accurate",
               "mnist-logreg train --C 0.001,0.01,0.1,1,10 --penalty l1",
               "mnist-logreg train --train-source augmented --workers 2 --features deskew"],
