@@ -121,15 +121,17 @@ def test_all_mirrors_fail_names_file_and_reasons(fake_idx, tmp_path):
     assert "train-images-idx3-ubyte.gz" in msg and "404" in msg and "SHA-256 mismatch" in msg
 
 
-def test_corrupt_cache_file_is_refetched(fake_idx, tmp_path, capsys):
+def test_corrupt_cache_file_is_refetched(fake_idx, tmp_path):
+    from mnist_logreg.datasets import CacheWarning
+
     arrays, files = fake_idx
     with FileServer(files) as srv:
         load_mnist("idx", base_url=srv.url + "/good/", cache_dir=tmp_path)
         (tmp_path / "idx" / "t10k-labels-idx1-ubyte.gz").write_bytes(b"garbage")
-        d = load_mnist("idx", base_url=srv.url + "/good/", cache_dir=tmp_path)
+        with pytest.warns(CacheWarning, match="corrupt cache file"):
+            d = load_mnist("idx", base_url=srv.url + "/good/", cache_dir=tmp_path)
         assert srv.hits["/good/t10k-labels-idx1-ubyte.gz"] == 2
     np.testing.assert_array_equal(d.y_test, arrays["t10k-labels-idx1-ubyte"])
-    assert "corrupt cache file" in capsys.readouterr().err
 
 
 def test_image_label_count_mismatch(monkeypatch):
@@ -216,12 +218,17 @@ def test_openml_by_id_or_name(openml_server, tmp_path, how):
 
 
 def test_openml_corrupt_npz_cache_is_refetched(openml_server, tmp_path, capsys):
+    """Through the CLI: the library's warning is one line, and the command goes on."""
+    from mnist_logreg.cli import main
+
     load_mnist("openml", data_id=4242, cache_dir=tmp_path)
     cache = tmp_path / "openml" / "id-4242.npz"
     cache.write_bytes(cache.read_bytes()[:100])
-    d = load_mnist("openml", data_id=4242, cache_dir=tmp_path)
-    assert d.X_train.shape == (18, 784)
-    assert "corrupt cache file" in capsys.readouterr().err
+    assert main(["data", "info", "--source", "openml", "--data-id", "4242", "--cache-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"mnist-logreg: warning: discarding corrupt cache file {cache}") and err.count("\n") == 1
+    assert "train: images (18, 28, 28)" in out
+    assert load_mnist("openml", data_id=4242, cache_dir=tmp_path).X_train.shape == (18, 784)
 
 
 def test_openml_unknown_id_is_data_source_error(openml_server, tmp_path):
@@ -295,12 +302,23 @@ def test_gzip_bomb_is_refused_while_inflating(fake_idx, tmp_path):
 
 
 def test_read_idx_caps_inflation(tmp_path, monkeypatch):
+    """Inflating stops at the size the header declares, or at MAX_IDX_BYTES when it declares
+    more; a header that is already invalid stops it at once."""
+    import struct
+
     from mnist_logreg.datasets import idx as idx_mod
 
     monkeypatch.setattr(idx_mod, "MAX_IDX_BYTES", 1 << 20)
     path = tmp_path / "big.gz"
-    path.write_bytes(gzip.compress(b"\0" * (4 << 20)))
-    with pytest.raises(idx_mod.IDXFormatError, match="inflates to more than"):
+    path.write_bytes(gzip.compress(b"\0\0\x08\x01" + struct.pack(">I", 1 << 31) + b"\0" * (4 << 20)))
+    with pytest.raises(idx_mod.IDXFormatError, match=f"inflates to more than {1 << 20} bytes"):
+        idx_mod.read_idx(path)
+    monkeypatch.setattr(idx_mod, "MAX_IDX_BYTES", 1 << 30)
+    path.write_bytes(gzip.compress(b"\0\0\x08\x01" + struct.pack(">I", 1000) + b"\0" * (4 << 20)))
+    with pytest.raises(idx_mod.IDXFormatError, match="inflates to more than 1008 bytes"):
+        idx_mod.read_idx(path)
+    path.write_bytes(gzip.compress(b"\x1f" * (4 << 20)))
+    with pytest.raises(idx_mod.IDXFormatError, match="wrong magic bytes"):
         idx_mod.read_idx(path)
 
 
@@ -322,14 +340,16 @@ def _huge_member(path):
 
 @pytest.mark.parametrize("spoil", [lambda p: p.write_bytes(b""), _self_consistent_wrong_shape, _huge_member],
                          ids=["empty", "wrong-shape", "huge-member"])
-def test_bad_cache_entries_are_discarded_and_refetched(openml_server, tmp_path, capsys, spoil):
+def test_bad_cache_entries_are_discarded_and_refetched(openml_server, tmp_path, spoil):
     """A cached entry is checked as a fresh one is; any failure means fetching it again."""
+    from mnist_logreg.datasets import CacheWarning
+
     load_mnist("openml", data_id=4242, cache_dir=tmp_path)
     cache = tmp_path / "openml" / "id-4242.npz"
     spoil(cache)
-    d = load_mnist("openml", data_id=4242, cache_dir=tmp_path)
+    with pytest.warns(CacheWarning, match="discarding corrupt cache file"):
+        d = load_mnist("openml", data_id=4242, cache_dir=tmp_path)
     assert d.X_train.shape == (18, 784)
-    assert "discarding corrupt cache file" in capsys.readouterr().err
     assert load_mnist("openml", data_id=4242, cache_dir=tmp_path).X_train.shape == (18, 784)  # cache is good again
 
 

@@ -84,18 +84,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(model_10k):
+def _start(app):
+    """``app`` served in a thread with the options of ``mnist-logreg serve``: (server, thread, url)."""
     import uvicorn
 
+    from mnist_logreg.web.protocol import SERVER_OPTIONS
+
     port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(model_10k[1]), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **SERVER_OPTIONS))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not srv.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert srv.started, "server did not start"
+    return srv, thread, port
+
+
+@pytest.fixture(scope="module")
+def server(model_10k):
+    srv, thread, port = _start(create_app(model_10k[1]))
     yield f"http://127.0.0.1:{port}"
     srv.should_exit = True
     thread.join(timeout=10)
@@ -178,3 +186,55 @@ def test_huge_images_are_refused_from_the_header(client):
     assert len(buf.getvalue()) < MAX_BODY_BYTES
     r = client.post("/api/predict", content=buf.getvalue(), headers={"Content-Type": "image/png"})
     assert r.status_code == 400 and "over the limit" in r.json()["detail"]
+
+
+def _closed_within(sock: socket.socket, seconds: float) -> tuple[bool, bytes]:
+    """Whether the server closes ``sock`` within ``seconds``, and what it sent before."""
+    sock.settimeout(seconds)
+    received = b""
+    try:
+        while chunk := sock.recv(4096):
+            received += chunk
+    except TimeoutError:
+        return False, received
+    return True, received
+
+
+def test_slow_and_silent_connections_are_closed(model_10k, monkeypatch):
+    """Half a request line, a request whose body drips, and a connection that sends nothing:
+    each is answered 408 (or closed) once the request deadline passes, while a normal request
+    on another connection is served meanwhile (uvicorn alone held them open for ever)."""
+    from mnist_logreg.web.protocol import DeadlineH11Protocol
+
+    monkeypatch.setattr(DeadlineH11Protocol, "deadline_s", 1.0)
+    srv, thread, port = _start(create_app(model_10k[1]))
+    try:
+        half_line = socket.create_connection(("127.0.0.1", port))
+        half_line.sendall(b"GET / HT")
+        dripping = socket.create_connection(("127.0.0.1", port))
+        dripping.sendall(b"POST /api/predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/png\r\n"
+                         b"Content-Length: 1000\r\n\r\n" + b"x" * 10)
+        silent = socket.create_connection(("127.0.0.1", port))
+        normal = socket.create_connection(("127.0.0.1", port))
+        normal.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        normal.settimeout(5)
+        assert normal.recv(64).startswith(b"HTTP/1.1 200")
+        for sock in (half_line, dripping, silent):
+            closed, received = _closed_within(sock, 5)
+            assert closed, "the server kept a slow connection open past its deadline"
+            assert received.startswith(b"HTTP/1.1 408 Request Timeout")
+            assert received.endswith(b"the request did not arrive in time\n")
+            sock.close()
+        # a request that arrives whole in time is not cut, however long the connection lived
+        late = socket.create_connection(("127.0.0.1", port))
+        time.sleep(0.5)
+        late.sendall(b"GET / HT")
+        time.sleep(0.3)
+        late.sendall(b"TP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        closed, received = _closed_within(late, 5)
+        assert closed and received.startswith(b"HTTP/1.1 200")
+        late.close()
+        normal.close()
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)

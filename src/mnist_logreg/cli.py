@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -371,6 +372,7 @@ def cmd_serve(args) -> int:
         import uvicorn
 
         from .web.app import create_app
+        from .web.protocol import SERVER_OPTIONS
     except ImportError as exc:
         raise UserError(f"the web page needs the 'web' extra: pip install 'mnist-logreg[web]' ({exc})") from exc
     import os
@@ -381,9 +383,7 @@ def cmd_serve(args) -> int:
     hosts = [*LOCAL_HOSTS, *(args.allow_host or [])]
     if args.host not in LOCAL_HOSTS and args.host not in ("0.0.0.0", "::"):
         hosts.append(args.host)
-    # idle keep-alive connections close after 5 s (no connection cap: slow clients would make
-    # uvicorn answer everyone 503, measured in benchmarks/bench_web.py)
-    limits = {"timeout_keep_alive": 5, "log_level": "info", "access_log": True}
+    limits = {**SERVER_OPTIONS, "log_level": "info", "access_log": True}
     print(f"serving the draw-a-digit page on http://{args.host}:{args.port}/ with {args.workers} worker(s) "
           f"(press Ctrl+C to stop; requests are logged below)", file=sys.stderr)
     if args.host in ("0.0.0.0", "::") and not args.allow_host:
@@ -551,12 +551,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line_warning
+        return _run(args)
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Library warnings as the CLI's one line: ``mnist-logreg: warning: ...``."""
+    print(f"mnist-logreg: warning: {message}", file=sys.stderr if file is None else file)
+
+
+def _run(args) -> int:
+    """``args.func(args)``, with every documented fault turned into one line and an exit status."""
     from .datasets import DataSourceError, IDXFormatError
     from .images import ImageError
     from .modelio import ModelFileError
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except BrokenPipeError:  # e.g. `mnist-logreg predict --json ... | head`: the reader left; end quietly

@@ -87,30 +87,69 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="), copy=dtype.itemsize > 1 or not arr.flags.writeable)
 
 
-#: the most bytes an IDX file may inflate to when no exact size is known (a gzip bomb is refused)
+#: the most bytes an IDX file may inflate to when its header is no help (a gzip bomb is refused)
 MAX_IDX_BYTES = 1 << 30
+#: inflate at most this much at a time, so a bomb is caught after one piece
+_PIECE = 1 << 20
 
 
-def _decompress(raw: bytes, name: str, max_size: int | None = None) -> bytes:
-    """Inflate gzip ``raw`` (plain bytes pass through), never beyond ``max_size`` bytes."""
+def _declared_size(prefix: bytes | bytearray) -> int | None:
+    """The whole size an IDX file declares in its header, from the first bytes of it.
+
+    ``None`` while ``prefix`` is too short to tell; 0 when the header is already invalid
+    (nothing more is worth inflating: :func:`parse_idx` then names the problem).
+    """
+    if len(prefix) < 4:
+        return None
+    if prefix[0] != 0 or prefix[1] != 0 or prefix[2] not in TYPE_CODES or prefix[3] == 0:
+        return 0
+    header_len = 4 + 4 * prefix[3]
+    if len(prefix) < header_len:
+        return None
+    shape = np.frombuffer(bytes(prefix[4:header_len]), dtype=">u4")
+    return header_len + math.prod(int(s) for s in shape) * TYPE_CODES[prefix[2]].itemsize
+
+
+def _decompress(raw: bytes, name: str, max_size: int | None = None) -> bytes | bytearray:
+    """Inflate gzip ``raw`` (plain bytes pass through), never beyond the size expected.
+
+    The size expected is ``max_size`` when the file's size is known (a download), otherwise
+    what the IDX header declares, capped at :data:`MAX_IDX_BYTES`; inflating stops one piece
+    past it, so a small file that inflates to gigabytes costs no more memory than the data it
+    claims to hold.
+    """
     limit = MAX_IDX_BYTES if max_size is None else max_size
     if raw[:2] != _GZIP_MAGIC:
         if len(raw) > limit:
             raise IDXFormatError(f"{name}: {len(raw)} bytes, more than the {limit} expected")
         return raw
     out, rest = bytearray(), raw
+    declared: int | None = None
     try:
         while rest[:2] == _GZIP_MAGIC:  # one or more gzip members
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out += d.decompress(rest, limit + 1 - len(out))
-            if len(out) > limit:
-                raise IDXFormatError(f"{name}: inflates to more than {limit} bytes (the most expected)")
+            pending = rest
+            while not d.eof:
+                want = min(_PIECE, limit + 1 - len(out))
+                piece = d.decompress(pending, want)
+                out += piece
+                pending = d.unconsumed_tail
+                if declared is None and max_size is None:
+                    declared = _declared_size(out)
+                    if declared == 0:
+                        return out  # an invalid header: parse_idx names the problem
+                    if declared is not None:
+                        limit = min(limit, declared)
+                if len(out) > limit:
+                    raise IDXFormatError(f"{name}: inflates to more than {limit} bytes (the most expected)")
+                if not pending and len(piece) < want:
+                    break  # all input used and no output held back
             if not d.eof:
                 raise IDXFormatError(f"{name}: corrupt gzip stream: truncated")
             rest = d.unused_data
     except zlib.error as exc:
         raise IDXFormatError(f"{name}: corrupt gzip stream: {exc}") from exc
-    return bytes(out)
+    return out
 
 
 def read_idx(path: str | os.PathLike[str]) -> np.ndarray:

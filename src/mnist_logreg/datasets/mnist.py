@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from .._atomic import atomic_write
 from .._npz import read_npz
 from .idx import IDXFormatError, _decompress, idx_md5, parse_idx
 
-__all__ = ["IDX_FILES", "IDX_MIRRORS", "MNIST", "DataSourceError", "default_cache_dir", "load_mnist"]
+__all__ = ["IDX_FILES", "IDX_MIRRORS", "MNIST", "CacheWarning", "DataSourceError", "default_cache_dir", "load_mnist"]
 
 SOURCES = ("bundled", "openml", "idx")
 
@@ -61,6 +62,10 @@ IDX_MIRRORS: tuple[str, ...] = (
 )
 
 CACHE_ENV = "MNIST_LOGREG_CACHE"
+
+
+class CacheWarning(UserWarning):
+    """A cached file was corrupt or not what it claims, so it is discarded and fetched again."""
 
 
 class DataSourceError(RuntimeError):
@@ -289,7 +294,7 @@ def _load_idx_mirrors(mirrors: list[str], cache: Path, progress: bool, timeout: 
                 blobs[key] = _verified_idx(cached.read_bytes(), key, str(cached))
                 continue
             except (DataSourceError, IDXFormatError) as exc:  # corrupt cache entry: fetch again
-                print(f"mnist-logreg: discarding corrupt cache file ({exc})", file=sys.stderr)
+                warnings.warn(f"discarding corrupt cache file ({exc})", CacheWarning, stacklevel=2)
                 cached.unlink(missing_ok=True)
         failures = []
         for mirror in mirrors:
@@ -358,7 +363,7 @@ def _read_npz_cache(path: Path) -> MNIST | None:
             raise ValueError("digest mismatch")
         _check_arrays(arrays, str(path))
     except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        print(f"mnist-logreg: discarding corrupt cache file {path} ({exc})", file=sys.stderr)
+        warnings.warn(f"discarding corrupt cache file {path} ({exc})", CacheWarning, stacklevel=2)
         path.unlink(missing_ok=True)
         return None
     return MNIST(**arrays, source=source)

@@ -22,6 +22,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import ClientDisconnect
 
 from ..images import ImageError, preprocess_image
 from ..modelio import load_model
@@ -105,10 +106,13 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise HTTPException(413, f"request body of {declared} bytes is over the limit of {MAX_BODY_BYTES}")
         body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise HTTPException(413, f"request body is over the limit of {MAX_BODY_BYTES} bytes")
+        try:
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    raise HTTPException(413, f"request body is over the limit of {MAX_BODY_BYTES} bytes")
+        except ClientDisconnect:  # gone, or cut by the request deadline (web/protocol.py)
+            raise HTTPException(408, "the request body did not arrive whole") from None
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if ctype == "application/json":
             try:
