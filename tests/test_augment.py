@@ -82,6 +82,28 @@ def test_bad_stores_are_named(source, tmp_path):
         augment(X, y, 0, tmp_path / "z")
 
 
+def test_cli_cross_validation_and_C_sweep_on_the_cluster(tmp_path, capsys):
+    """--cv and several --C on Dask: folds and values of C fitted side by side on the workers, each
+    digit and its distorted copies in one fold (held out with weight 0: no data moves)."""
+    store = tmp_path / "aug"
+    assert main(["data", "augment", "--n", "2000", "--seed", "3", "--out", str(store), "--chunk-rows", "500",
+                 "--quiet"]) == 0
+    assert "wrote 2000 digits" in capsys.readouterr().out
+    run = tmp_path / "run"
+    assert main(["train", "--train-source", str(store), "--workers", "2", "--cv", "2", "--C", "0.01,1",
+                 "--out", str(run), "--json", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    m = json.loads(captured.out)
+    assert [r["C"] for r in m["path"]["rows"]] == [0.01, 1.0]
+    assert m["fit"]["C"] == m["path"]["chosen_C"]
+    assert m["path"]["n_validation"] == 200 and m["path"]["n_fit"] == 1800  # 10% of the 2,000 rows
+    assert all(0.5 < r["validation_accuracy"] <= 1 and r["converged"] for r in m["path"]["rows"])
+    cv = m["cross_validation"]
+    assert cv["k"] == 2 and len(cv["scores"]) == 2 and all(0.5 < s <= 1 for s in cv["scores"])
+    assert (run / "regularisation_path.png").stat().st_size > 1000
+    assert "Regularisation path over C = 0.01, 1" in (run / "report.html").read_text()
+
+
 def test_an_interrupted_augment_leaves_no_store(source, tmp_path):
     """Killed by an exception half-way: no folder that looks complete; the old store is kept."""
     X, y = source
@@ -118,8 +140,8 @@ def test_cli_augment_then_train_on_a_local_cluster(tmp_path, capsys):
     shutil.rmtree(store)
     assert main(["train", "--train-source", str(store), "--out", str(tmp_path / "r2"), "--quiet"]) == 2
     assert "no such folder" in capsys.readouterr().err
-    assert main(["train", "--workers", "1", "--cv", "3", "--out", str(tmp_path / "r3"), "--quiet"]) == 2
-    assert "does not take cv" in capsys.readouterr().err
+    assert main(["train", "--workers", "1", "--model", "sgd", "--out", str(tmp_path / "r3"), "--quiet"]) == 2
+    assert "does not take model sgd" in capsys.readouterr().err
     assert main(["train", "--workers", "1", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "r4"),
                  "--quiet"]) == 2
     assert "give one of them" in capsys.readouterr().err

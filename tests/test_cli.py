@@ -114,7 +114,7 @@ def test_train_full_outputs_and_schema(capsys, tmp_path):
         assert (out_dir / name).stat().st_size > 1000, name
     assert not (out_dir / "pr_roc.png").exists()
     html = (out_dir / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == len(shown)
+    assert html.count("data:image/png;base64,") == len(shown) + 1  # and the top confusions' examples
     assert "precision" in html and f"{m['test']['accuracy']:.2%}" in html
 
     # evaluate the saved model: same test accuracy
@@ -170,6 +170,24 @@ def test_predict_images_and_folder(capsys, tmp_path, mnist, model_10k):
     assert [p["digit"] for p in preds] == mnist.y_test[:3].tolist()
     assert all(len(p["top3"]) == 3 and p["top3"][0][1] >= p["top3"][1][1] for p in preds)
     assert (tmp_path / "seen.png").stat().st_size > 500
+
+
+def test_predict_notes_a_crop_that_looks_wrong(capsys, tmp_path, mnist, model_10k):
+    """A photo that cuts the digit off: the answer, then a note saying so (JSON: "notes")."""
+    _, model_path = model_10k
+    paper = Image.new("L", (300, 240), 255)
+    paper.paste(Image.fromarray(255 - mnist.X_test[0].reshape(28, 28)).resize((140, 140)), (80, 50))
+    paper.crop((0, 0, 300, 120)).save(tmp_path / "cut.png")
+    paper.save(tmp_path / "whole.png")
+    code, out, err = run(capsys, "predict", "--model", str(model_path), str(tmp_path / "cut.png"),
+                         str(tmp_path / "whole.png"))
+    assert code == 0 and out.count("\n") == 2
+    assert err.startswith(f"note: {tmp_path / 'cut.png'}: the ink reaches the image's edge: the digit may be cut off")
+    assert "whole.png" not in err
+    code, out, _ = run(capsys, "predict", "--model", str(model_path), str(tmp_path / "cut.png"),
+                       str(tmp_path / "whole.png"), "--json")
+    cut, whole = json.loads(out)["predictions"]
+    assert any("reaches the image's edge" in n for n in cut["notes"]) and whole["notes"] == []
 
 
 def test_predict_uses_cached_accurate_model(capsys, tmp_path, monkeypatch, mnist, model_10k):

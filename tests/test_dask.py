@@ -142,6 +142,44 @@ def test_a_killed_worker_is_recovered(client, digits):
     client.wait_for_workers(2, timeout=60)
 
 
+def test_cross_validation_folds_on_the_cluster(client, digits):
+    """Each fold fits the chunks with its held-out rows weighted 0: the same model as fitting
+    the other rows in memory, scored on the held-out rows."""
+    from mnist_logreg._chunks import held_out
+    from mnist_logreg.evaluation import cross_validate_chunked
+
+    X, y = digits
+    Xd, yd = _dask(X, y)
+    folds = []
+    cv = cross_validate_chunked(LogisticRegression(**TIGHT, C=0.1), Xd, yd, 3, period=300,
+                                on_fold=lambda i, score: folds.append(i))
+    assert folds == [0, 1, 2]  # reported in order
+    rows = np.arange(len(y))
+    for fold, score in enumerate(cv["scores"]):
+        test = (rows % 300) % 3 == fold  # copies of a digit (period 300) share its fold
+        np.testing.assert_array_equal(held_out(Xd.chunks[0], 3, fold, 300).compute(), test.astype(float))
+        ref = LogisticRegression(**TIGHT, C=0.1).fit(X[~test], y[~test])
+        assert score == pytest.approx(ref.score(X[test], y[test]), abs=1.5 / test.sum())
+    assert cv["mean"] == pytest.approx(np.mean(cv["scores"]))
+
+
+def test_C_sweep_side_by_side_on_the_cluster(client, digits):
+    from mnist_logreg.evaluation import sweep_C_chunked
+
+    X, y = digits
+    Xd, yd = _dask(X, y)
+    steps = []
+    rows, coefs = sweep_C_chunked(LogisticRegression(**TIGHT), Xd, yd, [1.0, 0.01],
+                                  on_step=lambda i, row: steps.append(i))
+    assert [r["C"] for r in rows] == [0.01, 1.0] and steps == [0, 1]
+    validation = np.arange(len(y)) % 10 == 0
+    for row, coef in zip(rows, coefs, strict=True):
+        ref = LogisticRegression(**TIGHT, C=row["C"]).fit(X[~validation], y[~validation])
+        np.testing.assert_allclose(coef, ref.coef_, rtol=1e-3, atol=1e-3 * np.abs(ref.coef_).max())
+        assert row["validation_accuracy"] == pytest.approx(ref.score(X[validation], y[validation]), abs=1.5 / 90)
+        assert row["train_accuracy"] == pytest.approx(ref.score(X[~validation], y[~validation]), abs=1.5 / 810)
+
+
 def test_chunked_loss_matches_the_in_memory_loss(client, digits):
     """Value, gradient, Hessian-vector product and curvature sums, chunk by chunk against in memory."""
     from mnist_logreg.linear._dask import chunked_losses

@@ -26,7 +26,14 @@ def test_report_renders_every_figure(tmp_path, mnist):
             "() => Array.from(document.images).map(i => ({alt: i.alt, ok: i.complete && i.naturalWidth > 0,"
             " w: i.getBoundingClientRect().width, h: i.getBoundingClientRect().height}))"
         )
-        assert [i["alt"] for i in images] == [c for name, c in FIGURES.items() if name not in BINARY_ONLY]
+        # the example digits of the top confusions first (beside their list), then every figure
+        assert [i["alt"] for i in images] == ["Example digits of each top confusion"] + [
+            c for name, c in FIGURES.items() if name not in BINARY_ONLY]
+        assert page.locator("#confusions img").count() == 1
+        # the learning curve: sizes below the 3,000 training digits, then the run itself
+        assert [r["n"] for r in metrics["learning_curve"]] == [500, 1000, 2000, 3000]
+        text = page.locator("#train-test").inner_text()
+        assert "from 2,000 to 3,000 training digits, test accuracy went from" in text
         for img in images:
             assert img["ok"] and img["w"] > 50 and img["h"] > 50, json.dumps(img)
         ARTIFACTS.mkdir(exist_ok=True)

@@ -143,6 +143,15 @@ def test_draw_digits_in_chromium(server):
         page.screenshot(path=str(ARTIFACTS / "web-zero.png"))
         top = page.locator(".bar.top .k").inner_text()
         assert top == "0"
+        warnings_box = page.locator("#warnings")
+        assert warnings_box.inner_text() == ""
+        # a stroke from the pad's top edge to its bottom edge: read, and the user told it may be cut off
+        page.click("#clear")
+        _stroke(page, [(140, 2), (140, 140), (140, 278)])
+        sync_api.expect(warnings_box).to_contain_text("the ink reaches the image's edge", timeout=10000)
+        page.screenshot(path=str(ARTIFACTS / "web-edge.png"))
+        page.click("#clear")
+        sync_api.expect(warnings_box).to_have_text("")
         browser.close()
 
 
@@ -162,6 +171,18 @@ def test_binary_model_answers_with_labels(tmp_path, mnist):
     seven = mnist.X_test[0]
     body = client.post("/api/predict", content=png_of(seven), headers={"Content-Type": "image/png"}).json()
     assert body["label"] == "not 2" and body["digit"] is None
+
+
+def test_a_crop_that_looks_wrong_is_reported(client, mnist):
+    """The API says when the crop looks wrong ("warnings"); the page shows it (warnings box)."""
+    digit = mnist.X_test[0].reshape(28, 28)
+    whole = client.post("/api/predict", content=png_of(digit), headers={"Content-Type": "image/png"}).json()
+    assert whole["warnings"] == []
+    buf = io.BytesIO()
+    Image.fromarray(255 - digit).resize((140, 140)).crop((0, 0, 140, 60)).save(buf, format="PNG")
+    cut = client.post("/api/predict", content=buf.getvalue(), headers={"Content-Type": "image/png"}).json()
+    assert cut["warnings"] and cut["warnings"][0].startswith("uploaded image: the ink reaches the image's edge")
+    assert 'id="warnings"' in client.get("/").text
 
 
 def test_other_host_names_are_refused(model_10k):

@@ -297,7 +297,7 @@ def _image_paths(items: Sequence[str]) -> list[Path]:
 def cmd_predict(args) -> int:
     import numpy as np
 
-    from .images import ImageError, preprocess_image
+    from .images import ImageError, read_image
     from .modelio import load_model
     from .tasks import parse_task
 
@@ -307,8 +307,9 @@ def cmd_predict(args) -> int:
     results, digits = [], []
     for path in paths:  # a bad file is reported and skipped; the others are still read
         try:
-            digits.append(preprocess_image(path))
-            results.append({"file": str(path)})
+            digit, notes = read_image(path, _quoted(str(path)))
+            digits.append(digit)
+            results.append({"file": str(path), "notes": notes})
         except (ImageError, OSError) as exc:
             results.append({"file": str(path), "error": str(exc)})
     read = [r for r in results if "error" not in r]
@@ -337,6 +338,8 @@ def cmd_predict(args) -> int:
                 continue
             tops = "  ".join(f"{d}: {q:.1%}" for d, q in r["top3"])
             print(f"{_quoted(r['file'])}: {r['label']}   ({tops})")
+            for note in r["notes"]:  # the crop looks wrong: say so beside the answer
+                print(f"note: {note}", file=sys.stderr)
         if task.scope_note:
             print(f"note: {task.scope_note}", file=sys.stderr)
     failed = len(results) - len(read)

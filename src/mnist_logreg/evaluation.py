@@ -5,6 +5,7 @@ Everything returns plain Python data (dicts, lists, numpy arrays) ready for JSON
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -12,7 +13,8 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 
-__all__ = ["correctly_classified", "cross_validate", "evaluate", "misclassified", "regularisation_path"]
+__all__ = ["confusion_examples", "correctly_classified", "cross_validate", "cross_validate_chunked", "evaluate",
+           "learning_curve", "misclassified", "regularisation_path", "sweep_C_chunked", "top_confusions"]
 
 
 def evaluate(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
@@ -70,6 +72,112 @@ def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, rando
                     on_fold(reported, scores[reported])
                 reported += 1
     return {"k": k, "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores))}
+
+
+def _in_order(results, on_result: Callable[[int, object], None] | None) -> list:
+    """The results of concurrent futures, in submission order; ``on_result(i, value)`` is told
+    each one in that order as soon as it and all before it have finished."""
+    from concurrent.futures import as_completed
+
+    index = {fut: i for i, fut in enumerate(results)}
+    values: list = [None] * len(results)
+    done = [False] * len(results)
+    reported = 0
+    for fut in as_completed(results):
+        i = index[fut]
+        values[i], done[i] = fut.result(), True
+        while reported < len(results) and done[reported]:
+            if on_result is not None:
+                on_result(reported, values[reported])
+            reported += 1
+    return values
+
+
+def cross_validate_chunked(estimator, X, y, k: int = 5, *, period: int | None = None,
+                           on_fold: Callable[[int, float], None] | None = None) -> dict:
+    """k-fold accuracy of ``estimator`` on Dask arrays, the folds fitted concurrently on the cluster.
+
+    No data moves: fold ``f`` fits on all the chunks with the rows it holds out weighted 0
+    (``held_out``: row ``i`` when ``(i % period) % k == f``, so that with ``period`` the copies
+    of a digit share its fold), and is scored on those rows where they are. Each fold's fit
+    builds and persists its own per-chunk losses, so ``k`` folds need ``k`` times the memory of
+    one fit.
+
+    Parameters
+    ----------
+    estimator : LogisticRegression
+        Cloned for each fold.
+    X, y : dask arrays
+        Chunked along rows.
+    k : int
+        Number of folds (at least 2).
+    period : int, optional
+        Rows ``i`` and ``i + period`` are copies of one digit.
+    on_fold : callable, optional
+        ``on_fold(i, score)`` for each fold, in order.
+
+    Returns
+    -------
+    dict
+        ``k``, ``scores`` (per fold), ``mean``, ``std``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._chunks import held_out, rows_chunked
+
+    if not (isinstance(k, int) and k >= 2):
+        raise ValueError(f"cross-validation needs k >= 2 folds, got {k!r}")
+    X = rows_chunked(X)
+
+    def run(fold: int) -> float:
+        model = clone(estimator).set_params(callback=None, verbose=0)
+        model.fit(X, y, sample_weight=held_out(X.chunks[0], k, fold, period, weight_of_held_out=0.0,
+                                               weight_of_others=1.0))
+        return float(model.score(X, y, sample_weight=held_out(X.chunks[0], k, fold, period)))
+
+    with ThreadPoolExecutor(k) as pool:  # the client's threads wait; the workers compute
+        scores = _in_order([pool.submit(run, f) for f in range(k)], on_fold)
+    return {"k": k, "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores))}
+
+
+def sweep_C_chunked(estimator, X, y, Cs: Sequence[float], *, period: int | None = None,
+                    eval_sets: dict[str, tuple] | None = None,
+                    on_step: Callable[[int, dict], None] | None = None) -> tuple[list[dict], list[np.ndarray]]:
+    """Fit ``estimator`` at each ``C`` on Dask arrays, all concurrently on the cluster, 10% of
+    the rows held out (weighted 0; the copies of a digit together, as in
+    :func:`cross_validate_chunked`) to choose among them.
+
+    Returns
+    -------
+    rows, coefs
+        As :func:`regularisation_path` (``train_accuracy`` on the 90%, ``validation_accuracy``
+        on the 10%, and each of ``eval_sets``), in increasing ``C``. The fits are not
+        warm-started: they run side by side.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ._chunks import held_out, rows_chunked
+
+    X = rows_chunked(X)
+    Cs = sorted(float(C) for C in Cs)
+
+    def run(C: float) -> tuple[dict, np.ndarray]:
+        fit_w = held_out(X.chunks[0], 10, 0, period, weight_of_held_out=0.0, weight_of_others=1.0)
+        val_w = held_out(X.chunks[0], 10, 0, period)
+        model = clone(estimator).set_params(C=C, callback=None, verbose=0)
+        model.fit(X, y, sample_weight=fit_w)
+        row = {"C": C, "train_accuracy": float(model.score(X, y, sample_weight=fit_w)),
+               "validation_accuracy": float(model.score(X, y, sample_weight=val_w)),
+               **{f"{name}_accuracy": float(model.score(Xe, ye)) for name, (Xe, ye) in (eval_sets or {}).items()},
+               "n_iter": int(np.max(model.n_iter_)), "fit_time_s": float(model.fit_time_),
+               "penalty": model.get_params().get("penalty", "l2"),
+               "zero_fraction": float(np.mean(model.coef_ == 0)), "converged": bool(model.converged_)}
+        return row, np.array(model.coef_, copy=True)
+
+    with ThreadPoolExecutor(len(Cs)) as pool:
+        results = _in_order([pool.submit(run, C) for C in Cs],
+                            None if on_step is None else lambda i, result: on_step(i, result[0]))
+    return [r for r, _ in results], [c for _, c in results]
 
 
 def misclassified(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, limit: int = 40) -> dict:
@@ -131,3 +239,77 @@ def regularisation_path(model, X_train: np.ndarray, y_train: np.ndarray, Cs: Seq
         if on_step is not None:
             on_step(i, row)
     return rows, coefs
+
+
+def top_confusions(cm: Sequence[Sequence[int]], k: int = 5) -> list[tuple[int, int, int]]:
+    """The ``k`` largest off-diagonal cells of a confusion matrix, largest first (ties in
+    row-major order): ``(true index, predicted index, count)``, counts above 0 only."""
+    cells = [(i, j, int(cm[i][j])) for i in range(len(cm)) for j in range(len(cm[i])) if i != j and cm[i][j] > 0]
+    return sorted(cells, key=lambda c: -c[2])[:k]
+
+
+def confusion_examples(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, labels: Sequence,
+                       k: int = 5, per_confusion: int = 8) -> list[dict]:
+    """Example digits of each of the ``k`` top confusions, the most confident mistakes first.
+
+    Returns
+    -------
+    list of dict
+        Per confusion, as :func:`top_confusions` ranks them: ``true`` and ``pred`` (labels),
+        ``count``, and ``index`` (rows of the test set, at most ``per_confusion``).
+    """
+    labels = list(labels)
+    cm = confusion_matrix(y_true, y_pred, labels=labels)
+    confidence = proba.max(axis=1)
+    out = []
+    for i, j, count in top_confusions(cm, k):
+        rows = np.flatnonzero((y_true == labels[i]) & (y_pred == labels[j]))
+        rows = rows[np.argsort(-confidence[rows], kind="stable")][:per_confusion]
+        out.append({"true": labels[i], "pred": labels[j], "count": count, "index": rows})
+    return out
+
+
+def learning_curve(model, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
+                   sizes: Sequence[int], *, max_scored: int = 10000,
+                   on_step: Callable[[int, dict], None] | None = None) -> list[dict]:
+    """Accuracy against the number of training digits: ``model`` fitted on the first ``n``
+    rows for each ``n`` of ``sizes``, smallest first, each fit warm-started from the previous
+    one (where the model has ``warm_start``).
+
+    Parameters
+    ----------
+    model : estimator
+        Cloned; its parameters are kept.
+    X_train, y_train : arrays
+        Already shuffled: the first ``n`` rows are a random sample.
+    X_test, y_test : arrays
+        Scored after every fit.
+    sizes : sequence of int
+        Training-set sizes; those with fewer classes than ``y_train`` are skipped.
+    max_scored : int
+        Train accuracy is measured on at most this many of the ``n`` rows.
+    on_step : callable, optional
+        Called with ``(index, row)`` after each fit.
+
+    Returns
+    -------
+    list of dict
+        Per size: ``n``, ``train_accuracy``, ``test_accuracy``, ``fit_time_s``.
+    """
+    curve_model = clone(model)
+    if "warm_start" in curve_model.get_params():
+        curve_model.set_params(warm_start=True)
+    n_classes = len(np.unique(y_train))
+    rows = []
+    for n in sorted({int(n) for n in sizes if 0 < n <= len(y_train)}):
+        if len(np.unique(y_train[:n])) < n_classes:
+            continue
+        t0 = time.perf_counter()
+        curve_model.fit(X_train[:n], y_train[:n])
+        scored = min(n, max_scored)
+        row = {"n": n, "train_accuracy": float(curve_model.score(X_train[:scored], y_train[:scored])),
+               "test_accuracy": float(curve_model.score(X_test, y_test)), "fit_time_s": time.perf_counter() - t0}
+        rows.append(row)
+        if on_step is not None:
+            on_step(len(rows) - 1, row)
+    return rows

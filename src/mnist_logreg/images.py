@@ -14,12 +14,14 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["MAX_PIXELS", "ImageError", "load_image", "preprocess_array", "preprocess_image"]
+__all__ = ["MAX_PIXELS", "CropWarning", "ImageError", "load_image", "preprocess_array", "preprocess_image",
+           "read_digit", "read_image"]
 
 #: images with more pixels than this are refused (protection against decompression bombs)
 MAX_PIXELS = 25_000_000
@@ -103,8 +105,134 @@ def _drop_specks(ink: np.ndarray) -> np.ndarray:
     return np.where(np.isin(labels, keep), ink, 0.0)
 
 
-def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
-    """Bring a greyscale image (values 0..255, any size) to a 28x28 uint8 MNIST-style digit."""
+#: images are read at most this many pixels on their shorter side (the digit ends up 20 px;
+#: the lighting estimate needs a few hundred)
+WORKING_SIDE = 320
+
+
+class CropWarning(UserWarning):
+    """The crop of an image looks wrong (the digit may be cut off, or more than a digit taken in)."""
+
+
+def _dark_ink(a: np.ndarray) -> bool:
+    """Whether the ink is darker than its surroundings (a photo or scan of paper).
+
+    A mostly light image has dark ink. Otherwise (a shadow, a dark table) each pixel is divided
+    by a wide blur of the image (a local brightness that follows a gradient, a shadow or a
+    table), so the background, paper or table, lit or not, sits near 1. The background is the
+    most common of these ratios; the ink is the far tail: below it for dark ink (at most 1
+    below), above it for bright ink.
+    """
+    from scipy import ndimage
+
+    if np.median(a) > 127:
+        return True
+    ratio = (a + 10.0) / ndimage.gaussian_filter(a + 10.0, min(a.shape) / 8, mode="nearest")
+    counts, edges = np.histogram(ratio, bins=400, range=(0.0, 4.0))
+    background = edges[np.argmax(np.convolve(counts, np.ones(5), mode="same"))]
+    low, high = np.percentile(ratio, [0.5, 99.5])
+    return bool(background - low > high - background)
+
+
+def _flatten_lighting(a: np.ndarray) -> np.ndarray:
+    """Dark ink on unevenly lit paper -> ink strength 0..255 on a paper of 0.
+
+    The paper's brightness at each place is estimated by a grey closing (a maximum then a
+    minimum filter a sixth of the image wide): it fills strokes, which are narrower, and keeps
+    a gradient, a shadow's edge and a table's edge, which are not. The ink is how much darker
+    than its local paper a pixel is, as a ratio, so a stroke in shadow counts as one in light.
+    """
+    from scipy import ndimage
+
+    a = ndimage.gaussian_filter(a, 1.0)  # the grain of paper, table and JPEG would raise the closing
+    width = max(3, min(a.shape) // 6) | 1
+    paper = ndimage.grey_closing(a, size=(width, width), mode="nearest")
+    return 255.0 * np.clip(1.0 - a / np.maximum(paper, 1.0), 0.0, 1.0)
+
+
+def _touches_edge(mask: np.ndarray) -> bool:
+    return bool(mask[0].any() or mask[-1].any() or mask[:, 0].any() or mask[:, -1].any())
+
+
+def _keep_the_digit(ink: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Of a photograph's ink regions, keep those that make the digit.
+
+    Regions touching the image's edge (a strip of table, the paper's edge, a shadow's border)
+    are dropped when ink that does not touch it remains; then regions far from the largest one
+    (a corner of the table, a mark elsewhere on the paper: farther than a quarter of its size)
+    are dropped too. Returns the ink kept, and whether a far region dropped looked like writing
+    (a quarter of the largest's area or more, at least 60% as dark: another digit, perhaps).
+    """
+    from scipy import ndimage
+
+    labels, n = ndimage.label(ink > 0, structure=np.ones((3, 3)))
+    if n <= 1:
+        return ink, False
+    keep = np.ones(n + 1, dtype=bool)
+    keep[0] = False
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    edge = edge[edge > 0]
+    if 0 < len(edge) < n:
+        keep[edge] = False
+    boxes = ndimage.find_objects(labels)
+    sizes = ndimage.sum_labels(ink > 0, labels, index=np.arange(1, n + 1))
+    strength = ndimage.mean(ink, labels, index=np.arange(1, n + 1))
+    largest = int(np.argmax(np.where(keep[1:], sizes, -1)))
+    main = boxes[largest]
+    reach = 0.25 * max(main[0].stop - main[0].start, main[1].stop - main[1].start)
+    dropped_large = False
+    for k, box in enumerate(boxes, start=1):
+        gap_rows = max(main[0].start - box[0].stop, box[0].start - main[0].stop, 0)
+        gap_cols = max(main[1].start - box[1].stop, box[1].start - main[1].stop, 0)
+        if keep[k] and max(gap_rows, gap_cols) > reach:
+            keep[k] = False
+            dropped_large |= bool(sizes[k - 1] >= 0.25 * sizes[largest]
+                                  and strength[k - 1] >= 0.6 * strength[largest])
+    return np.where(keep[labels], ink, 0.0), dropped_large
+
+
+def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list[str]:
+    """What looks wrong about the crop of ``ink`` (the image's ink map, 0 where none);
+    ``dropped_large``: ink as large as a digit's part was left out, away from the digit."""
+    notes = []
+    if dropped_large:
+        notes.append(f"{name}: other marks away from the digit were left out: only the largest digit "
+                     "is read (one digit per image)")
+    mask = ink > 0
+    if _touches_edge(mask):
+        notes.append(f"{name}: the ink reaches the image's edge: the digit may be cut off (leave space around "
+                     "it), or the crop takes in the paper's edge or a shadow")
+    rows, cols = np.nonzero(mask)
+    h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    if w > 1.8 * h:  # 99.9% of MNIST digits are at most 1.67 times wider than high
+        notes.append(f"{name}: the ink is {w / h:.1f} times wider than high, wider than any digit: more than "
+                     "one digit, or a line that is not part of it")
+    return notes
+
+
+def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, list[str]]:
+    """Bring a greyscale image to a 28x28 MNIST-style digit, and say what looks wrong.
+
+    Parameters
+    ----------
+    grey : ndarray
+        Greyscale values 0..255, any size (a 784-vector is a 28x28 image).
+    name : str
+        Names the image in messages.
+
+    Returns
+    -------
+    digit : ndarray of uint8, shape (28, 28)
+        Bright ink on black, as in MNIST.
+    notes : list of str
+        Sentences for the user when the crop looks wrong (ink at the image's edge, ink wider
+        than any digit); empty when all looks well.
+
+    Raises
+    ------
+    ImageError
+        Not a 2-D greyscale image with values in 0..255, or blank (no ink).
+    """
     a = np.asarray(grey, dtype=np.float64)
     if a.shape == (784,):
         a = a.reshape(28, 28)
@@ -113,20 +241,34 @@ def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
     if not np.all(np.isfinite(a)) or a.min() < 0 or a.max() > 255:
         raise ImageError(f"{name}: pixel values must lie in 0..255")
     if _is_mnist_style(a):
-        return a.round().astype(np.uint8)
-    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    if np.median(border) > 127:  # dark ink on light paper: make the ink bright
-        a = 255.0 - a
-        border = 255.0 - border
-    background = float(np.median(border))
-    noise = 1.4826 * float(np.median(np.abs(border - background)))  # robust std of the paper
+        return a.round().astype(np.uint8), []
+    if min(a.shape) > WORKING_SIDE:  # a few hundred pixels are enough for a 20-px digit, and fast
+        factor = WORKING_SIDE / min(a.shape)
+        size = (max(1, round(a.shape[1] * factor)), max(1, round(a.shape[0] * factor)))
+        a = np.asarray(Image.fromarray(a.astype(np.float32)).resize(size, Image.Resampling.BOX), dtype=np.float64)
+    photo = _dark_ink(a)
+    if photo:  # dark ink on paper: flatten the lighting
+        a = _flatten_lighting(a)
+        background = float(np.median(a))
+        noise = 1.4826 * float(np.median(np.abs(a - background)))  # robust std of the paper
+    else:  # bright ink on a dark background (a drawing): the border is the background
+        border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+        background = float(np.median(border))
+        noise = 1.4826 * float(np.median(np.abs(border - background)))
     peak = float(np.percentile(a, 99.9))
     if peak - background < MIN_CONTRAST:
         raise ImageError(f"{name}: blank image: no ink found (contrast {peak - background:.0f} of 255)")
-    # everything within 3 noise levels of the paper is background; the rest is stretched to 0..1
-    threshold = min(background + 3 * noise + 1, background + 0.5 * (peak - background))
+    # everything within 3 noise levels of the paper is background (in a photograph, also what is
+    # less than 15% as dark as the darkest ink: a textured table, a shadow's rim); the rest is
+    # stretched to 0..1
+    floor = 0.15 * (peak - background) if photo else 0.0
+    threshold = background + min(max(3 * noise + 1, floor), 0.5 * (peak - background))
     ink = np.clip((a - threshold) / (peak - threshold), 0, 1)
     ink = _drop_specks(ink)
+    dropped_large = False
+    if photo:
+        ink, dropped_large = _keep_the_digit(ink)
+    notes = _crop_notes(ink, name, dropped_large)
     rows, cols = np.nonzero(ink)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = ink.shape
@@ -144,14 +286,38 @@ def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
     out = np.zeros((28, 28))
     out[top : top + small.shape[0], left : left + small.shape[1]] = small
     out *= 255.0 / out.max()  # MNIST strokes peak at full intensity
-    return np.clip(out, 0, 255).round().astype(np.uint8)
+    return np.clip(out, 0, 255).round().astype(np.uint8), notes
 
 
-def preprocess_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: str | None = None,
-                     max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A file path, image bytes, or greyscale array -> 28x28 uint8 MNIST-style digit.
+def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
+    """Bring a greyscale image (values 0..255, any size) to a 28x28 uint8 MNIST-style digit.
 
-    ``max_pixels`` bounds the image's size (from its header, before decoding).
+    As :func:`read_digit`, with its notes given as :class:`CropWarning` warnings.
+    """
+    digit, notes = read_digit(grey, name)
+    for note in notes:
+        warnings.warn(note, CropWarning, stacklevel=2)
+    return digit
+
+
+def read_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: str | None = None,
+               max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
+    """A file path, image bytes, or greyscale array -> 28x28 MNIST-style digit, and notes.
+
+    Parameters
+    ----------
+    source : path, bytes or ndarray
+        An image file, its bytes, or greyscale values 0..255.
+    name : str, optional
+        Names the image in messages (the path by default).
+    max_pixels : int
+        Bounds the image's size (from its header, before decoding).
+
+    Returns
+    -------
+    digit : ndarray of uint8, shape (28, 28)
+    notes : list of str
+        What looks wrong about the crop (see :func:`read_digit`), for the user.
 
     Raises
     ------
@@ -159,6 +325,23 @@ def preprocess_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: 
         Not an image, unreadable, too many pixels, or blank (no ink).
     """
     if isinstance(source, np.ndarray):
-        return preprocess_array(source, name or "<array>")
+        return read_digit(source, name or "<array>")
     label = name or (str(source) if not isinstance(source, bytes) else "<image bytes>")
-    return preprocess_array(load_image(source, label, max_pixels), label)
+    return read_digit(load_image(source, label, max_pixels), label)
+
+
+def preprocess_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: str | None = None,
+                     max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A file path, image bytes, or greyscale array -> 28x28 uint8 MNIST-style digit.
+
+    As :func:`read_image`, with its notes given as :class:`CropWarning` warnings.
+
+    Raises
+    ------
+    ImageError
+        Not an image, unreadable, too many pixels, or blank (no ink).
+    """
+    digit, notes = read_image(source, name, max_pixels)
+    for note in notes:
+        warnings.warn(note, CropWarning, stacklevel=2)
+    return digit

@@ -23,7 +23,17 @@ from sklearn.pipeline import Pipeline
 from . import plots
 from ._atomic import atomic_folder, atomic_write, check_output_folder
 from .datasets import MNIST, load_mnist
-from .evaluation import correctly_classified, cross_validate, evaluate, misclassified, regularisation_path
+from .evaluation import (
+    confusion_examples,
+    correctly_classified,
+    cross_validate,
+    cross_validate_chunked,
+    evaluate,
+    learning_curve,
+    misclassified,
+    regularisation_path,
+    sweep_C_chunked,
+)
 from .features import PRESETS, linear_scaling, make_feature_map, parse_features, preset_C
 from .linear import LogisticRegression, SGDLogisticRegression
 from .modelio import feature_spec, final_estimator, load_model, save_model
@@ -144,6 +154,8 @@ def _class_names(task: Task, classes: np.ndarray) -> list[str]:
 
 #: training digits scored for the report's train-versus-test comparison (at most)
 _TRAIN_SCORED = 10_000
+#: training-set sizes of the report's learning curve (those below the run's own size, then it)
+LEARNING_CURVE_SIZES = (500, 1000, 2000, 5000, 10000, 20000)
 
 
 def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
@@ -193,6 +205,11 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
         plots.save_figure(plots.digit_grid(X_test[wrong["index"]], labels, cols=10,
                                            title="Misclassified test digits", label_colors=["firebrick"] * len(labels)),
                           out / "misclassified.png")
+    examples = confusion_examples(y_test, y_pred, proba, model.classes_)
+    if examples:  # the report lists the top confusions with these beside them
+        plots.save_figure(plots.confusion_examples(
+            [(f"{label_of[e['true']]} read as {label_of[e['pred']]}: {e['count']} digit{'s' * (e['count'] > 1)}",
+              X_test[e["index"]]) for e in examples]), out / "confusion_examples.png")
     right = correctly_classified(y_test, y_pred, proba, limit=20, seed=0)
     labels = [f"pred {label_of[p]} {c:.0%}" for p, c in zip(right["pred"], right["confidence"], strict=True)]
     plots.save_figure(plots.digit_grid(X_test[right["index"]], labels, cols=10,
@@ -204,6 +221,8 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
         plots.save_figure(plots.coefficient_images(linear.coef_, coef_names), out / "coefficients.png")
     if history:
         plots.save_figure(plots.training_curve(history, result["accuracy"]), out / "training_curve.png")
+    if metrics.get("learning_curve"):
+        plots.save_figure(plots.learning_curve(metrics["learning_curve"]), out / "learning_curve.png")
     if task.kind == "multiclass":
         spec = feature_spec(model) or "pixels"
         current = next((name for name, p in PRESETS.items() if p.spec == feature_spec(model)), spec)
@@ -264,7 +283,7 @@ def train(
     out = check_output_folder(out if out is not None else default_run_dir())  # before any work
     if opts.uses_dask:
         return _train_on_dask(opts, data_opts, data, task, C, out, on_iteration=on_iteration, on_stage=on_stage,
-                              on_cluster=on_cluster)
+                              on_cluster=on_cluster, on_fold=on_fold, on_path_step=on_path_step)
     X_train, y_train = shuffle(data.X_train, data.y_train, opts.seed)
     X_train, y_train = task.apply(X_train, y_train)
     X_test, y_test = task.apply(data.X_test, data.y_test)
@@ -289,14 +308,26 @@ def train(
     features_s = 0.0
     if feature_map is None:
         model = linear.fit(X_train, y_train)
+        F_train = X_train
     else:
         F_train = feature_map.fit_transform(X_train, y_train)
         features_s = time.perf_counter() - t0
         linear.fit(F_train, y_train)
-        del F_train
         model = Pipeline([*feature_map.steps, ("logreg", linear)])
     wall = time.perf_counter() - t0
     linear.set_params(callback=None)
+    curve = None
+    if opts.figures and opts.model != "sgd":  # SGD has no warm start: a curve would cost a fit per size
+        if on_stage is not None:
+            on_stage("learning curve")
+        F_test = X_test if feature_map is None else feature_map.transform(X_test)
+        curve = learning_curve(linear, F_train, y_train, F_test, y_test,
+                               [n for n in LEARNING_CURVE_SIZES if n < len(y_train)])
+        scored = slice(0, _TRAIN_SCORED)
+        curve.append({"n": len(y_train), "train_accuracy": float(linear.score(F_train[scored], y_train[scored])),
+                      "test_accuracy": float(linear.score(F_test, y_test)), "fit_time_s": wall - features_s})
+        del F_test
+    del F_train
     fit = {
         "fit_time_s": wall,
         "features": feature_spec(model) or "pixels",
@@ -318,6 +349,8 @@ def train(
                  "n_train": len(y_train), "n_test": len(y_test)},
         "versions": _versions(),
     }
+    if curve:
+        metrics["learning_curve"] = curve
     if opts.cv:
         metrics["cross_validation"] = cross_validate(model, X_train, y_train, opts.cv,
                                                      random_state=opts.seed, on_fold=on_fold)
@@ -340,18 +373,22 @@ def train(
 
 
 def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task: Task, C: float, out: Path, *,
-                   on_iteration=None, on_stage=None, on_cluster=None) -> dict:
+                   on_iteration=None, on_stage=None, on_cluster=None, on_fold=None, on_path_step=None) -> dict:
     """``train`` with the fit on Dask: training digits from ``opts.train_source`` (an augmented
     store, read lazily) or MNIST's, features made per chunk on the workers, the linear model
-    fitted where the chunks are; evaluation on the in-memory test set as usual."""
+    fitted where the chunks are; evaluation on the in-memory test set as usual.
+
+    Several values of ``C`` are fitted side by side on the cluster, 10% of the digits (with
+    their copies) held out to choose one; cross-validation folds too (``cross_validate_chunked``).
+    """
     import dask.array as da
 
     from ._chunks import dask_client
     from .datasets.augment import open_augmented
     from .features.chunks import fit_on_sample, transform_chunks
 
-    refused = {"cv": opts.cv, "several C": isinstance(opts.C, list | tuple) and len(opts.C) > 1,
-               "train_size": opts.train_size, "model sgd": opts.model == "sgd", "task pair": task.kind == "pair"}
+    Cs = list(opts.C) if isinstance(opts.C, list | tuple) and len(opts.C) > 1 else None
+    refused = {"train_size": opts.train_size, "model sgd": opts.model == "sgd", "task pair": task.kind == "pair"}
     asked = [name for name, value in refused.items() if value]
     if asked:
         raise ValueError(f"a fit on Dask (--train-source / --workers / --scheduler) does not take {', '.join(asked)} "
@@ -362,7 +399,9 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
             on_cluster(client.dashboard_link, len(client.scheduler_info()["workers"]))
         if store is not None:
             X, y = store.images, store.labels
+            period = int(store.attrs.get("n_source", X.shape[0]))  # row i is a copy of digit i % period
         else:
+            period = None
             X_np, y_np = shuffle(data.X_train, data.y_train, opts.seed)
             X = da.from_array(X_np, chunks=(10_000, X_np.shape[1]))
             y = da.from_array(y_np, chunks=10_000)
@@ -371,23 +410,41 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
         feature_map = make_feature_map(opts.features, random_state=opts.seed)
         linear = make_model(opts.model, C, X.shape[0], opts.seed, opts.max_iter, opts.tol,
                             scaling=linear_scaling(opts.features), penalty=opts.penalty)
-        if on_iteration is not None:
-            linear.set_params(callback=on_iteration)
         t0 = time.perf_counter()
         features_s = 0.0
-        if feature_map is None:
-            model = linear.fit(X, y)
-        else:
+        F = X
+        if feature_map is not None:
             fit_on_sample(feature_map, X, y)
             features_s = time.perf_counter() - t0
-            linear.fit(transform_chunks(feature_map, X), y)
-            model = Pipeline([*feature_map.steps, ("logreg", linear)])
+            F = transform_chunks(feature_map, X)
+        X_test, y_test = task.apply(data.X_test, data.y_test)
+        path = None
+        if Cs:
+            if on_stage is not None:
+                on_stage(f"fitting {len(Cs)} values of C side by side on the cluster")
+            F_test = X_test if feature_map is None else feature_map.transform(X_test)
+            rows, coefs = sweep_C_chunked(linear, F, y, Cs, period=period, eval_sets={"test": (F_test, y_test)},
+                                          on_step=on_path_step)
+            best = max(range(len(rows)), key=lambda i: (rows[i]["validation_accuracy"], -i))
+            C = rows[best]["C"]
+            path = {"rows": rows, "coefs": coefs, "chosen_C": C,
+                    "selected_by": "accuracy on 10% of the training digits held out (each with its copies)",
+                    "n_fit": None, "n_validation": None}
+            linear.set_params(C=C)
+        if on_iteration is not None:
+            linear.set_params(callback=on_iteration)
+        linear.fit(F, y)
+        model = linear if feature_map is None else Pipeline([*feature_map.steps, ("logreg", linear)])
         wall = time.perf_counter() - t0
         linear.set_params(callback=None)
+        cv = None
+        if opts.cv:
+            if on_stage is not None:
+                on_stage(f"cross-validating: {opts.cv} folds side by side on the cluster")
+            cv = cross_validate_chunked(linear, F, y, opts.cv, period=period, on_fold=on_fold)
         scored = min(_TRAIN_SCORED, X.shape[0])
         X_head, y_head = (np.asarray(a) for a in da.compute(X[:scored], y[:scored]))
         n_workers = len(client.scheduler_info()["workers"])
-    X_test, y_test = task.apply(data.X_test, data.y_test)
     fit = {
         "fit_time_s": wall,
         "features": feature_spec(model) or "pixels",
@@ -412,8 +469,19 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
     }
     if store is not None:  # the per-chunk checksums are in the store; the report needs only its identity
         metrics["data"]["augmented"] = {k: v for k, v in store.attrs.items() if k != "sha256"}
+    if cv is not None:
+        metrics["cross_validation"] = cv
     history = linear.history_[0] if linear.history_ and isinstance(linear.history_[0], list) else linear.history_
     with atomic_folder(out) as staging:
+        if path is not None:
+            coefs = path.pop("coefs")
+            n, p = int(X.shape[0]), period or int(X.shape[0])  # rows i with (i % p) % 10 == 0 are held out
+            n_val = (n // p) * ((p + 9) // 10) + (n % p + 9) // 10
+            path["n_validation"], path["n_fit"] = n_val, n - n_val
+            metrics["path"] = path
+            if opts.figures:
+                plots.save_figure(plots.regularisation_path(path["rows"], coefs, _class_names(task, model.classes_),
+                                                            chosen_C=C), staging / "regularisation_path.png")
         save_model(model, staging / "model.npz", task=str(task), extra={"fit": fit})
         metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history,
                                  train_set=(X_head, y_head), on_stage=on_stage)

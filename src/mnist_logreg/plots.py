@@ -13,15 +13,18 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from ._atomic import atomic_write
 
 __all__ = [
     "coefficient_images",
+    "confusion_examples",
     "confusion_matrix_figure",
     "digit_figure",
     "digit_grid",
     "feature_ladder",
+    "learning_curve",
     "mean_images",
     "pixel_correlation",
     "save_figure",
@@ -85,6 +88,38 @@ def digit_grid(
             ax.set_title(text, fontsize=8, color=color)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def confusion_examples(rows: Sequence[tuple[str, np.ndarray]], per_row: int = 8) -> Figure:
+    """Example digits of the top confusions: one row each, titled (e.g. "4 read as 9: 23 digits")."""
+    fig = Figure(figsize=(1.0 * per_row, 1.35 * max(len(rows), 1)), layout="constrained")
+    subfigs = fig.subfigures(max(len(rows), 1), 1, squeeze=False)[:, 0]
+    for subfig, (title, images) in zip(subfigs, rows, strict=False):
+        subfig.suptitle(title, fontsize=9, x=0.0, ha="left")
+        axes = subfig.subplots(1, per_row, squeeze=False)[0]
+        for ax, image in zip(axes, list(_as_images(images)) + [None] * per_row, strict=False):
+            ax.set_axis_off()
+            if image is not None:
+                ax.imshow(image, cmap="gray_r", interpolation="nearest")
+    return fig
+
+
+def learning_curve(rows: Sequence[dict]) -> Figure:
+    """Train and test accuracy against the number of training digits (log scale)."""
+    fig = Figure(figsize=(6, 3.6), layout="constrained")
+    ax = fig.subplots()
+    n = [r["n"] for r in rows]
+    ax.plot(n, [100 * r["train_accuracy"] for r in rows], "o-", label="train")
+    ax.plot(n, [100 * r["test_accuracy"] for r in rows], "o-", label="test")
+    ax.set_xscale("log")
+    ax.set_xticks(n, [f"{v:,}" for v in n], fontsize=8)
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xlabel("training digits")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Learning curve")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
     return fig
 
 

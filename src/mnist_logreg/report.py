@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from ._atomic import atomic_write
+from .evaluation import top_confusions
 
 __all__ = ["BINARY_ONLY", "FIGURES", "build_report"]
 
@@ -27,6 +28,9 @@ FIGURES = {
     "feature_ladder.png": "Test accuracy from raw pixels to feature maps (full MNIST, measured by "
                           "benchmarks/bench_features.py); this run is marked",
     "training_curve.png": "Objective and estimated gap per solver iteration",
+    "learning_curve.png": "Learning curve: train and test accuracy against the number of training digits (the "
+                          "same model fitted on the first n shuffled digits, each fit warm-started from the "
+                          "previous one)",
     "regularisation_path.png": "Regularisation path: train, validation and test accuracy against C (the "
                                "model was refitted at the chosen C), and coefficient images at a few C",
     "mean_images.png": "Mean image per digit (training set)",
@@ -82,10 +86,8 @@ def _context(m: dict, run_dir: Path) -> dict:
     weakest = [r["name"] for r in sorted(per_class, key=lambda r: r["f1"])[: 2 if len(per_class) > 2 else 1]]
     names = [r["name"] for r in per_class]
     cm = [[int(x) for x in row] for row in test["confusion_matrix"]]
-    confusions = sorted(({"true": names[i], "pred": names[j], "count": cm[i][j],
-                          "share": cm[i][j] / max(sum(cm[i]), 1)}
-                         for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i][j] > 0),
-                        key=lambda c: -c["count"])[:5]
+    confusions = [{"true": names[i], "pred": names[j], "count": count, "share": count / max(sum(cm[i]), 1)}
+                  for i, j, count in top_confusions(cm, 5)]
     if opts.get("model_file"):
         fit_line, converged_ok = f"saved model {opts['model_file']}", True
     elif fit.get("model") == "sgd":
@@ -136,6 +138,18 @@ def _context(m: dict, run_dir: Path) -> dict:
         png = run_dir / name
         if png.is_file():
             figures.append({"caption": caption, "data": base64.b64encode(png.read_bytes()).decode()})
+    examples_png = run_dir / "confusion_examples.png"  # shown beside the list of confusions
+    confusion_figure = base64.b64encode(examples_png.read_bytes()).decode() if examples_png.is_file() else None
+    curve_text = ""
+    curve = m.get("learning_curve") or []
+    if len(curve) >= 2:
+        (n0, a0), (n1, a1) = ((int(r["n"]), float(r["test_accuracy"])) for r in curve[-2:])
+        gain = 100 * (a1 - a0)
+        curve_text = (f"from {n0:,} to {n1:,} training digits, test accuracy went from "
+                      f"{100 * a0:.2f}% to {100 * a1:.2f}% ({gain:+.2f} points)"
+                      + ("; more digits would still help." if gain >= 1 else
+                         "; more digits of the same kind would add little: a richer model (features) is the next "
+                         "step." if features == "pixels" else "; more digits of the same kind would add little."))
     versions = m.get("versions", {})
     data = m.get("data", {})
     data_rows = [("source", data.get("source", "-"))] + [
@@ -147,7 +161,8 @@ def _context(m: dict, run_dir: Path) -> dict:
         "versions_line": ", ".join(f"{k} {v}" for k, v in versions.items() if v),
         "notes": notes, "per_class": per_class, "weakest": weakest, "confusions": confusions,
         "train": train, "test_log_loss": test.get("log_loss"), "gap_text": gap_text, "cv": cv_ctx,
-        "path": path, "figures": figures, "options": [(k, _readable(v)) for k, v in opts.items()],
+        "path": path, "figures": figures, "confusion_figure": confusion_figure, "curve_text": curve_text,
+        "options": [(k, _readable(v)) for k, v in opts.items()],
         "data_rows": data_rows, "versions": list(versions.items()), "report_text": test["report_text"],
     }
 

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
-from ..images import ImageError, preprocess_image
+from ..images import ImageError, read_image
 from ..modelio import load_model
 from ..tasks import parse_task
 
@@ -47,6 +47,7 @@ class Prediction(BaseModel):
     classes: list[int]
     labels: list[str]  # the meaning of each class, in the order of probabilities
     note: str | None  # what a binary or pair model can answer (None for the ten-digit model)
+    warnings: list[str]  # what looks wrong about the crop (ink at the image's edge...); empty when none
     input: list[list[int]]
 
 
@@ -132,18 +133,18 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
         if not data:
             raise HTTPException(400, "empty image")
         try:  # CPU-bound: in a worker thread, so the event loop keeps serving other requests
-            digit, proba = await run_in_threadpool(_read, data)
+            digit, notes, proba = await run_in_threadpool(_read, data)
         except ImageError as exc:
             status = 422 if "blank image" in str(exc) else 400
             raise HTTPException(status, str(exc)) from exc
         best = model.classes_[int(np.argmax(proba))]
         return Prediction(digit=parsed.digit_of(best), label=parsed.label_of(best), probabilities=proba.tolist(),
                           classes=model.classes_.tolist(), labels=[parsed.label_of(c) for c in model.classes_],
-                          note=parsed.scope_note, input=digit.tolist())
+                          note=parsed.scope_note, warnings=notes, input=digit.tolist())
 
     def _read(data: bytes):
-        digit = preprocess_image(data, name="uploaded image", max_pixels=WEB_MAX_PIXELS)
-        return digit, model.predict_proba(digit.reshape(1, -1))[0]
+        digit, notes = read_image(data, name="uploaded image", max_pixels=WEB_MAX_PIXELS)
+        return digit, notes, model.predict_proba(digit.reshape(1, -1))[0]
 
     app.state.task = task
     return app
