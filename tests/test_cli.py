@@ -109,7 +109,8 @@ def test_train_full_outputs_and_schema(capsys, tmp_path):
     assert path["chosen_C"] == m["fit"]["C"] == best["C"]
     assert m["data"]["checksums"]["train-images"] == "6bbc9ace898e44ae57da46a324031adb"
     assert m["versions"]["numpy"]
-    shown = [name for name in FIGURES if name not in BINARY_ONLY]  # a ten-digit run
+    # a ten-digit run with a path over C (which shows its own coefficient images at a few C)
+    shown = [name for name in FIGURES if name not in BINARY_ONLY and name != "coefficients_readable.png"]
     for name in shown:
         assert (out_dir / name).stat().st_size > 1000, name
     assert not (out_dir / "pr_roc.png").exists()

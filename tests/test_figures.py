@@ -52,6 +52,15 @@ def test_no_text_overlaps_in_any_figure(task, mnist, tmp_path, monkeypatch):
     train(TrainOptions(task=task, train_size=1500, C=[0.1, 1.0]), out=tmp_path / "run", data=mnist)
     assert {"coefficients.png", "misclassified.png", "regularisation_path.png"} <= set(figures)
     assert ("pr_roc.png" in figures) == (task != "multiclass")  # the curves of a binary decision
+    path_run = dict(figures)
+    figures.clear()
+    train(TrainOptions(task=task, train_size=1500), out=tmp_path / "plain", data=mnist)  # no path: C = 1
+    assert {"coefficients_readable.png", "learning_curve.png", "confusion_examples.png"} <= set(figures)
+    assert "coefficients_readable.png" not in path_run  # a path shows its own coefficient images
+    # the appendix shows the task's digits only
+    shown = [ax for ax in figures["mean_images.png"].axes if ax.images]
+    assert len(shown) == (2 if task == "pair:3,5" else 10)
+    figures.update({f"path/{name}": fig for name, fig in path_run.items()})
     problems = {name: _overlaps(fig) for name, fig in figures.items()}
     problems = {name: found for name, found in problems.items() if found}
     assert not problems, problems

@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from . import plots
@@ -156,6 +157,9 @@ def _class_names(task: Task, classes: np.ndarray) -> list[str]:
 _TRAIN_SCORED = 10_000
 #: training-set sizes of the report's learning curve (those below the run's own size, then it)
 LEARNING_CURVE_SIZES = (500, 1000, 2000, 5000, 10000, 20000)
+#: a penalty strong enough that coefficient images are readable templates (the report shows them
+#: beside the model's own when its C is larger)
+READABLE_C = 0.001
 
 
 def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
@@ -229,9 +233,11 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
         plots.save_figure(plots.feature_ladder(list(PRESETS), [p.accuracy for p in PRESETS.values()],
                                                current=current, current_accuracy=result["accuracy"]),
                           out / "feature_ladder.png")
-    digits_present = sorted(np.unique(data.y_train).tolist())
-    plots.save_figure(plots.mean_images(data.X_train, data.y_train, digits_present), out / "mean_images.png")
-    plots.save_figure(plots.pixel_correlation(data.X_train), out / "pixel_correlation.png")
+    # the appendix: the training digits of the task's classes (a pair task: its two digits)
+    in_task = np.isin(data.y_train, task.digits) if task.kind == "pair" else slice(None)
+    X_task, y_task = data.X_train[in_task], data.y_train[in_task]
+    plots.save_figure(plots.mean_images(X_task, y_task, sorted(np.unique(y_task).tolist())), out / "mean_images.png")
+    plots.save_figure(plots.pixel_correlation(X_task), out / "pixel_correlation.png")
     stage("writing report.html")
     build_report(out)
     return metrics
@@ -357,8 +363,22 @@ def train(
     history = getattr(linear, "history_", None)
     if history and isinstance(history[0], list):  # one-vs-rest: show the first model's curve
         history = history[0]
+    readable = None
+    if (opts.figures and path is None and feature_map is None and opts.model != "sgd" and opts.penalty == "l2"
+            and C > READABLE_C):
+        # at C = 1 single pixels take large weights and the images look like noise: show the
+        # same model under a strong penalty too, where they are templates of the digits
+        if on_stage is not None:
+            on_stage(f"coefficient images at C = {READABLE_C:g}")
+        readable = clone(linear).set_params(C=READABLE_C, callback=None).fit(X_train, y_train).coef_
     # the run folder is built beside its place and renamed there whole: never half old, half new
     with atomic_folder(out) as staging:
+        if readable is not None:
+            names = _class_names(task, model.classes_)
+            plots.save_figure(plots.coefficient_images(
+                readable, names if len(readable) == len(names) else [names[1]],
+                title=f"Coefficients at C = {READABLE_C:g}: templates of the digits (this model, C = {C:g}, "
+                      "looks noisier)"), staging / "coefficients_readable.png")
         if path is not None:
             coefs = path.pop("coefs")
             metrics["path"] = path

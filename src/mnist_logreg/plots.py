@@ -147,7 +147,8 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], *, norma
     return fig
 
 
-def coefficient_images(coef: np.ndarray, class_names: Sequence[str]) -> Figure:
+def coefficient_images(coef: np.ndarray, class_names: Sequence[str], *,
+                       title: str = "Coefficients (red: evidence for the class, blue: against)") -> Figure:
     """One 28x28 heatmap per class of the model's coefficients, diverging colours centred at 0."""
     coef = np.atleast_2d(coef)
     k = len(coef)
@@ -166,7 +167,7 @@ def coefficient_images(coef: np.ndarray, class_names: Sequence[str]) -> Figure:
                            interpolation="nearest")
             ax.set_title(f"class {class_names[i]}", fontsize=9)
     fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.03)
-    fig.suptitle("Coefficients (red: evidence for the class, blue: against)")
+    fig.suptitle(title)
     return fig
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from ._atomic import atomic_write
 from .evaluation import top_confusions
 
-__all__ = ["BINARY_ONLY", "FIGURES", "build_report"]
+__all__ = ["APPENDIX", "BINARY_ONLY", "FIGURES", "build_report"]
 
 #: figures written only for two-class tasks
 BINARY_ONLY = frozenset({"pr_roc.png"})
@@ -27,15 +27,19 @@ FIGURES = {
     "coefficients.png": "Coefficient images: one 28x28 heatmap per class",
     "feature_ladder.png": "Test accuracy from raw pixels to feature maps (full MNIST, measured by "
                           "benchmarks/bench_features.py); this run is marked",
+    "coefficients_readable.png": "Coefficient images of the same model under a strong penalty (the C in the "
+                                 "title): readable templates of the digits, where C = 1 gives noise",
     "training_curve.png": "Objective and estimated gap per solver iteration",
     "learning_curve.png": "Learning curve: train and test accuracy against the number of training digits (the "
                           "same model fitted on the first n shuffled digits, each fit warm-started from the "
                           "previous one)",
     "regularisation_path.png": "Regularisation path: train, validation and test accuracy against C (the "
                                "model was refitted at the chosen C), and coefficient images at a few C",
-    "mean_images.png": "Mean image per digit (training set)",
-    "pixel_correlation.png": "Pixel-correlation heatmap of the training images",
+    "mean_images.png": "Mean image per digit (training set, the task's digits)",
+    "pixel_correlation.png": "Pixel-correlation heatmap of the training images (the task's digits)",
 }
+#: figures about the data rather than the model: shown in the appendix
+APPENDIX = frozenset({"mean_images.png", "pixel_correlation.png"})
 
 
 def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -133,11 +137,12 @@ def _context(m: dict, run_dir: Path) -> dict:
     if cv:
         cv_ctx = {"k": int(cv["k"]), "mean": float(cv["mean"]), "std": float(cv["std"]),
                   "folds": ", ".join(f"{100 * float(s):.2f}%" for s in cv["scores"])}
-    figures = []
+    figures, appendix = [], []
     for name, caption in FIGURES.items():
         png = run_dir / name
         if png.is_file():
-            figures.append({"caption": caption, "data": base64.b64encode(png.read_bytes()).decode()})
+            (appendix if name in APPENDIX else figures).append(
+                {"caption": caption, "data": base64.b64encode(png.read_bytes()).decode()})
     examples_png = run_dir / "confusion_examples.png"  # shown beside the list of confusions
     confusion_figure = base64.b64encode(examples_png.read_bytes()).decode() if examples_png.is_file() else None
     curve_text = ""
@@ -161,7 +166,8 @@ def _context(m: dict, run_dir: Path) -> dict:
         "versions_line": ", ".join(f"{k} {v}" for k, v in versions.items() if v),
         "notes": notes, "per_class": per_class, "weakest": weakest, "confusions": confusions,
         "train": train, "test_log_loss": test.get("log_loss"), "gap_text": gap_text, "cv": cv_ctx,
-        "path": path, "figures": figures, "confusion_figure": confusion_figure, "curve_text": curve_text,
+        "path": path, "figures": figures, "appendix": appendix, "confusion_figure": confusion_figure,
+        "curve_text": curve_text,
         "options": [(k, _readable(v)) for k, v in opts.items()],
         "data_rows": data_rows, "versions": list(versions.items()), "report_text": test["report_text"],
     }
