@@ -137,6 +137,18 @@ def test_cli_augment_then_train_on_a_local_cluster(tmp_path, capsys):
     assert m["fit"]["converged"] and m["fit"]["n_train"] == 3000 and m["fit"]["dask"]["chunks"] == 3
     assert m["test"]["accuracy"] > 0.8
     assert (run / "model.npz").exists()
+    # --scheduler: the same command on a cluster that is already running (here a local one)
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1", dashboard_address=None) as cluster:
+        assert main(["train", "--train-source", str(store), "--scheduler", cluster.scheduler_address,
+                     "--out", str(tmp_path / "on-scheduler"), "--no-figures", "--json", "--quiet"]) == 0
+        captured = capsys.readouterr()
+        assert "dask: 1 worker" in captured.err
+        assert json.loads(captured.out)["fit"]["objective"] == pytest.approx(m["fit"]["objective"], rel=1e-6)
+    assert main(["train", "--train-source", str(store), "--scheduler", "tcp://127.0.0.1:1", "--out",
+                 str(tmp_path / "nowhere"), "--quiet"]) == 2
+    assert "--scheduler tcp://127.0.0.1:1: cannot connect to a Dask scheduler there" in capsys.readouterr().err
     shutil.rmtree(store)
     assert main(["train", "--train-source", str(store), "--out", str(tmp_path / "r2"), "--quiet"]) == 2
     assert "no such folder" in capsys.readouterr().err
