@@ -156,7 +156,7 @@ def _class_names(task: Task, classes: np.ndarray) -> list[str]:
 #: training digits scored for the report's train-versus-test comparison (at most)
 _TRAIN_SCORED = 10_000
 #: training-set sizes of the report's learning curve (those below the run's own size, then it)
-LEARNING_CURVE_SIZES = (500, 1000, 2000, 5000, 10000, 20000)
+LEARNING_CURVE_SIZES = (500, 1000, 2000, 5000, 10000)
 #: a penalty strong enough that coefficient images are readable templates (the report shows them
 #: beside the model's own when its C is larger)
 READABLE_C = 0.001
