@@ -102,6 +102,15 @@ def test_cli_cross_validation_and_C_sweep_on_the_cluster(tmp_path, capsys):
     assert cv["k"] == 2 and len(cv["scores"]) == 2 and all(0.5 < s <= 1 for s in cv["scores"])
     assert (run / "regularisation_path.png").stat().st_size > 1000
     assert "Regularisation path over C = 0.01, 1" in (run / "report.html").read_text()
+    # a pair task and a training-set size on the cluster: the rows of the two digits, the first N
+    pair = tmp_path / "pair"
+    assert main(["train", "--train-source", str(store), "--workers", "1", "--task", "pair:3,5", "--train-size",
+                 "300", "--cv", "2", "--out", str(pair), "--no-figures", "--json", "--quiet"]) == 0
+    m = json.loads(capsys.readouterr().out)
+    labels = open_augmented(store).labels.compute()
+    assert m["fit"]["n_train"] == 300 <= int(np.isin(labels, [3, 5]).sum())
+    assert m["test"]["class_names"] == ["3", "5"] and m["test"]["accuracy"] > 0.85
+    assert len(m["cross_validation"]["scores"]) == 2
 
 
 def test_an_interrupted_augment_leaves_no_store(source, tmp_path):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["compute_all", "dask_client", "distinct_values", "held_out", "is_dask_collection", "map_rows",
-           "row_aligned", "rows_chunked", "weighted_accuracy", "weights_per_class"]
+           "row_aligned", "row_groups", "rows_chunked", "weighted_accuracy", "weights_per_class"]
 
 
 def is_dask_collection(a: Any) -> bool:
@@ -58,30 +58,31 @@ def row_aligned(a: Any, row_chunks: tuple[int, ...], name: str) -> Any:
     return a.rechunk((row_chunks,)) if a.chunks[0] != tuple(row_chunks) else a
 
 
-def held_out(row_chunks: tuple[int, ...], k: int, fold: int, period: int | None = None, *,
-             weight_of_held_out: float = 1.0, weight_of_others: float = 0.0) -> Any:
+def held_out(groups: Any, k: int, fold: int, *, weight_of_held_out: float = 1.0,
+             weight_of_others: float = 0.0) -> Any:
     """Weights that mark the rows fold ``fold`` of ``k`` holds out, as a lazy float64 Dask
-    array with the given row chunks: ``weight_of_held_out`` for row ``i`` when
-    ``(i % period) % k == fold``, ``weight_of_others`` for the rest.
+    array chunked as ``groups``: ``weight_of_held_out`` for the rows whose group id
+    ``g`` has ``g % k == fold``, ``weight_of_others`` for the rest.
 
-    ``period`` groups rows that are copies of one digit (an augmented store's row ``i`` is
-    training digit ``i % n_source``), so that a digit and its distorted copies always fall in
-    the same fold; by default every row is its own group. Each call makes its own tasks (a
-    fresh name), so that concurrent fits never share keys.
+    ``groups`` (integers, one per row) keeps the copies of one digit together: an augmented
+    store's row ``i`` is training digit ``i % n_source``, so that is its group, and a digit and
+    its distorted copies always fall in the same fold. Each call makes its own tasks (a fresh
+    name), so that concurrent fits never share keys; persist ``groups`` once beforehand.
     """
     import uuid
 
+    def block(g):
+        return np.where(g % k == fold, weight_of_held_out, weight_of_others)
+
+    return groups.map_blocks(block, dtype=np.float64, name=f"held-out-{uuid.uuid4().hex}")
+
+
+def row_groups(row_chunks: tuple[int, ...], period: int | None = None) -> Any:
+    """Group ids ``i % period`` of rows ``i`` (every row its own group without ``period``), as a
+    Dask array with the given row chunks."""
     _, da = _dask()
-    n = int(sum(row_chunks))
-    period = period or n
-    starts = np.concatenate([[0], np.cumsum(row_chunks)[:-1]]).astype(np.int64)
-
-    def block(start, size):
-        rows = np.arange(start[0], start[0] + size[0])
-        return np.where((rows % period) % k == fold, weight_of_held_out, weight_of_others)
-
-    return da.map_blocks(block, da.from_array(starts, chunks=1), da.from_array(np.asarray(row_chunks), chunks=1),
-                         chunks=(tuple(row_chunks),), dtype=np.float64, name=f"held-out-{uuid.uuid4().hex}")
+    rows = da.arange(int(sum(row_chunks)), chunks=(tuple(row_chunks),))
+    return rows % period if period else rows
 
 
 def compute_all(*values):

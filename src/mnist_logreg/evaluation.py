@@ -93,13 +93,13 @@ def _in_order(results, on_result: Callable[[int, object], None] | None) -> list:
     return values
 
 
-def cross_validate_chunked(estimator, X, y, k: int = 5, *, period: int | None = None,
+def cross_validate_chunked(estimator, X, y, k: int = 5, *, groups=None,
                            on_fold: Callable[[int, float], None] | None = None) -> dict:
     """k-fold accuracy of ``estimator`` on Dask arrays, the folds fitted concurrently on the cluster.
 
     No data moves: fold ``f`` fits on all the chunks with the rows it holds out weighted 0
-    (``held_out``: row ``i`` when ``(i % period) % k == f``, so that with ``period`` the copies
-    of a digit share its fold), and is scored on those rows where they are. Each fold's fit
+    (``held_out``: the rows whose group id ``g`` has ``g % k == f``, so that the copies of a
+    digit share its fold), and is scored on those rows where they are. Each fold's fit
     builds and persists its own per-chunk losses, so ``k`` folds need ``k`` times the memory of
     one fit.
 
@@ -111,8 +111,9 @@ def cross_validate_chunked(estimator, X, y, k: int = 5, *, period: int | None = 
         Chunked along rows.
     k : int
         Number of folds (at least 2).
-    period : int, optional
-        Rows ``i`` and ``i + period`` are copies of one digit.
+    groups : dask array of int, optional
+        One group id per row (chunked as ``X``): the copies of a digit share one. By default
+        every row is its own group.
     on_fold : callable, optional
         ``on_fold(i, score)`` for each fold, in order.
 
@@ -123,24 +124,24 @@ def cross_validate_chunked(estimator, X, y, k: int = 5, *, period: int | None = 
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from ._chunks import held_out, rows_chunked
+    from ._chunks import held_out, row_aligned, row_groups, rows_chunked
 
     if not (isinstance(k, int) and k >= 2):
         raise ValueError(f"cross-validation needs k >= 2 folds, got {k!r}")
     X = rows_chunked(X)
+    groups = (row_groups(X.chunks[0]) if groups is None else row_aligned(groups, X.chunks[0], "groups")).persist()
 
     def run(fold: int) -> float:
         model = clone(estimator).set_params(callback=None, verbose=0)
-        model.fit(X, y, sample_weight=held_out(X.chunks[0], k, fold, period, weight_of_held_out=0.0,
-                                               weight_of_others=1.0))
-        return float(model.score(X, y, sample_weight=held_out(X.chunks[0], k, fold, period)))
+        model.fit(X, y, sample_weight=held_out(groups, k, fold, weight_of_held_out=0.0, weight_of_others=1.0))
+        return float(model.score(X, y, sample_weight=held_out(groups, k, fold)))
 
     with ThreadPoolExecutor(k) as pool:  # the client's threads wait; the workers compute
         scores = _in_order([pool.submit(run, f) for f in range(k)], on_fold)
     return {"k": k, "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores))}
 
 
-def sweep_C_chunked(estimator, X, y, Cs: Sequence[float], *, period: int | None = None,
+def sweep_C_chunked(estimator, X, y, Cs: Sequence[float], *, groups=None,
                     eval_sets: dict[str, tuple] | None = None,
                     on_step: Callable[[int, dict], None] | None = None) -> tuple[list[dict], list[np.ndarray]]:
     """Fit ``estimator`` at each ``C`` on Dask arrays, all concurrently on the cluster, 10% of
@@ -156,14 +157,15 @@ def sweep_C_chunked(estimator, X, y, Cs: Sequence[float], *, period: int | None 
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from ._chunks import held_out, rows_chunked
+    from ._chunks import held_out, row_aligned, row_groups, rows_chunked
 
     X = rows_chunked(X)
+    groups = (row_groups(X.chunks[0]) if groups is None else row_aligned(groups, X.chunks[0], "groups")).persist()
     Cs = sorted(float(C) for C in Cs)
 
     def run(C: float) -> tuple[dict, np.ndarray]:
-        fit_w = held_out(X.chunks[0], 10, 0, period, weight_of_held_out=0.0, weight_of_others=1.0)
-        val_w = held_out(X.chunks[0], 10, 0, period)
+        fit_w = held_out(groups, 10, 0, weight_of_held_out=0.0, weight_of_others=1.0)
+        val_w = held_out(groups, 10, 0)
         model = clone(estimator).set_params(C=C, callback=None, verbose=0)
         model.fit(X, y, sample_weight=fit_w)
         row = {"C": C, "train_accuracy": float(model.score(X, y, sample_weight=fit_w)),

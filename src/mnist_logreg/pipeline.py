@@ -403,30 +403,38 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
     """
     import dask.array as da
 
-    from ._chunks import dask_client
+    from ._chunks import dask_client, row_groups
     from .datasets.augment import open_augmented
     from .features.chunks import fit_on_sample, transform_chunks
 
     Cs = list(opts.C) if isinstance(opts.C, list | tuple) and len(opts.C) > 1 else None
-    refused = {"train_size": opts.train_size, "model sgd": opts.model == "sgd", "task pair": task.kind == "pair"}
-    asked = [name for name, value in refused.items() if value]
-    if asked:
-        raise ValueError(f"a fit on Dask (--train-source / --workers / --scheduler) does not take {', '.join(asked)} "
-                         "yet: fit in memory for those")
+    if opts.model == "sgd":
+        raise ValueError("a fit on Dask (--train-source / --workers / --scheduler) does not take model sgd yet: "
+                         "fit it in memory, or use --model softmax or ovr")
+    if opts.train_size is not None and opts.train_size < 2:
+        raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
     store = open_augmented(opts.train_source) if opts.train_source else None  # a bad store fails here
     with dask_client(opts.workers, opts.scheduler, opts.worker_memory) as client:
         if on_cluster is not None:
             on_cluster(client.dashboard_link, len(client.scheduler_info()["workers"]))
         if store is not None:
             X, y = store.images, store.labels
-            period = int(store.attrs.get("n_source", X.shape[0]))  # row i is a copy of digit i % period
+            # row i is a copy of training digit i % n_source: its group, so copies share a fold
+            groups = row_groups(X.chunks[0], int(store.attrs.get("n_source", X.shape[0])))
         else:
-            period = None
             X_np, y_np = shuffle(data.X_train, data.y_train, opts.seed)
             X = da.from_array(X_np, chunks=(10_000, X_np.shape[1]))
             y = da.from_array(y_np, chunks=10_000)
+            groups = row_groups(X.chunks[0])
+        if task.kind == "pair":  # the rows of the two digits, chunk by chunk where they are
+            keep = da.isin(y, list(task.digits))
+            X, y, groups = X[keep], y[keep], groups[keep]
+            for a in (X, y, groups):
+                a.compute_chunk_sizes()
         if task.kind == "digit":
             y = y.map_blocks(lambda b: task.apply(b[:, None], b)[1], dtype=np.int64)
+        if opts.train_size is not None:  # the first digits (a store begins with the 60,000 originals)
+            X, y, groups = X[: opts.train_size], y[: opts.train_size], groups[: opts.train_size]
         feature_map = make_feature_map(opts.features, random_state=opts.seed)
         linear = make_model(opts.model, C, X.shape[0], opts.seed, opts.max_iter, opts.tol,
                             scaling=linear_scaling(opts.features), penalty=opts.penalty)
@@ -443,8 +451,9 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
             if on_stage is not None:
                 on_stage(f"fitting {len(Cs)} values of C side by side on the cluster")
             F_test = X_test if feature_map is None else feature_map.transform(X_test)
-            rows, coefs = sweep_C_chunked(linear, F, y, Cs, period=period, eval_sets={"test": (F_test, y_test)},
+            rows, coefs = sweep_C_chunked(linear, F, y, Cs, groups=groups, eval_sets={"test": (F_test, y_test)},
                                           on_step=on_path_step)
+            n_val = int((groups % 10 == 0).sum().compute())  # the rows the path held out
             best = max(range(len(rows)), key=lambda i: (rows[i]["validation_accuracy"], -i))
             C = rows[best]["C"]
             path = {"rows": rows, "coefs": coefs, "chosen_C": C,
@@ -461,7 +470,7 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
         if opts.cv:
             if on_stage is not None:
                 on_stage(f"cross-validating: {opts.cv} folds side by side on the cluster")
-            cv = cross_validate_chunked(linear, F, y, opts.cv, period=period, on_fold=on_fold)
+            cv = cross_validate_chunked(linear, F, y, opts.cv, groups=groups, on_fold=on_fold)
         scored = min(_TRAIN_SCORED, X.shape[0])
         X_head, y_head = (np.asarray(a) for a in da.compute(X[:scored], y[:scored]))
         n_workers = len(client.scheduler_info()["workers"])
@@ -495,9 +504,7 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
     with atomic_folder(out) as staging:
         if path is not None:
             coefs = path.pop("coefs")
-            n, p = int(X.shape[0]), period or int(X.shape[0])  # rows i with (i % p) % 10 == 0 are held out
-            n_val = (n // p) * ((p + 9) // 10) + (n % p + 9) // 10
-            path["n_validation"], path["n_fit"] = n_val, n - n_val
+            path["n_validation"], path["n_fit"] = n_val, int(X.shape[0]) - n_val
             metrics["path"] = path
             if opts.figures:
                 plots.save_figure(plots.regularisation_path(path["rows"], coefs, _class_names(task, model.classes_),
