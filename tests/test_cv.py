@@ -97,4 +97,3 @@ def test_bad_grids_are_refused(kwargs):
 def test_sample_weight_equivalence_in_float64():
     """The float32 default is excused from this check (tests/test_estimator_checks.py); float64 passes."""
     check_sample_weight_equivalence_on_dense_data("LogisticRegressionCV", LogisticRegressionCV(dtype="float64"))
-
