@@ -5,6 +5,8 @@ dense array to float64 rounding; the weight-sampled Gram sketch must be unbiased
 penalty's prox must solve its defining minimisation.
 """
 
+import threading
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -88,6 +90,56 @@ def test_scaled_integers_match_dense(monkeypatch, dtype):
     np.testing.assert_allclose(gb, ga, rtol=rtol * 10, atol=rtol * 10)
     with pytest.raises(TypeError, match="integer data"):
         ScaledIntegerMatrix(X_int.astype(np.float32), scale)
+
+
+def _blas_threads() -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+
+
+@pytest.mark.parametrize("kind", ["uint8", "float64"])
+def test_passes_in_row_threads_match_one_block(monkeypatch, kind):
+    """With BLAS at 2 threads, a pass and a Gram matrix are split among 2 row threads (BLAS held
+    to 1 meanwhile): the same results as the plain products, every row in exactly one block,
+    and BLAS's setting back afterwards."""
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.setattr(_data, "_CONVERT_BLOCK", 37)  # ragged blocks, split between the threads
+    monkeypatch.setattr(_data, "_GRAM_BLOCK", 23)
+    rng = np.random.default_rng(3)
+    X_int = rng.integers(0, 256, size=(301, 15), dtype=np.uint8)
+    scale = np.full(15, 1 / 255)
+    X = X_int * scale
+    m = ScaledIntegerMatrix(X_int, scale, dtype=np.float64) if kind == "uint8" else DenseMatrix(np, X)
+    W, b = rng.normal(size=(15, 3)), rng.normal(size=3)
+    seen, threads = [], set()
+
+    def residual(rows, Z):
+        seen.append((rows.start, rows.stop))
+        threads.add(threading.get_ident())
+        np.testing.assert_allclose(Z, X[rows] @ W + b, rtol=1e-12)
+        R = np.tanh(Z)
+        return float(np.sum(Z)), R
+
+    with threadpool_limits(2, user_api="blas"):
+        value, XtR, R_sum = m.forward_backward(W, b, residual)
+        assert _blas_threads() == 2  # restored after the pass
+        with _data.row_threads as n:
+            assert n == 2 and _blas_threads() == 1
+            with _data.row_threads:  # sessions nest
+                pass
+            assert _blas_threads() == 1
+            G = m.weighted_gram(np.linspace(0, 1, 301))
+        assert _blas_threads() == 2
+    Z = X @ W + b
+    assert value == pytest.approx(float(np.sum(Z)), rel=1e-12)
+    np.testing.assert_allclose(XtR, X.T @ np.tanh(Z), rtol=1e-12)
+    np.testing.assert_allclose(R_sum, np.tanh(Z).sum(axis=0, keepdims=True), rtol=1e-12)
+    assert sorted(r for block in seen for r in range(*block)) == list(range(301))
+    assert len(threads) == 2  # the blocks really ran in two threads
+    w = np.linspace(0, 1, 301)
+    np.testing.assert_allclose(G, X.T @ (w[:, None] * X), rtol=1e-12)
 
 
 def test_gram_sketch_is_unbiased_and_sized(monkeypatch):

@@ -6,6 +6,7 @@ numpy inputs into the chosen backend's arrays and back.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
@@ -36,6 +37,15 @@ class Backend:
             self.torch = torch
             self.xp = array_namespace(torch.empty(0))
             self.dtype = getattr(torch, dtype)
+
+    def session(self) -> AbstractContextManager:
+        """A context for a whole fit: numpy's passes and Gram matrices run in row threads with
+        BLAS single-threaded throughout (``_data.row_threads``); nothing for torch."""
+        if self.name == "numpy":
+            from ._data import row_threads
+
+            return row_threads
+        return nullcontext()
 
     def asarray(self, a: Any, dtype: Any = None) -> Any:
         """``a`` (numpy) as an array of this backend, in the working dtype unless told otherwise."""

@@ -72,21 +72,25 @@ class _PenalisedLoss:
         self.alpha = penalty.curvature
         self.n_params_rows = self.d + int(fit_intercept)
 
-    def _linear(self, theta):
-        Z = self.data.matmul(theta[: self.d])
-        if self.fit_intercept:
-            Z = Z + theta[self.d]
-        return Z
-
-    def _backward(self, R, theta):
-        """Gradient rows from the per-sample residual R (n, K): X^T R (+ penalty), intercept sum(R)."""
+    def _pass(self, theta, residual):
+        """``(value, gradient rows without the penalty)`` from one pass over the data:
+        ``X^T R`` and, with an intercept, the row ``sum(R)`` (``DesignMatrix.forward_backward``)."""
         xp = self.xp
-        gW = self.data.rmatmul(R)
+        b = theta[self.d] if self.fit_intercept else None
+        value, gW, R_sum = self.data.forward_backward(theta[: self.d], b, residual)
+        if self.fit_intercept:
+            gW = xp.concat([gW, R_sum], axis=0)
+        return value, gW
+
+    def _with_penalty(self, theta, f, g):
+        """Adds the penalty's value and gradient to a pass's ``f`` and gradient rows ``g``."""
         if self.alpha:
-            gW = gW + self.penalty.gradient(xp, theta[: self.d])
-        if not self.fit_intercept:
-            return gW
-        return xp.concat([gW, xp.sum(R, axis=0, keepdims=True)], axis=0)
+            gW = g[: self.d] + self.penalty.gradient(self.xp, theta[: self.d])
+            g = self.xp.concat([gW, g[self.d :]], axis=0) if self.fit_intercept else gW
+        return f + self._penalty(theta), g
+
+    def _empty_state(self, theta):
+        return self.xp.empty((self.n, theta.shape[1]), dtype=theta.dtype, device=self.data.device)
 
     def _penalty(self, theta) -> float:
         return self.penalty.value(self.xp, theta[: self.d])
@@ -105,9 +109,10 @@ class _PenalisedLoss:
 
     def hessp(self, state, V):
         """Hessian-vector product H @ V at the point where ``state`` was computed."""
-        U = self._linear(V)
-        R = self._curvature_times(state, U)
-        return self._backward(R, V)
+        _, HV = self._pass(V, lambda rows, U: (0.0, self._curvature_times(state[rows], U, rows)))
+        if self.alpha:
+            HV = self.xp.concat([HV[: self.d] + self.penalty.gradient(self.xp, V[: self.d]), HV[self.d :]], axis=0)
+        return HV
 
     def __sizeof__(self) -> int:
         """Bytes held (the data, targets and weights), for Dask's memory accounting and task placement."""
@@ -133,13 +138,19 @@ class BinaryLogLoss(_PenalisedLoss):
     def value_grad(self, theta):
         """Objective value (float), gradient (same shape as theta), and state for ``hessp``."""
         xp = self.xp
-        z = self._linear(theta)
-        # softplus(z) = max(z, 0) + log1p(exp(-|z|)), stable for any z
-        e = xp.exp(-xp.abs(z))  # in (0, 1]: no overflow for any z
-        per_sample = xp.maximum(z, 0) + xp.log1p(e) - self.y * z
-        p = xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-        f = float(xp.sum(xp.astype(self.s * per_sample, xp.float64))) + self._penalty(theta)
-        return f, self._backward(self.s * (p - self.y), theta), p
+        p_all = self._empty_state(theta)
+
+        def residual(rows, z):
+            y, s = self.y[rows], self.s[rows]
+            # softplus(z) = max(z, 0) + log1p(exp(-|z|)), stable for any z
+            e = xp.exp(-xp.abs(z))  # in (0, 1]: no overflow for any z
+            per_sample = xp.maximum(z, 0) + xp.log1p(e) - y * z
+            p = xp.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+            p_all[rows] = p
+            return float(xp.sum(xp.astype(s * per_sample, xp.float64))), s * (p - y)
+
+        f, g = self._with_penalty(theta, *self._pass(theta, residual))
+        return f, g, p_all
 
     def curvature(self, p):
         """Per-sample weights w_i: the exact Hessian weight s_i * p_i (1 - p_i)."""
@@ -150,8 +161,8 @@ class BinaryLogLoss(_PenalisedLoss):
         exact Hessian weight."""
         return self.xp.reshape(self.xp.sum(self.curvature(p)), (1, 1))
 
-    def _curvature_times(self, p, U):
-        return self.s * p * (1.0 - p) * U
+    def _curvature_times(self, p, U, rows=slice(None)):
+        return self.s[rows] * p * (1.0 - p) * U
 
 
 class SoftmaxLogLoss(_PenalisedLoss):
@@ -168,16 +179,22 @@ class SoftmaxLogLoss(_PenalisedLoss):
     def value_grad(self, theta):
         """Objective value (float), gradient (same shape as theta), and state (probabilities)."""
         xp = self.xp
-        Z = self._linear(theta)
-        m = xp.max(Z, axis=1, keepdims=True)
-        E = xp.exp(Z - m)
-        total = xp.sum(E, axis=1, keepdims=True)
-        lse = xp.log(total) + m
-        per_sample = lse[:, 0] - xp.sum(Z * self.Y, axis=1)
-        s = self.s[:, 0]
-        f = float(xp.sum(xp.astype(s * per_sample, xp.float64))) + self._penalty(theta)
-        P = E / total
-        return f, self._backward(self.s * (P - self.Y), theta), P
+        P_all = self._empty_state(theta)
+
+        def residual(rows, Z):
+            Y, s = self.Y[rows], self.s[rows]
+            Z = Z - xp.max(Z, axis=1, keepdims=True)
+            E = xp.exp(Z)
+            total = xp.sum(E, axis=1, keepdims=True)
+            # logsumexp(z) - z_y, with z shifted by its maximum
+            per_sample = xp.log(total[:, 0]) - xp.sum(Z * Y, axis=1)
+            value = float(xp.sum(xp.astype(s[:, 0] * per_sample, xp.float64)))
+            P = E / total
+            P_all[rows] = P
+            return value, s * (P - Y)
+
+        f, g = self._with_penalty(theta, *self._pass(theta, residual))
+        return f, g, P_all
 
     def curvature(self, P):
         """Per-sample weights w_i = 2 s_i max_k p_ik (1 - p_ik): large for ambiguous digits.
@@ -195,9 +212,9 @@ class SoftmaxLogLoss(_PenalisedLoss):
         sP = self.s * P
         return _diag(xp, xp.sum(sP, axis=0)) - sP.T @ P
 
-    def _curvature_times(self, P, U):
+    def _curvature_times(self, P, U, rows=slice(None)):
         xp = self.xp
-        return self.s * P * (U - xp.sum(P * U, axis=1, keepdims=True))
+        return self.s[rows] * P * (U - xp.sum(P * U, axis=1, keepdims=True))
 
 
 def _diag(xp, v):

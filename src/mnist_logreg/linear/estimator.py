@@ -387,12 +387,13 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
             cols = [theta] if len(losses) == 1 else [theta[:, [k]] for k in range(len(losses))]
             starts = [be.asarray(c) for c in cols]
         results = []
-        for k, (loss, start) in enumerate(zip(losses, starts, strict=True)):
-            cb = self.callback
-            if cb is not None and len(losses) > 1:
-                cb = _tag_callback(cb, k)
-            results.append(solve(loss, start, eigh=be.eigh, tol=self.tol,
-                                 max_iter=self.max_iter, verbose=self.verbose, callback=cb))
+        with be.session():
+            for k, (loss, start) in enumerate(zip(losses, starts, strict=True)):
+                cb = self.callback
+                if cb is not None and len(losses) > 1:
+                    cb = _tag_callback(cb, k)
+                results.append(solve(loss, start, eigh=be.eigh, tol=self.tol,
+                                     max_iter=self.max_iter, verbose=self.verbose, callback=cb))
         self.fit_time_ = time.perf_counter() - t0
         theta = np.concatenate([be.to_numpy(r.theta).astype(np.float64) for r in results], axis=1)
         n_active = len(active)
@@ -445,10 +446,13 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
             active = np.flatnonzero(np.diff(sp.csc_array(X).indptr) > 0)
             data = SparseMatrix(self._preprocess(X, be.dtype_name, active), dtype=be.dtype)
         else:
-            active = np.flatnonzero(np.any(X != self.offset_, axis=0))
+            varies = np.any(X != self.offset_, axis=0) if np.any(self.offset_) else X.any(axis=0)
+            active = np.flatnonzero(varies)
             if be.name == "numpy":
-                # uint8 pixels stay 1 byte each; products convert cache-sized blocks (4x less memory traffic)
-                data = preprocessed_matrix(X[:, active], self.offset_[active], self.scale_[active], be.dtype)
+                # uint8 pixels stay 1 byte each; products convert cache-sized blocks (4x less memory
+                # traffic); np.take copies the columns twice as fast as X[:, active]
+                data = preprocessed_matrix(np.take(X, active, axis=1), self.offset_[active],
+                                           self.scale_[active], be.dtype)
             else:
                 data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
         sw = be.asarray(sample_weight[:, None])
