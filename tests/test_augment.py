@@ -158,11 +158,15 @@ def test_cli_augment_then_train_on_a_local_cluster(tmp_path, capsys):
     assert main(["train", "--train-source", str(store), "--scheduler", "tcp://127.0.0.1:1", "--out",
                  str(tmp_path / "nowhere"), "--quiet"]) == 2
     assert "--scheduler tcp://127.0.0.1:1: cannot connect to a Dask scheduler there" in capsys.readouterr().err
+    # SGD on the cluster: one chunk's task after another, the parameters passed along
+    assert main(["train", "--train-source", str(store), "--workers", "1", "--model", "sgd", "--out",
+                 str(tmp_path / "sgd"), "--no-figures", "--json", "--quiet"]) == 0
+    sgd = json.loads(capsys.readouterr().out)
+    assert sgd["fit"]["model"] == "sgd" and sgd["fit"]["n_iter"] == 5 and sgd["fit"]["converged"] is None
+    assert sgd["test"]["accuracy"] > 0.75
     shutil.rmtree(store)
     assert main(["train", "--train-source", str(store), "--out", str(tmp_path / "r2"), "--quiet"]) == 2
     assert "no such folder" in capsys.readouterr().err
-    assert main(["train", "--workers", "1", "--model", "sgd", "--out", str(tmp_path / "r3"), "--quiet"]) == 2
-    assert "does not take model sgd" in capsys.readouterr().err
     assert main(["train", "--workers", "1", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "r4"),
                  "--quiet"]) == 2
     assert "give one of them" in capsys.readouterr().err

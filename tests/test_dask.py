@@ -17,7 +17,7 @@ import pytest
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from mnist_logreg import LogisticRegression  # noqa: E402
+from mnist_logreg import LogisticRegression, SGDLogisticRegression  # noqa: E402
 from mnist_logreg.linear._dask import ChunkedLoss  # noqa: E402
 
 TIGHT = dict(dtype="float64", tol=1e-5)  # objective gap about tol**2 / 8: 1e-11
@@ -225,6 +225,45 @@ def test_bad_dask_input_is_named(client, digits):
         LogisticRegression().fit(Xd, yd, sample_weight=-np.ones(len(y)))
     with pytest.raises(ValueError, match="1 class"):
         LogisticRegression().fit(Xd, da.zeros(len(y), chunks=300, dtype=int))
+
+
+def test_sgd_on_one_chunk_is_the_in_memory_fit(client, digits):
+    """SGD over a Dask array of one chunk visits the rows in the in-memory fit's order: the same fit."""
+    X, y = digits
+    ref = SGDLogisticRegression(random_state=3, max_iter=3, dtype="float64").fit(X, y)
+    got = SGDLogisticRegression(random_state=3, max_iter=3, dtype="float64").fit(*_dask(X, y, rows=900))
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=1e-12, atol=1e-14)
+    assert got.t_ == ref.t_ and got.n_iter_ == 3
+
+
+def test_sgd_chains_the_chunks_on_the_cluster(client, digits, small):
+    """Several chunks: one task per chunk, passing the parameters on; seeded, as good as in memory,
+    partial_fit goes on where it stopped, rows weighted 0 are left out of the mini-batches."""
+    X, y = digits
+    _, _, X_test, y_test = small
+    Xd, yd = _dask(X, y, rows=250)  # 4 chunks, the last one short
+    a = SGDLogisticRegression(random_state=0, max_iter=4).fit(Xd, yd)
+    b = SGDLogisticRegression(random_state=0, max_iter=4).fit(Xd, yd)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    in_memory = SGDLogisticRegression(random_state=0, max_iter=4).fit(X, y)
+    assert a.score(X_test, y_test) >= in_memory.score(X_test, y_test) - 0.03
+    assert a.score(Xd, yd) == pytest.approx(float(np.mean(a.predict(X) == y)))
+    # two partial_fit calls are the fit with 2 epochs
+    two = SGDLogisticRegression(random_state=1, max_iter=2).fit(Xd, yd)
+    step = SGDLogisticRegression(random_state=1)
+    step.partial_fit(Xd, yd, classes=np.arange(10)).partial_fit(Xd, yd)
+    np.testing.assert_allclose(step.coef_, two.coef_, rtol=1e-6, atol=1e-7)
+    assert step.t_ == two.t_ and step.n_iter_ == 2
+    # rows weighted 0 (here the first 100 of each chunk) make no updates
+    w = np.ones(len(y))
+    w[np.arange(len(y)) % 250 < 100] = 0.0
+    held = SGDLogisticRegression(random_state=0, max_iter=1, batch_size=32).fit(Xd, yd, sample_weight=w)
+    assert held.t_ == sum(-(-(n - 100) // 32) for n in (250, 250, 250, 150))
+    with pytest.raises(ValueError, match="every weight is zero"):
+        SGDLogisticRegression().fit(Xd, yd, sample_weight=np.zeros(len(y)))
+    with pytest.raises(ValueError, match=r"labels \[10\] not in classes_"):
+        SGDLogisticRegression().partial_fit(Xd, yd + 1, classes=np.arange(10))
 
 
 @pytest.mark.full

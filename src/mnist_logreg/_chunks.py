@@ -91,10 +91,11 @@ def compute_all(*values):
     return dask.compute(*values)
 
 
-def distinct_values(y) -> np.ndarray:
-    """The sorted distinct values of a 1-D Dask array (computed)."""
+def distinct_values(y, lazy: bool = False):
+    """The sorted distinct values of a 1-D Dask array (computed, or a Dask array if ``lazy``)."""
     _, da = _dask()
-    return np.asarray(da.unique(y).compute())
+    values = da.unique(y)
+    return values if lazy else np.asarray(values.compute())
 
 
 def weights_per_class(codes, weights, n_classes: int):

@@ -408,9 +408,6 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
     from .features.chunks import fit_on_sample, transform_chunks
 
     Cs = list(opts.C) if isinstance(opts.C, list | tuple) and len(opts.C) > 1 else None
-    if opts.model == "sgd":
-        raise ValueError("a fit on Dask (--train-source / --workers / --scheduler) does not take model sgd yet: "
-                         "fit it in memory, or use --model softmax or ovr")
     if opts.train_size is not None and opts.train_size < 2:
         raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
     store = open_augmented(opts.train_source) if opts.train_source else None  # a bad store fails here
@@ -483,8 +480,8 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
         "C": C,
         "penalty": opts.penalty,
         "n_iter": int(np.max(linear.n_iter_)),
-        "converged": bool(linear.converged_),
-        "objective": linear.objective_,
+        "converged": bool(linear.converged_) if hasattr(linear, "converged_") else None,
+        "objective": getattr(linear, "objective_", None),
         "n_train": int(X.shape[0]),
         "dask": {"workers": n_workers, "chunks": len(X.chunks[0]),
                  "train_source": str(opts.train_source) if opts.train_source else "MNIST training digits"},
@@ -500,7 +497,9 @@ def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task
         metrics["data"]["augmented"] = {k: v for k, v in store.attrs.items() if k != "sha256"}
     if cv is not None:
         metrics["cross_validation"] = cv
-    history = linear.history_[0] if linear.history_ and isinstance(linear.history_[0], list) else linear.history_
+    history = getattr(linear, "history_", None)  # SGD has none
+    if history and isinstance(history[0], list):
+        history = history[0]
     with atomic_folder(out) as staging:
         if path is not None:
             coefs = path.pop("coefs")

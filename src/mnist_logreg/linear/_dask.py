@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 
 from .._chunks import _dask
-from ._data import preprocessed_matrix
+from ._data import DenseMatrix, preprocessed_array, preprocessed_matrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import Penalty, make_penalty
+from ._solvers import sgd
 
-__all__ = ["ChunkedLoss", "chunked_losses"]
+__all__ = ["ChunkedLoss", "SGDSettings", "chunked_losses", "sgd_epochs"]
 
 # chunks added together per reduction task (a tree of this fan-in)
 _FAN_IN = 8
@@ -203,3 +204,96 @@ def chunked_losses(X, codes, weights, *, active: np.ndarray, offset: np.ndarray,
         losses.append(ChunkedLoss(chunks, penalty=penalty, fit_intercept=fit_intercept,
                                   n_outputs=n_classes if model.softmax else 1, d=len(active), dtype=dtype))
     return losses
+
+
+@dataclass(frozen=True)
+class SGDSettings:
+    """What each chunk's SGD task needs besides its rows (see :func:`sgd_epochs`)."""
+
+    n_classes: int
+    fit_intercept: bool
+    dtype: str
+    alpha: float
+    batch_size: int
+    eta0: float
+    power_t: float
+    steps_per_epoch: int
+    offset: np.ndarray
+    scale: np.ndarray
+
+
+def _sgd_on_chunk(carry, X_block, codes, weights, order, settings: SGDSettings):
+    """One pass of mini-batch SGD over one chunk's rows in the order ``order``, the rows weighted
+    0 left out. ``carry`` is ``(theta, sum of averaged iterates, their count, updates so far)``."""
+    theta, avg_sum, count, t = carry
+    weights = np.asarray(weights, dtype=np.float64)
+    order = order[weights[order] > 0]
+    if order.size == 0:
+        return carry
+    X = preprocessed_array(np.asarray(X_block)[order], settings.offset, settings.scale, settings.dtype)
+    codes = np.asarray(codes)[order]
+    s = np.asarray(weights[order], dtype=settings.dtype)[:, None]
+    no_penalty = _NO_PENALTY
+    K = settings.n_classes
+    y = codes.astype(np.float64) if K == 2 else codes
+
+    def make_loss(rows, y_rows, s_rows):
+        if K == 2:
+            return BinaryLogLoss(rows, y_rows, s_rows, no_penalty, settings.fit_intercept)
+        return SoftmaxLogLoss(rows, y_rows, s_rows, no_penalty, settings.fit_intercept, K)
+
+    avg, theta, t_new = sgd(make_loss, DenseMatrix(np, X), np.asarray(y, dtype=settings.dtype if K == 2 else None),
+                            s, theta, alpha=settings.alpha, batch_size=settings.batch_size, epochs=1,
+                            eta0=settings.eta0, power_t=settings.power_t, t_start=t, rng=None,
+                            steps_per_epoch=settings.steps_per_epoch)
+    updates = t_new - t
+    return theta, avg_sum + avg * updates, count + updates, t_new
+
+
+def sgd_epochs(X, codes, weights, theta: np.ndarray, t: int, rng: np.random.Generator, epochs: int,
+               settings: SGDSettings, callback=None) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mini-batch SGD over a Dask array's chunks, one chunk's task after another.
+
+    SGD is sequential: each update starts from the previous one. Each epoch visits the chunks in
+    a random order and each chunk's rows in a random order drawn here (with one chunk, the same
+    order as an in-memory fit with the same generator). A chunk's task runs where the chunk is
+    and passes on only the parameters and the running average of the epoch's iterates, so the
+    data never moves; one worker at a time is busy. Rows weighted 0 are left out, as if absent
+    (cross-validation's held-out rows).
+
+    Parameters
+    ----------
+    X : dask.array.Array, chunked along rows
+    codes, weights : dask.array.Array with ``X``'s row chunks
+        Class indices and sample weights.
+    theta : ndarray
+        The starting parameters (features then intercept, by outputs).
+    t : int
+        Updates made before (the step size schedule goes on from there).
+    rng : numpy.random.Generator
+        Draws the visiting orders.
+    epochs : int
+    settings : SGDSettings
+    callback : callable, optional
+        ``callback({"epoch": e, "epochs": epochs})`` after each epoch.
+
+    Returns
+    -------
+    (averaged parameters of the last epoch, last iterate, updates made in all)
+    """
+    dask, _ = _dask()
+    X_parts = X.to_delayed().ravel()
+    code_parts, weight_parts = codes.to_delayed().ravel(), weights.to_delayed().ravel()
+    sizes = X.chunks[0]
+    avg = theta
+    task = dask.delayed(_sgd_on_chunk, pure=True)
+    for epoch in range(epochs):
+        chunk_order = rng.permutation(len(sizes)) if len(sizes) > 1 else [0]
+        carry = (theta, 0.0, 0, t)
+        for c in chunk_order:
+            carry = task(carry, X_parts[c], code_parts[c], weight_parts[c], rng.permutation(sizes[c]), settings)
+        theta, avg_sum, count, t = dask.compute(carry)[0]
+        avg = avg_sum / max(count, 1)
+        if callback is not None:
+            callback({"epoch": epoch + 1, "epochs": epochs})
+    return avg, theta, t

@@ -28,7 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 __all__ = ["DenseMatrix", "DesignMatrix", "ScaledIntegerMatrix", "SparseMatrix", "as_design_matrix",
-           "preprocessed_matrix"]
+           "preprocessed_array", "preprocessed_matrix"]
 
 # rows per block when building a Gram matrix (bounds the temporary to a block of X)
 _GRAM_BLOCK = 2048
@@ -379,6 +379,15 @@ def _to_host(a: Any) -> Any:
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
 
 
+def preprocessed_array(X: np.ndarray, offset: np.ndarray, scale: np.ndarray, dtype: Any) -> np.ndarray:
+    """``(X - offset) * scale`` as a new dense array in ``dtype`` (no float64 copy on the way)."""
+    out = X.astype(dtype)
+    if np.any(offset):
+        out -= np.asarray(offset).astype(dtype)
+    out *= np.asarray(scale).astype(dtype)
+    return out
+
+
 def preprocessed_matrix(X: np.ndarray, offset: np.ndarray, scale: np.ndarray, dtype: Any) -> DesignMatrix:
     """``(X - offset) * scale`` as a numpy design matrix in ``dtype``.
 
@@ -388,11 +397,7 @@ def preprocessed_matrix(X: np.ndarray, offset: np.ndarray, scale: np.ndarray, dt
     dtype = np.dtype(dtype)
     if X.dtype.kind in "iu" and not np.any(offset):
         return ScaledIntegerMatrix(X, scale, dtype=dtype)
-    out = X.astype(dtype)
-    if np.any(offset):
-        out -= np.asarray(offset, dtype=dtype)
-    out *= np.asarray(scale, dtype=dtype)
-    return DenseMatrix(np, out)
+    return DenseMatrix(np, preprocessed_array(X, offset, scale, dtype))
 
 
 def as_design_matrix(X: Any, xp: Any = np) -> DesignMatrix:

@@ -520,6 +520,7 @@ def sgd(
     power_t: float = 0.5,
     t_start: int = 0,
     rng=None,
+    steps_per_epoch: int | None = None,
     verbose: int = 0,
     callback: Callable | None = None,
 ):
@@ -529,10 +530,12 @@ def sgd(
     builds the unpenalised loss of one mini-batch (a design matrix of its rows, labels, sample weights), and the penalty
     gradient ``alpha * W`` is added here (``alpha = 1 / (C n)`` gives the full-batch objective
     divided by n). Returns the averaged parameters, the last iterate and the number of updates.
+    Without ``rng`` the rows are visited in their order; ``steps_per_epoch`` (by default the
+    batches in ``data``) is that of the whole data when ``data`` is one part of it (Dask chunks).
     """
     xp = data.xp
     n = data.n_samples
-    steps_per_epoch = max(1, math.ceil(n / batch_size))
+    steps_per_epoch = steps_per_epoch or max(1, math.ceil(n / batch_size))
     t = t_start
     d = data.n_features
     avg = theta

@@ -40,8 +40,8 @@ from .._chunks import (
     weights_per_class,
 )
 from ._backend import get_backend
-from ._dask import chunked_losses
-from ._data import DenseMatrix, SparseMatrix, preprocessed_matrix
+from ._dask import SGDSettings, chunked_losses, sgd_epochs
+from ._data import DenseMatrix, SparseMatrix, preprocessed_array, preprocessed_matrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import make_penalty
 from ._solvers import lbfgs, newton_cg, owlqn, sgd
@@ -150,11 +150,7 @@ class _LinearClassifierMixin(ClassifierMixin):
             X, offset, scale = X[:, columns], offset[columns], scale[columns]
         if sp.issparse(X):
             return sp.csr_array(X.multiply(scale[None, :]), dtype=dtype)
-        out = X.astype(dtype)
-        if np.any(offset):
-            out -= offset.astype(dtype)
-        out *= scale.astype(dtype)
-        return out
+        return preprocessed_array(X, offset, scale, dtype)
 
     def _validate_fit_data(self, X, y, sample_weight, reset=True):
         X, y = validate_data(self, X, y, dtype=_ACCEPTED_DTYPES, reset=reset, y_numeric=False,
@@ -605,31 +601,51 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
             raise ValueError("the first call to partial_fit needs classes=[...] (every label)")
         return self._fit(X, y, classes, sample_weight, 1, reset=first)
 
-    def _fit(self, X, y, classes, sample_weight, epochs, reset):
-        self._validate_params()
-        if epochs < 1:
-            raise ValueError(f"max_iter must be >= 1, got {epochs}")
-        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=reset)
-        n = X.shape[0]
+    def _batch_size(self, n: int) -> int:
         batch_size = min(256, max(1, n // 20)) if self.batch_size == "auto" else int(self.batch_size)
         if math.ceil(n / batch_size) < 10:
             warnings.warn(f"{n} rows in batches of {batch_size} give only {math.ceil(n / batch_size)} updates "
                           f"per epoch: use a smaller batch_size (or 'auto') or more epochs (max_iter)",
-                          UserWarning, stacklevel=3)
-        be = get_backend(self.backend, self.device, self.dtype)
-        if reset:
-            if classes is not None:
-                self.classes_ = np.unique(np.asarray(classes))
-                if len(self.classes_) < 2:
-                    raise ValueError("classes: needs at least 2 classes")
-            else:
-                self._set_classes(y)
-            self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
-            self.t_ = 0
-            self._rng = np.random.default_rng(self.random_state)
-        unknown = np.setdiff1d(np.unique(y), self.classes_)
+                          UserWarning, stacklevel=4)
+        return batch_size
+
+    def _start(self, X, y, classes, reset: bool) -> None:
+        """On a first fit: classes (given, or those of ``y``), scaling, step count and generator."""
+        if not reset:
+            return
+        if classes is not None:
+            self.classes_ = np.unique(np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise ValueError("classes: needs at least 2 classes")
+        else:
+            self._set_classes(y)
+        self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
+        self.t_ = 0
+        self._rng = np.random.default_rng(self.random_state)
+
+    def _check_labels(self, labels) -> None:
+        unknown = np.setdiff1d(labels, self.classes_)
         if unknown.size:
             raise ValueError(f"y has labels {unknown.tolist()} not in classes_ {self.classes_.tolist()}")
+
+    def _set_fitted(self, avg: np.ndarray, last: np.ndarray, d: int, epochs: int, reset: bool) -> None:
+        self.theta_ = np.asarray(last, dtype=np.float64)
+        avg = np.asarray(avg, dtype=np.float64)
+        self.coef_ = np.ascontiguousarray(avg[:d].T).astype(self.dtype)
+        self.intercept_ = (avg[d] if self.fit_intercept else np.zeros(avg.shape[1])).astype(self.dtype)
+        self.n_iter_ = epochs if reset else getattr(self, "n_iter_", 0) + epochs
+
+    def _fit(self, X, y, classes, sample_weight, epochs, reset):
+        self._validate_params()
+        if epochs < 1:
+            raise ValueError(f"max_iter must be >= 1, got {epochs}")
+        if is_dask_collection(X) or is_dask_collection(y):
+            return self._fit_dask(X, y, classes, sample_weight, epochs, reset)
+        X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=reset)
+        batch_size = self._batch_size(X.shape[0])
+        be = get_backend(self.backend, self.device, self.dtype)
+        self._start(X, y, classes, reset)
+        self._check_labels(np.unique(y))
         codes = np.searchsorted(self.classes_, y)
         K = len(self.classes_)
         if sp.issparse(X):
@@ -659,10 +675,49 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
             verbose=self.verbose, callback=self.callback,
         )
         self.fit_time_ = time.perf_counter() - t0
-        self.theta_ = be.to_numpy(last).astype(np.float64)
-        avg = be.to_numpy(avg).astype(np.float64)
-        d = X.shape[1]
-        self.coef_ = np.ascontiguousarray(avg[:d].T).astype(self.dtype)
-        self.intercept_ = (avg[d] if self.fit_intercept else np.zeros(avg.shape[1])).astype(self.dtype)
-        self.n_iter_ = epochs if reset else getattr(self, "n_iter_", 0) + epochs
+        self._set_fitted(be.to_numpy(avg), be.to_numpy(last), X.shape[1], epochs, reset)
+        return self
+
+    def _fit_dask(self, X, y, classes, sample_weight, epochs, reset):
+        """SGD over a Dask array's chunks, one after another where each chunk is (``_dask.sgd_epochs``)."""
+        if self.device != "cpu" or self.backend == "torch":
+            raise ValueError("Dask arrays are fitted by the numpy backend on the workers' CPUs; "
+                             f"got device={self.device!r}, backend={self.backend!r}")
+        X = rows_chunked(X)
+        if X.dtype not in _ACCEPTED_DTYPES:
+            raise ValueError(f"X: expected dtype uint8, float32 or float64, found {X.dtype}")
+        if not reset and X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                             f"{self.n_features_in_} features as input")
+        y = row_aligned(y, X.chunks[0], "y")
+        weights = row_aligned(np.ones(X.shape[0]) if sample_weight is None else sample_weight, X.chunks[0],
+                              "sample_weight")
+        labels, bad_weight, n_positive = compute_all(
+            distinct_values(y, lazy=True), ((weights < 0) | ~np.isfinite(weights)).any(), (weights > 0).sum())
+        if bad_weight:
+            raise ValueError("sample_weight must be finite and non-negative")
+        if not n_positive:
+            raise ValueError("sample_weight: every weight is zero; at least one must be positive")
+        if reset:
+            self.__dict__.pop("feature_names_in_", None)
+            self.n_features_in_ = X.shape[1]
+        self._start(X, labels, classes, reset)
+        if reset:
+            offset, scale = compute_all(self.offset_, self.scale_)  # lazy for scaling="standard"
+            self.offset_, self.scale_ = np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        self._check_labels(labels)
+        batch_size = self._batch_size(int(n_positive))
+        K = len(self.classes_)
+        codes = y.map_blocks(partial(np.searchsorted, self.classes_), dtype=np.intp)
+        settings = SGDSettings(
+            n_classes=K, fit_intercept=self.fit_intercept, dtype=self.dtype, alpha=float(self.alpha),
+            batch_size=batch_size, eta0=float(self.eta0), power_t=float(self.power_t),
+            steps_per_epoch=max(1, math.ceil(int(n_positive) / batch_size)), offset=self.offset_, scale=self.scale_)
+        p = X.shape[1] + int(self.fit_intercept)
+        theta = np.zeros((p, 1 if K == 2 else K), dtype=self.dtype) if reset else self.theta_.astype(self.dtype)
+        t0 = time.perf_counter()
+        avg, last, self.t_ = sgd_epochs(X, codes, weights, theta, self.t_, self._rng, epochs, settings,
+                                        callback=self.callback)
+        self.fit_time_ = time.perf_counter() - t0
+        self._set_fitted(avg, last, X.shape[1], epochs, reset)
         return self
