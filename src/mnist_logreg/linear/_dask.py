@@ -28,7 +28,7 @@ from .._chunks import _dask
 from ._data import DenseMatrix, preprocessed_array, preprocessed_matrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import Penalty, make_penalty
-from ._solvers import sgd
+from ._solvers import epoch_seed, sgd, visiting_order
 
 __all__ = ["ChunkedLoss", "SGDSettings", "chunked_losses", "sgd_epochs"]
 
@@ -222,11 +222,13 @@ class SGDSettings:
     scale: np.ndarray
 
 
-def _sgd_on_chunk(carry, X_block, codes, weights, order, settings: SGDSettings):
-    """One pass of mini-batch SGD over one chunk's rows in the order ``order``, the rows weighted
-    0 left out. ``carry`` is ``(theta, sum of averaged iterates, their count, updates so far)``."""
+def _sgd_on_chunk(carry, X_block, codes, weights, seed: int, settings: SGDSettings):
+    """One pass of mini-batch SGD over one chunk's rows in the order ``seed`` draws
+    (``visiting_order``), the rows weighted 0 left out. ``carry`` is ``(theta, sum of averaged
+    iterates, their count, updates so far)``."""
     theta, avg_sum, count, t = carry
     weights = np.asarray(weights, dtype=np.float64)
+    order = visiting_order(seed, len(weights))
     order = order[weights[order] > 0]
     if order.size == 0:
         return carry
@@ -291,7 +293,8 @@ def sgd_epochs(X, codes, weights, theta: np.ndarray, t: int, rng: np.random.Gene
         chunk_order = rng.permutation(len(sizes)) if len(sizes) > 1 else [0]
         carry = (theta, 0.0, 0, t)
         for c in chunk_order:
-            carry = task(carry, X_parts[c], code_parts[c], weight_parts[c], rng.permutation(sizes[c]), settings)
+            # the task draws its rows' order from one number: the graph holds no permutations
+            carry = task(carry, X_parts[c], code_parts[c], weight_parts[c], epoch_seed(rng), settings)
         theta, avg_sum, count, t = dask.compute(carry)[0]
         avg = avg_sum / max(count, 1)
         if callback is not None:

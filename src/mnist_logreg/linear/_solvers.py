@@ -24,7 +24,9 @@ Stopping rule (what ``tol`` means): ``tol`` is the relative accuracy of the coef
 distance to the optimum in the curvature norm ``||v||_H = sqrt(v^T H v)`` is estimated twice from
 the gradient ``g``: by the quadratic model along the search direction ``d`` (``sqrt(-g^T d)``,
 the Newton decrement for Newton-CG) and by the preconditioner (``sqrt(g^T P^-1 g)``, a scaled
-gradient norm). The fit stops when both are at most ``tol / 2`` times the size of the solution in
+gradient norm); the quasi-Newton solvers also count the last step's decrease of the objective
+as a gap (``_estimates``), and check a stop with a preconditioner rebuilt at that point
+(``_Schedule``). The fit stops when both are at most ``tol / 2`` times the size of the solution in
 the same norm, ``sqrt(theta^T P theta)`` (or ``sqrt(|F|)`` when that is larger, so that a solution
 near 0 still ends); the factor 2 is a margin for the estimates' own error. Since
 ``F - F* ~ ||theta - theta*||_H^2 / 2``, this also bounds the objective's gap: at most about
@@ -47,7 +49,7 @@ import numpy as np
 from ._data import DesignMatrix
 from ._loss import Loss
 
-__all__ = ["SolverResult", "lbfgs", "newton_cg", "owlqn", "sgd"]
+__all__ = ["SolverResult", "epoch_seed", "lbfgs", "newton_cg", "owlqn", "sgd", "visiting_order"]
 
 @dataclass
 class SolverResult:
@@ -506,6 +508,19 @@ def owlqn(
                         history=history)
 
 
+def epoch_seed(rng: np.random.Generator) -> int:
+    """One draw of ``rng``: the seed of an SGD epoch's order (or of a Dask chunk's)."""
+    return int(rng.integers(2**63))
+
+
+def visiting_order(seed: int | None, n: int) -> np.ndarray:
+    """The order of ``n`` rows in an SGD epoch: a permutation drawn from ``seed``, or 0..n-1 for
+    None. One number per epoch, so a Dask chunk's task gets its order from one number."""
+    if seed is None:
+        return np.arange(n)
+    return np.random.default_rng(seed).permutation(n)
+
+
 def sgd(
     make_loss: Callable[[Any, Any, Any], Loss],
     data: DesignMatrix,
@@ -540,7 +555,7 @@ def sgd(
     d = data.n_features
     avg = theta
     for epoch in range(epochs):
-        order = rng.permutation(n) if rng is not None else np.arange(n)
+        order = visiting_order(None if rng is None else epoch_seed(rng), n)
         order = xp.asarray(order, device=data.device)  # a torch tensor is indexed by one on its device
         avg_sum, count = None, 0
         for lo in range(0, n, batch_size):
