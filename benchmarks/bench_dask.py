@@ -18,6 +18,7 @@ process with its own ``LocalCluster`` (workers limited to ``--worker-memory``, 4
 
     python benchmarks/bench_dask.py --n 200000           # the table (bench extra: dask-ml)
     python benchmarks/bench_dask.py --n 1000000 --store /tmp/augmented_1m
+    python benchmarks/bench_dask.py --n 1000000 --only lbfgs --binary-features deskew   # beside dask-ml on features
 """
 
 from __future__ import annotations
@@ -42,13 +43,25 @@ def _peak_worker_mb(client) -> float:
     return max(rss.values()) / 1024
 
 
-def _binary(store):
+def _binary(store, features: str | None = None):
+    """(what the fits take, the same as float64 for the objective, targets, dask.array): the pixels
+    (uint8; the model sees x / 255), or with ``features`` the feature map made chunk by chunk
+    (fitted on 20,000 rows spread over the store, as ``train`` does), float32, divided by 255 (a
+    pixel-valued map such as deskew then has the pixels' scale)."""
     import dask.array as da
 
     X = store.images
     y = (store.labels == DIGIT).astype(np.float64)
-    Xf = (X.astype(np.float64) / 255.0)
-    return X, Xf, y, da
+    if features is None:
+        return X, X.astype(np.float64) / 255.0, y, da
+    from mnist_logreg.features import make_feature_map
+    from mnist_logreg.features.chunks import fit_on_sample, transform_chunks
+
+    feature_map = make_feature_map(features, random_state=0)
+    fit_on_sample(feature_map, X, store.labels)
+    # / 255: a pixel-valued map (deskew) on the pixels' scale, the same conditioning as x / 255
+    F = (transform_chunks(feature_map, X) / np.float32(255)).astype(np.float32)
+    return F, F.astype(np.float64), y, da
 
 
 def objective(beta: np.ndarray, Xf, y) -> float:
@@ -68,7 +81,9 @@ def run_one(cfg: dict) -> dict:
     out: dict = {}
     with dask_client(workers=cfg["workers"], memory_limit=cfg["worker_memory"]) as client:
         store = open_augmented(cfg["store"])
-        X, Xf, y, da = _binary(store)
+        X, Xf, y, da = _binary(store, cfg.get("binary_features"))
+        if cfg["binary_features"] is not None and cfg["lib"] in ("ours", "dask-ml"):
+            X = X.persist()  # the features, made once on the workers (float32) for either library
         if cfg["lib"] == "ours":
             from mnist_logreg import LogisticRegression
 
@@ -77,14 +92,15 @@ def run_one(cfg: dict) -> dict:
             model.fit(X, y)
             out["fit_s"] = time.perf_counter() - t0
             out["evals"] = model.n_evals_
-            beta = model.coef_[0].astype(np.float64)  # acts on x / 255, as dask-ml's does
+            # acts on x / 255 for pixels (scale_ 1/255) or on the features, as dask-ml's does
+            beta = model.coef_[0].astype(np.float64)
             # time per gradient pass, on the chunks the fit persisted
             from mnist_logreg.linear._dask import chunked_losses
             from mnist_logreg.linear._penalties import make_penalty
 
             active = np.arange(X.shape[1])
             (loss,) = chunked_losses(X, y.astype(np.int64), da.ones(X.shape[0], chunks=X.chunks[0]), active=active,
-                                     offset=np.zeros(len(active)), scale=np.full(len(active), 1 / 255),
+                                     offset=model.offset_, scale=model.scale_,
                                      dtype="float32", penalty=make_penalty(C), fit_intercept=False, n_classes=2,
                                      one_vs_rest=False)
             theta = loss.initial()
@@ -97,7 +113,9 @@ def run_one(cfg: dict) -> dict:
             from dask_glm.families import Logistic
             from dask_ml.linear_model import LogisticRegression as DaskLR
 
-            Xp = Xf.persist()  # dask-ml works on float64 features; kept on the workers as it needs
+            # dask-ml works on float64 pixels, kept on the workers as it needs; features stay float32
+            # (products with its float64 coefficients are float64), 6.3 GB in float64 at 1M digits
+            Xp = X if cfg["binary_features"] is not None else Xf.persist()
             yp = y.persist()
             # normalize=False: by default dask-glm standardises the columns before the solve, so its
             # penalty acts on other coefficients and the objective is not the one compared here
@@ -178,17 +196,20 @@ def run_one(cfg: dict) -> dict:
     return out
 
 
-def reference(store_path: str) -> float:
-    """F*: float64 in-memory fit to tol 1e-8 (the whole store in this process's memory)."""
+def reference(store_path: str, features: str | None = None) -> float:
+    """F*: float64 in-memory fit to tol 1e-8 (the whole store, or its features, in this process's memory)."""
+    import dask
+
     from mnist_logreg import LogisticRegression
     from mnist_logreg.datasets.augment import open_augmented
 
     store = open_augmented(store_path)
-    X = store.images.compute()
-    y = (store.labels.compute() == DIGIT).astype(np.int64)
+    with dask.config.set(scheduler="threads"):
+        X, _, y, _ = _binary(store, features)
+        X, y = X.compute(), y.compute().astype(np.int64)
     model = LogisticRegression(C=C, fit_intercept=False, dtype="float64", tol=1e-8).fit(X, y)
-    beta = model.coef_[0].astype(np.float64)  # acts on x / 255
-    z = (X / 255.0) @ beta
+    beta = model.coef_[0].astype(np.float64)  # acts on x / 255 for pixels, on the features as they are
+    z = (X / 255.0) @ beta if features is None else X.astype(np.float64) @ beta
     return float(np.sum(np.logaddexp(0.0, z) - y * z) + 0.5 / C * beta @ beta)
 
 
@@ -200,6 +221,9 @@ def main() -> None:
     parser.add_argument("--only", help="run the configurations whose name contains this text")
     parser.add_argument("--features", default="poly",
                         help="feature spec or preset of the softmax-with-features configuration (default poly)")
+    parser.add_argument("--binary-features", metavar="SPEC",
+                        help="the binary problem (ours beside dask-ml) on this pixel-valued feature map "
+                             "(deskew) / 255, made chunk by chunk and persisted as float32, instead of pixels / 255")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -214,7 +238,7 @@ def main() -> None:
         t0 = time.perf_counter()
         augment(data.X_train, data.y_train, args.n, store, seed=0, source_checksums=data.checksums)
         print(f"wrote {args.n} augmented digits to {store} in {time.perf_counter() - t0:.0f} s")
-    common = {"store": store, "worker_memory": args.worker_memory}
+    common = {"store": store, "worker_memory": args.worker_memory, "binary_features": args.binary_features}
     configs = {
         "ours lbfgs, 1 worker": {"lib": "ours", "workers": 1},
         "ours lbfgs, 2 workers": {"lib": "ours", "workers": 2},
@@ -232,9 +256,10 @@ def main() -> None:
     f_star = None
     if any(cfg["lib"] in ("ours", "dask-ml") for cfg in selected.values()):  # the binary problem's optimum
         t0 = time.perf_counter()
-        f_star = reference(store)
+        f_star = reference(store, args.binary_features)
         print(f"F* = {f_star:.10g} (float64 in memory, tol 1e-8, {time.perf_counter() - t0:.0f} s)")
-    print(f"\n{args.n} augmented digits, binary 'is it a {DIGIT}' without intercept, C = {C}, x/255; workers "
+    on = "x/255" if args.binary_features is None else f"features {args.binary_features} / 255 (float32)"
+    print(f"\n{args.n} augmented digits, binary 'is it a {DIGIT}' without intercept, C = {C}, {on}; workers "
           f"limited to {args.worker_memory}")
     print(f"{'configuration':<66} {'fit s':>8} {'pass s':>8} {'gap':>9} {'evals':>6} {'worker MB':>10}")
     for name, cfg in selected.items():
