@@ -82,8 +82,11 @@ def run_one(cfg: dict) -> dict:
     with dask_client(workers=cfg["workers"], memory_limit=cfg["worker_memory"]) as client:
         store = open_augmented(cfg["store"])
         X, Xf, y, da = _binary(store, cfg.get("binary_features"))
-        if cfg["binary_features"] is not None and cfg["lib"] in ("ours", "dask-ml"):
-            X = X.persist()  # the features, made once on the workers (float32) for either library
+        if cfg["binary_features"] is not None and cfg["lib"] == "dask-ml":
+            # the features, made once on the workers (float32) for dask-ml, which reads X each pass; our
+            # fit makes them once per chunk itself as it builds the chunks' losses (persisting them here
+            # too would hold them twice)
+            X = X.persist()
         if cfg["lib"] == "ours":
             from mnist_logreg import LogisticRegression
 

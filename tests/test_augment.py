@@ -129,7 +129,65 @@ def test_an_interrupted_augment_leaves_no_store(source, tmp_path):
         augment(X, y, 900, tmp_path / "new", seed=1, chunk_rows=100, on_chunk=stop)
     assert not (tmp_path / "new").exists()
     np.testing.assert_array_equal(open_augmented(old).images.compute(), before)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
+    # only the hidden partial stores are left beside it, for a re-run to go on from
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".new.resumable", ".s.resumable", "s"]
+
+
+def test_a_rerun_resumes_from_the_checked_chunks(source, tmp_path, monkeypatch, capsys):
+    """A re-run with the same parameters writes only the chunks the interrupted run had not
+    recorded, checks the recorded ones, and ends with the store an uninterrupted run writes;
+    other parameters start clean; two runs at once on one store are refused."""
+    from mnist_logreg import _atomic
+    from mnist_logreg.datasets import augment as module
+
+    X, y = source
+    whole = open_augmented(augment(X, y, 900, tmp_path / "whole", seed=1, chunk_rows=100))
+    made = []
+    real_chunk = module._chunk
+    monkeypatch.setattr(module, "_chunk", lambda *a: made.append(a[-1]) or real_chunk(*a))
+
+    def stop(done, total):
+        if done >= 300:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "s"
+    with pytest.raises(KeyboardInterrupt):
+        augment(X, y, 900, out, seed=1, chunk_rows=100, on_chunk=stop)
+    assert made == [0, 1, 2] and not out.exists()
+    # damage chunk 1 of the partial store: the re-run must notice and write it again
+    import zarr
+
+    partial = zarr.open_group(str(tmp_path / ".s.resumable"), mode="r+")
+    partial["images"][100:110] = 255
+    made.clear()
+    store = open_augmented(augment(X, y, 900, out, seed=1, chunk_rows=100))
+    assert made == [1, 3, 4, 5, 6, 7, 8]
+    np.testing.assert_array_equal(store.images.compute(), whole.images.compute())
+    assert store.attrs["sha256"] == whole.attrs["sha256"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "whole").iterdir())
+    assert not (tmp_path / ".s.resumable").exists()
+    # another seed: the partial store of the first is not used
+    with pytest.raises(KeyboardInterrupt):
+        augment(X, y, 900, out, seed=1, chunk_rows=100, on_chunk=stop)
+    made.clear()
+    other = open_augmented(augment(X, y, 900, out, seed=2, chunk_rows=100))
+    assert made == list(range(9))
+    fresh = open_augmented(augment(X, y, 900, tmp_path / "fresh", seed=2, chunk_rows=100))
+    np.testing.assert_array_equal(other.images.compute(), fresh.images.compute())
+    # the command says it resumes
+    from mnist_logreg import load_mnist
+
+    mnist = load_mnist()
+    with pytest.raises(KeyboardInterrupt):
+        augment(mnist.X_train, mnist.y_train, 300, tmp_path / "cli", seed=0, chunk_rows=100,
+                on_chunk=lambda done, total: done >= 200 and stop(900, 900))
+    assert main(["data", "augment", "--n", "300", "--seed", "0", "--chunk-rows", "100", "--out",
+                 str(tmp_path / "cli"), "--quiet"]) == 0
+    assert "resuming an interrupted run: 200 of 300 digits already written and checked" in capsys.readouterr().err
+    # a second writer of the same store is refused while the first holds it
+    with _atomic.resumable_folder(tmp_path / "busy", {"k": 1}), \
+            pytest.raises(_atomic.FolderBusyError, match="another process is writing it"):
+        augment(X, y, 100, tmp_path / "busy", seed=0, chunk_rows=100)
 
 
 def test_cli_augment_then_train_on_a_local_cluster(tmp_path, capsys):

@@ -4,6 +4,7 @@ in a temporary sibling folder, and either is renamed into place only when it is 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -95,16 +96,74 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
-        if path.exists():
-            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-{os.getpid()}-"))
-            os.replace(path, old / path.name)
-            os.replace(staging, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staging, path)
+        _promote(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _promote(staging: Path, path: Path) -> None:
+    """Put the complete folder ``staging`` at ``path``, replacing what is there (two renames)."""
+    if path.exists():
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old-{os.getpid()}-"))
+        os.replace(path, old / path.name)
+        os.replace(staging, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, path)
+
+
+class FolderBusyError(OSError):
+    """Another process is building the same folder."""
+
+
+_RESUME_KEY = ".resume-key.json"
+
+
+@contextlib.contextmanager
+def resumable_folder(path: str | os.PathLike[str], key: dict) -> Iterator[tuple[Path, bool]]:
+    """Build a folder in a hidden sibling that survives an interruption, then put it at ``path``.
+
+    Like :func:`atomic_folder`, ``path`` is only ever the previous complete folder or the new
+    complete one. The sibling (``.<name>.resumable``) is kept when the block fails or the
+    process is killed, with ``key`` (the parameters of the build, JSON) beside its contents: the
+    next build at ``path`` with the same ``key`` gets it back to go on from (``resumed`` is
+    True); with another key it is emptied first, so two builds never mix. A lock file stops two
+    processes from building the same folder at once.
+
+    Yields
+    ------
+    (staging, resumed) : (Path, bool)
+    """
+    import fcntl
+
+    path = check_output_folder(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / f".{path.name}.resumable"
+    lock = open(path.parent / f".{path.name}.resumable.lock", "w")  # held until the end
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FolderBusyError(f"{path}: another process is writing it now (lock {lock.name})") from None
+        key_file = staging / _RESUME_KEY
+        try:
+            resumed = json.loads(key_file.read_text()) == key
+        except (OSError, ValueError):
+            resumed = False
+        if not resumed:
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir()
+            os.chmod(staging, 0o777 & ~_umask())
+            with atomic_write(key_file, "w") as fh:
+                json.dump(key, fh, sort_keys=True)
+        yield staging, resumed
+        key_file.unlink()
+        _promote(staging, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(lock.name)
+        lock.close()
 
 
 def _umask() -> int:

@@ -111,9 +111,14 @@ def cmd_data_augment(args) -> int:
     from .datasets.augment import augment
 
     data = _load(args)
+
+    def resuming(kept: int, total: int) -> None:
+        print(f"resuming an interrupted run: {kept} of {total} digits already written and checked", file=sys.stderr)
+
     with tqdm(total=args.n, unit="digit", unit_scale=True, disable=args.quiet, file=sys.stderr) as bar:
         out = augment(data.X_train, data.y_train, args.n, args.out, seed=args.seed, chunk_rows=args.chunk_rows,
-                      source_checksums=data.checksums, on_chunk=lambda done, total: bar.update(done - bar.n))
+                      source_checksums=data.checksums, on_chunk=lambda done, total: bar.update(done - bar.n),
+                      on_resume=resuming)
     print(f"wrote {args.n} digits to {out} (seed {args.seed}; chunks of {min(args.chunk_rows, args.n)} rows, "
           "each with its SHA-256)")
     return 0

@@ -10,15 +10,18 @@ store is the same byte for byte whatever order its chunks were written in.
 The store (``zarr`` format 3) holds ``images`` (n, 784) uint8 and ``labels`` (n,) uint8, chunked
 alike along rows, and attributes: the format, seed, distortion parameters, the MNIST checksums of
 the source and the SHA-256 of every chunk of both arrays. It is built in a hidden sibling folder
-and renamed into place when complete: an interrupted run leaves nothing that looks complete, and
-a re-run starts clean. :func:`open_augmented` reads it lazily as Dask arrays and checks each
-chunk against its checksum as it is read.
+and renamed into place when complete: an interrupted run leaves nothing that looks complete. A
+re-run with the same parameters and source goes on from the chunks already written (each one
+checked against the checksum recorded when it was written); with any other, it starts clean.
+:func:`open_augmented` reads it lazily as Dask arrays and checks each chunk against its checksum
+as it is read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_folder
+from .._atomic import resumable_folder
 
 __all__ = ["FORMAT", "AugmentError", "AugmentedDigits", "augment", "distort", "open_augmented"]
 
 FORMAT = "mnist-logreg-augmented/1"
 #: rows per chunk of the store (7.8 MB of pixels): a unit of work for one Dask task
 DEFAULT_CHUNK_ROWS = 10_000
+# in a store being written: one line per chunk written, with its checksums (for a resumed run)
+_PROGRESS = ".progress.jsonl"
 SIDE = 28
 DISTORTION = {"max_shift": 2.0, "max_rotate_degrees": 10.0, "max_scale": 0.1, "elastic_alpha": 12.0,
               "elastic_sigma": 3.0}
@@ -98,7 +103,8 @@ def _sha256(a: np.ndarray) -> str:
 
 def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str | Path, *, seed: int = 0,
             chunk_rows: int = DEFAULT_CHUNK_ROWS, source_checksums: dict | None = None,
-            on_chunk: Callable[[int, int], None] | None = None) -> Path:
+            on_chunk: Callable[[int, int], None] | None = None,
+            on_resume: Callable[[int, int], None] | None = None) -> Path:
     """Write ``n`` rows of augmented digits to the Zarr store ``out`` (module doc), atomically.
 
     Parameters
@@ -108,7 +114,8 @@ def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str
     n : int
         Rows to write (copy 0, the digits themselves, fills the first ``n_train``).
     out : path
-        The store's folder; replaced whole when the new one is complete.
+        The store's folder; replaced whole when the new one is complete. A run interrupted while
+        writing it is resumed (module doc).
     seed : int
     chunk_rows : int
         Rows per chunk.
@@ -116,6 +123,8 @@ def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str
         The checksums of the source data, recorded in the store.
     on_chunk : callable, optional
         Called with (rows written, n) after each chunk.
+    on_resume : callable, optional
+        Called with (rows kept, n) when an interrupted run's chunks are taken up.
 
     Returns
     -------
@@ -132,27 +141,71 @@ def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str
     if not (isinstance(chunk_rows, int | np.integer) and chunk_rows >= 1):
         raise ValueError(f"chunk_rows: expected a positive number of rows, found {chunk_rows!r}")
     chunk_rows = min(int(chunk_rows), int(n))
-    with atomic_folder(out) as staging:
-        group = zarr.open_group(str(staging), mode="w", zarr_format=3)
-        images = group.create_array("images", shape=(n, SIDE * SIDE), chunks=(chunk_rows, SIDE * SIDE),
-                                    dtype="uint8")
-        labels = group.create_array("labels", shape=(n,), chunks=(chunk_rows,), dtype="uint8")
+    # what decides the store's bytes: a left-over partial store is resumed only if all of it agrees
+    key = {"format": FORMAT, "n": int(n), "seed": int(seed), "chunk_rows": chunk_rows, "distortion": DISTORTION,
+           "source_sha256": [_sha256(train_images), _sha256(np.asarray(train_labels))]}
+    with resumable_folder(out, key) as (staging, resumed):
+        progress = staging / _PROGRESS
+        if resumed:
+            group = zarr.open_group(str(staging), mode="r+")
+            images, labels = group["images"], group["labels"]
+            done = _verified_chunks(progress, images, labels, chunk_rows, n)
+            if on_resume is not None:
+                on_resume(sum(min(chunk_rows, n - i * chunk_rows) for i in done), n)
+        else:
+            group = zarr.open_group(str(staging), mode="a", zarr_format=3)  # "w" would delete the resume key
+            images = group.create_array("images", shape=(n, SIDE * SIDE), chunks=(chunk_rows, SIDE * SIDE),
+                                        dtype="uint8")
+            labels = group.create_array("labels", shape=(n,), chunks=(chunk_rows,), dtype="uint8")
+            done = {}
         image_sums, label_sums = [], []
-        for index, lo in enumerate(range(0, n, chunk_rows)):
-            hi = min(lo + chunk_rows, n)
-            block, block_labels = _chunk(train_images, train_labels, lo, hi, int(seed), index)
-            images[lo:hi] = block
-            labels[lo:hi] = block_labels
-            image_sums.append(_sha256(block))
-            label_sums.append(_sha256(block_labels))
-            if on_chunk is not None:
-                on_chunk(hi, n)
+        with open(progress, "a") as log:
+            for index, lo in enumerate(range(0, n, chunk_rows)):
+                hi = min(lo + chunk_rows, n)
+                if index in done:  # written and verified by an interrupted run
+                    sums = done[index]
+                else:
+                    block, block_labels = _chunk(train_images, train_labels, lo, hi, int(seed), index)
+                    images[lo:hi] = block
+                    labels[lo:hi] = block_labels
+                    sums = (_sha256(block), _sha256(block_labels))
+                    # recorded once the chunk is written: a resumed run keeps only recorded chunks
+                    log.write(json.dumps({"chunk": index, "images": sums[0], "labels": sums[1]}) + "\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+                image_sums.append(sums[0])
+                label_sums.append(sums[1])
+                if on_chunk is not None:
+                    on_chunk(hi, n)
+        progress.unlink()
         # the attributes, the checksums among them, are the last thing written
         group.attrs.update({"format": FORMAT, "n": int(n), "seed": int(seed), "chunk_rows": chunk_rows,
                             "n_source": int(train_images.shape[0]), "distortion": DISTORTION,
                             "source_checksums": source_checksums or {},
                             "sha256": {"images": image_sums, "labels": label_sums}})
     return Path(out)
+
+
+def _verified_chunks(progress: Path, images, labels, chunk_rows: int, n: int) -> dict[int, tuple[str, str]]:
+    """The chunks an interrupted run recorded as written whose contents still match their checksums."""
+    done = {}
+    try:
+        lines = progress.read_text().splitlines()
+    except FileNotFoundError:
+        return done
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            index, sums = int(entry["chunk"]), (str(entry["images"]), str(entry["labels"]))
+        except (ValueError, KeyError, TypeError):  # a line cut short by the interruption
+            continue
+        lo = index * chunk_rows
+        if not 0 <= lo < n:
+            continue
+        hi = min(lo + chunk_rows, n)
+        if (_sha256(images[lo:hi]), _sha256(labels[lo:hi])) == sums:
+            done[index] = sums
+    return done
 
 
 @dataclass
