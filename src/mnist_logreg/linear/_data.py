@@ -153,7 +153,10 @@ class _RowThreads:
 
     def map_rows(self, fn: Callable[[int, int], Any], n_rows: int, block: int) -> list:
         """``fn(lo, hi)`` over contiguous ranges of rows, one per thread (ranges start at multiples
-        of ``block``); the list of results in row order."""
+        of ``block``); the list of results in row order. One block or less (an SGD mini-batch)
+        runs here, without touching BLAS's setting."""
+        if n_rows <= block:
+            return [fn(0, n_rows)]
         with self as threads:
             parts = max(1, min(threads, -(-n_rows // block)))
             bounds = [n_rows * i // parts // block * block for i in range(parts)] + [n_rows]
