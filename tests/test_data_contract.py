@@ -92,6 +92,51 @@ def test_scaled_integers_match_dense(monkeypatch, dtype):
         ScaledIntegerMatrix(X_int.astype(np.float32), scale)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scaled_integer_blocks_keep_only_their_nonzero_columns(monkeypatch, dtype):
+    """Blocks of rows that leave some columns at 0 store and multiply only the others (the rows
+    in class order, as the estimator passes MNIST): with a row order and a column subset, every
+    product equals that of the dense ``X_int[rows][:, columns] * scale``, in row threads too."""
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.setattr(_data, "_CONVERT_BLOCK", 40)
+    rng = np.random.default_rng(1)
+    n, d = 400, 36
+    X_int = rng.integers(1, 256, size=(n, d), dtype=np.uint8)
+    group = rng.integers(0, 4, size=n)
+    for g in range(4):  # each group leaves its own band of 12 columns at 0
+        X_int[np.ix_(group == g, np.arange(7 * g, 7 * g + 12))] = 0
+    rows, columns = np.argsort(group, kind="stable"), np.arange(2, 34)
+    scale = rng.uniform(0.5, 2.0, size=len(columns)) / 255
+    X = X_int[rows][:, columns] * scale
+    dense = DenseMatrix(np, X.astype(dtype))
+    m = ScaledIntegerMatrix(X_int, scale, dtype=dtype, rows=rows, columns=columns)
+    assert m.n_samples == n and m.n_features == len(columns)
+    kept = [len(cols) for _, _, cols in m._blocks if cols is not None]
+    assert kept and min(kept) <= len(columns) - 10  # blocks of one group really left columns out
+    rtol = 1e-12 if dtype == np.float64 else 2e-5
+    W, b = rng.normal(size=(len(columns), 3)).astype(dtype), rng.normal(size=3).astype(dtype)
+    R = rng.normal(size=(n, 3)).astype(dtype)
+    w = rng.random(n).astype(dtype)
+    np.testing.assert_allclose(m.matmul(W), dense.matmul(W), rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(m.rmatmul(R), dense.rmatmul(R), rtol=rtol, atol=rtol * 10)
+    picked = np.array([5, 399, 0, 123])
+    np.testing.assert_allclose(m.take_rows(picked).matmul(W), X[picked] @ W, rtol=rtol, atol=rtol)
+
+    def residual(rows, Z):
+        np.testing.assert_allclose(Z, X[rows] @ W + b, rtol=rtol * 10, atol=rtol * 10)
+        return float(np.sum(Z)), np.tanh(Z)
+
+    Z = X @ W + b
+    with threadpool_limits(2, user_api="blas"):
+        value, XtR, R_sum = m.forward_backward(W, b, residual)
+        G = m.weighted_gram(w)
+    assert value == pytest.approx(float(np.sum(Z)), rel=rtol * 10)
+    np.testing.assert_allclose(XtR, X.T @ np.tanh(Z), rtol=rtol * 10, atol=rtol * 10)
+    np.testing.assert_allclose(R_sum, np.tanh(Z).sum(axis=0, keepdims=True), rtol=rtol * 10, atol=rtol * 10)
+    np.testing.assert_allclose(G, X.T @ (w[:, None] * X), rtol=rtol * 10, atol=rtol)
+
+
 def _blas_threads() -> int:
     from threadpoolctl import threadpool_info
 

@@ -24,8 +24,8 @@ Stopping rule (what ``tol`` means): ``tol`` is the relative accuracy of the coef
 distance to the optimum in the curvature norm ``||v||_H = sqrt(v^T H v)`` is estimated twice from
 the gradient ``g``: by the quadratic model along the search direction ``d`` (``sqrt(-g^T d)``,
 the Newton decrement for Newton-CG) and by the preconditioner (``sqrt(g^T P^-1 g)``, a scaled
-gradient norm); the quasi-Newton solvers also count the last step's decrease of the objective
-as a gap (``_estimates``), and check a stop with a preconditioner rebuilt at that point
+gradient norm); the last step's decrease of the objective also counts as a gap
+(``_estimates``), and the quasi-Newton solvers check a stop with a preconditioner rebuilt at that point
 (``_Schedule``). The fit stops when both are at most ``tol / 2`` times the size of the solution in
 the same norm, ``sqrt(theta^T P theta)`` (or ``sqrt(|F|)`` when that is larger, so that a solution
 near 0 still ends); the factor 2 is a margin for the estimates' own error. Since
@@ -184,7 +184,7 @@ def _estimates(xp, g, direction, precond, theta, decrease: float = 0.0) -> tuple
     """(estimated gap, size2): the gap is the largest of the model's ``-g^T d / 2``, ``g^T P^-1 g / 2``
     and ``decrease``, the objective's decrease in the last step.
 
-    The quasi-Newton solvers pass ``decrease``: where both quadratic estimates are too small
+    The solvers pass ``decrease``: where both quadratic estimates are too small
     (a nearly singular problem, such as one with no penalty, on which the preconditioner is a
     poor model), the last decrease still shows how far the fit is from its end. A step that
     removes less than half of the gap decreases the objective by less than what remains, so
@@ -362,7 +362,7 @@ def newton_cg(
     f, g, state = loss.value_grad(theta)
     n_evals, n_hessp, history = 1, 0, []
     g0norm = math.sqrt(_dot(xp, g, g)) or 1.0
-    converged, message = False, "max_iter reached"
+    converged, message, decrease = False, "max_iter reached", 0.0
     stall = _Stall(patience=2)
     it = 0
     for it in range(max_iter):
@@ -394,7 +394,7 @@ def newton_cg(
         if slope >= 0:
             d = precond(-g)
             slope = _dot(xp, g, d)
-        gap, size2 = _estimates(xp, g, d, precond, theta)
+        gap, size2 = _estimates(xp, g, d, precond, theta, decrease)
         _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals)
         if _small_gap(gap, f, tol, size2):
             converged, message = True, "converged"
@@ -406,7 +406,7 @@ def newton_cg(
             converged = _small_gap(gap, f, 10 * tol, size2)
             message = _LINE_SEARCH_FAILED if step is None else _STALLED
             break
-        state = state_new
+        state, decrease = state_new, f_old - f
     else:
         it = max_iter
     return SolverResult(theta, it, n_evals, converged, message, math.sqrt(_dot(xp, g, g)), f,
