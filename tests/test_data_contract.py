@@ -19,7 +19,7 @@ from mnist_logreg.linear._data import (
     SparseMatrix,
     as_design_matrix,
 )
-from mnist_logreg.linear._loss import BinaryLogLoss, Loss, SoftmaxLogLoss
+from mnist_logreg.linear._loss import BinaryLogLoss, Loss, SoftmaxLogLoss, _without_lightest
 from mnist_logreg.linear._penalties import L2, Penalty, make_penalty
 
 
@@ -118,6 +118,7 @@ def test_scaled_integer_blocks_keep_only_their_nonzero_columns(monkeypatch, dtyp
     W, b = rng.normal(size=(len(columns), 3)).astype(dtype), rng.normal(size=3).astype(dtype)
     R = rng.normal(size=(n, 3)).astype(dtype)
     w = rng.random(n).astype(dtype)
+    w[::3] = 0  # rows of weight 0 are skipped in the Gram matrix
     np.testing.assert_allclose(m.matmul(W), dense.matmul(W), rtol=rtol, atol=rtol)
     np.testing.assert_allclose(m.rmatmul(R), dense.rmatmul(R), rtol=rtol, atol=rtol * 10)
     picked = np.array([5, 399, 0, 123])
@@ -217,3 +218,24 @@ def test_l2_penalty_prox_and_gradient():
     assert make_penalty(np.inf).value(np, W) == 0.0
     with pytest.raises(ValueError, match="finite and >= 0"):
         L2(-1.0)
+
+
+def test_preconditioner_gram_leaves_out_only_the_lightest_rows():
+    """The rows left out of the preconditioner's Gram matrix are the lightest, hold at most the
+    share asked, and a row of sample weight 2 is treated as the same row twice."""
+    rng = np.random.default_rng(0)
+    w = rng.random(1000) ** 4  # skewed, as late in a fit
+    out = _without_lightest(np, w, np.ones(1000), 0.01)
+    dropped = out == 0
+    assert 100 < dropped.sum() < 1000 and w[dropped].sum() <= 0.01 * w.sum()
+    assert w[dropped].max() <= w[~dropped].min()
+    np.testing.assert_array_equal(out[~dropped], w[~dropped])
+    s2, w2 = np.ones(1000), w.copy()
+    s2[:10], w2[:10] = 2.0, 2 * w[:10]  # rows 0-9 with sample weight 2 ...
+    twice = np.concatenate([w, w[:10]])  # ... or repeated
+    kept = _without_lightest(np, w2, s2, 0.01) > 0
+    kept_twice = _without_lightest(np, twice, np.ones(1010), 0.01) > 0
+    np.testing.assert_array_equal(kept, kept_twice[:1000])
+    np.testing.assert_array_equal(kept_twice[1000:], kept_twice[:10])
+    assert not _without_lightest(np, np.zeros(5), np.ones(5), 0.01).any()  # no weight at all
+    np.testing.assert_array_equal(_without_lightest(np, np.ones(50), np.ones(50), 0.01), np.ones(50))

@@ -88,7 +88,8 @@ class DesignMatrix(Protocol):
         """``X.T @ diag(w) @ X`` (``(n_features, n_features)``) for non-negative weights ``w``.
 
         With ``sketch=True`` an implementation may return an unbiased estimate from rows sampled
-        in proportion to ``w`` when the exact matrix is too costly.
+        in proportion to ``w`` when the exact matrix is too costly. Rows of weight 0 add nothing
+        and may be skipped (the losses give 0 to the rows of least weight).
         """
 
     def take_rows(self, idx: Any) -> DesignMatrix:
@@ -405,7 +406,11 @@ class ScaledIntegerMatrix:
             G = np.zeros((d, d), dtype=self.dtype)
             flat = G.reshape(-1)
             for lo, Xb, cols in blocks:
-                Xs = np.multiply(Xb, root[lo : lo + Xb.shape[0]], dtype=self.dtype)
+                rb = root[lo : lo + Xb.shape[0]]
+                weighted = rb[:, 0] > 0
+                if not weighted.all():  # rows of weight 0 add nothing
+                    Xb, rb = Xb[weighted], rb[weighted]
+                Xs = np.multiply(Xb, rb, dtype=self.dtype)
                 if cols is None:
                     G += Xs.T @ Xs
                 else:  # the block's Gram goes to its columns' rows and columns of G

@@ -46,14 +46,17 @@ class Loss(Protocol):
     def hessp(self, state: Any, V: Any) -> Any:
         """Hessian-vector product ``H @ V`` at the point where ``state`` was computed."""
 
-    def curvature_sums(self, state: Any, *, seed: int = 0) -> tuple[Any, Any, float]:
+    def curvature_sums(self, state: Any, *, seed: int = 0, left_out: float = 0.0) -> tuple[Any, Any, float]:
         """The preconditioner's curvature as sums over samples (module doc of ``_solvers``).
 
         Returns ``(G, S_sum, w_sum)``: the weighted Gram matrix ``X~^T diag(w) X~`` of the
         features with the intercept column when there is one (``(d [+ 1], d [+ 1])``; a sketch
         for many features), the unnormalised class-coupling matrix ``sum_i s_i M_i`` (``(K, K)``)
         and ``sum_i w_i``. All three add up over disjoint sets of rows, so a loss over chunks of
-        rows (Dask) answers with the sum of its chunks' answers.
+        rows (Dask) answers with the sum of its chunks' answers. With ``left_out > 0``, ``G``
+        leaves out the rows of least curvature per unit of sample weight that together hold at
+        most that share of ``w_sum`` (a chunked loss: of each chunk's), which makes it cheaper
+        and the sums no longer exactly additive.
         """
 
     def initial(self) -> Any:
@@ -95,17 +98,20 @@ class _PenalisedLoss:
     def _penalty(self, theta) -> float:
         return self.penalty.value(self.xp, theta[: self.d])
 
-    def curvature_sums(self, state, *, seed: int = 0):
+    def curvature_sums(self, state, *, seed: int = 0, left_out: float = 0.0):
         """``(G, S_sum, w_sum)`` at ``state`` (see :class:`Loss`)."""
         xp, data = self.xp, self.data
         w = self.curvature(state)
+        w_sum = float(xp.sum(w))
+        if left_out > 0:
+            w = _without_lightest(xp, w, self.s[:, 0], left_out)
         G = data.weighted_gram(w, sketch=True, seed=seed)
         if self.fit_intercept:
             xw = data.rmatmul(w[:, None])
             top = xp.concat([G, xw], axis=1)
             bottom = xp.concat([xw.T, xp.reshape(xp.sum(w), (1, 1))], axis=1)
             G = xp.concat([top, bottom], axis=0)
-        return G, self.class_sum(state), float(xp.sum(w))
+        return G, self.class_sum(state), w_sum
 
     def hessp(self, state, V):
         """Hessian-vector product H @ V at the point where ``state`` was computed."""
@@ -226,6 +232,21 @@ class SoftmaxLogLoss(_PenalisedLoss):
 
     def _curvature_times(self, P, U, rows=slice(None)):
         return self.s[rows] * P * (U - self._row_sums(P * U))
+
+
+def _without_lightest(xp, w, s, share: float):
+    """``w`` with 0 for the rows of least curvature per unit of sample weight (``w / s``) that
+    together hold at most ``share`` of ``sum(w)``. Ties at the cut are kept, so a row of weight 2
+    and the same row twice get the same answer (scikit-learn's sample-weight equivalence)."""
+    positive = s > 0
+    unit = xp.where(positive, w / xp.where(positive, s, xp.ones_like(s)), xp.zeros_like(w))
+    order = xp.argsort(unit)
+    cumulative = xp.cumulative_sum(xp.take(w, order))
+    n_light = int(xp.sum(xp.astype(cumulative <= share * cumulative[-1], xp.int64)))
+    if n_light == 0 or n_light == w.shape[0]:  # nothing light, or no weight at all
+        return w
+    cut = unit[order[n_light]]
+    return xp.where(unit < cut, xp.zeros_like(w), w)
 
 
 def _row_max(xp, Z):

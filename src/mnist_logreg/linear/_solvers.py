@@ -70,6 +70,13 @@ def _dot(xp, a, b) -> float:
     return float(xp.sum(a * b))
 
 
+# the preconditioner's Gram matrix leaves out the rows of least curvature weight that together
+# hold at most this share of it (digits classified with confidence): measured on full MNIST, 21-36%
+# of the rows at the refreshes after the first, which makes them 23% cheaper, with the same
+# number of evaluations (83-84)
+_GRAM_LEFT_OUT = 0.01
+
+
 class Preconditioner:
     """Applies the inverse of the curvature-weighted Kronecker preconditioner (module doc).
 
@@ -81,7 +88,7 @@ class Preconditioner:
 
     def __init__(self, loss: Loss, state, eigh: Callable, seed: int = 0):
         xp = loss.xp
-        G, class_sum, w_sum = loss.curvature_sums(state, seed=seed)
+        G, class_sum, w_sum = loss.curvature_sums(state, seed=seed, left_out=_GRAM_LEFT_OUT)
         lam_g, self.U = eigh(G)
         lam_s, self.V = eigh(class_sum / max(w_sum, 1e-300))
         lam_g = xp.clip(lam_g, min=0.0)
