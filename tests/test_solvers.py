@@ -128,3 +128,19 @@ def test_no_penalty_matches_sklearn(small, solver):
     f_ours = objective(X, y, ours.coef_, ours.intercept_, np.inf, "multinomial")
     assert f_ours == pytest.approx(f_ref, rel=1e-7)
     np.testing.assert_array_equal(ours.predict(X), ref.predict(X))
+
+
+def test_uint8_pixels_fit_as_their_floats(small):
+    """uint8 pixels (their rows sorted by class inside the fit, each block of rows without its
+    all-zero columns) reach the optimum of the same pixels given as floats / 255, whatever the
+    order of the rows and with sample weights."""
+    Xtr, ytr, _, _ = small
+    X = Xtr.reshape(len(ytr), -1)
+    rng = np.random.default_rng(0)
+    perm, sw = rng.permutation(len(ytr)), rng.uniform(0.5, 2.0, len(ytr))
+    pixels = LogisticRegression(dtype="float64", tol=1e-6).fit(X[perm], ytr[perm], sample_weight=sw[perm])
+    floats = LogisticRegression(dtype="float64", tol=1e-6, scaling=None).fit(X / 255.0, ytr, sample_weight=sw)
+    assert pixels.scale_[0] == pytest.approx(1 / 255)
+    np.testing.assert_allclose(pixels.objective_, floats.objective_, rtol=1e-10)
+    np.testing.assert_allclose(pixels.coef_, floats.coef_, atol=1e-4 * np.abs(floats.coef_).max())
+    np.testing.assert_allclose(pixels.intercept_, floats.intercept_, atol=1e-4 * np.abs(floats.intercept_).max())
