@@ -371,6 +371,8 @@ class ScaledIntegerMatrix:
         Ws = self.scale * W
         dtype, K = Ws.dtype, W.shape[1]
 
+        ones = np.ones((1, max((Xb.shape[0] for _, Xb, _ in self._blocks), default=0)), dtype=dtype)
+
         def share(blocks: list) -> tuple[float, np.ndarray, np.ndarray]:
             value, XtR, R_sum = 0.0, np.zeros((self.n_features, K), dtype=dtype), np.zeros((1, K), dtype=dtype)
             for lo, Xb, cols in blocks:
@@ -384,7 +386,7 @@ class ScaledIntegerMatrix:
                     XtR += F.T @ R
                 else:
                     XtR[cols] += F.T @ R
-                R_sum += R.sum(axis=0, keepdims=True)
+                R_sum += ones[:, : R.shape[0]] @ R  # 5 us, against 29 for numpy's sum over the rows
             return value, XtR, R_sum
 
         results = row_threads.map_blocks(share, self._blocks)
