@@ -230,6 +230,18 @@ _REFRESH_FIRST_OWLQN = 5
 _REFRESH_GROWTH = 3.0
 
 
+# curvature pairs kept by L-BFGS. Measured on MNIST pixels (softmax, float32 unless stated): 40
+# pairs against 10 take 75 against 86 evaluations at C = 1 (20 pairs: 81, 30: 80, 50: 76, 60 and
+# more: 78), 56 against 59 at C = 0.1, 125 against 132 at C = 10, 79 against 82 in float64, 70
+# against 74 on 20,000 digits, each to a lower objective; the binary fit and the accurate
+# features are unchanged within 4% (22 against 21, 95 against 91). The two-loop recursion's 160
+# vector operations on (d + 1) x K values cost about 1 ms an iteration here. OWL-QN keeps 10:
+# with 40 it takes 109 against 101 iterations on scikit-learn's L1 example (206 against 174 to
+# tol=1e-5), as its pairs span orthants it has since left
+_MEMORY_LBFGS = 40
+_MEMORY_OWLQN = 10
+
+
 class _Schedule:
     """When the quasi-Newton solvers rebuild their preconditioner (the constants above).
 
@@ -299,7 +311,7 @@ def lbfgs(
     eigh: Callable,
     tol: float = 1e-6,
     max_iter: int = 1000,
-    memory: int = 10,
+    memory: int = _MEMORY_LBFGS,
     verbose: int = 0,
     callback: Callable | None = None,
 ) -> SolverResult:
@@ -444,7 +456,7 @@ def owlqn(
     eigh: Callable,
     tol: float = 1e-6,
     max_iter: int = 1000,
-    memory: int = 10,
+    memory: int = _MEMORY_OWLQN,
     verbose: int = 0,
     callback: Callable | None = None,
 ) -> SolverResult:
