@@ -198,12 +198,17 @@ class SoftmaxLogLoss(_PenalisedLoss):
         def residual(rows, Z):
             sY = self.sY[rows]
             Z -= _row_max(xp, Z)
-            # sum_i s_i (logsumexp(z_i) - z_iy), with z shifted by its maximum
-            value = -float(xp.vecdot(xp.reshape(Z, (-1,)), xp.reshape(sY, (-1,))))
+            # sum_i s_i (logsumexp(z_i) - z_iy), with z shifted by its maximum: each row's loss
+            # in the working dtype, their sum in float64 (as BinaryLogLoss does). Two float32
+            # sums over all the rows' terms (600,000 of them for z_iy on full MNIST, one product
+            # on a torch matrix) left rounding noise of about 1e-3 to 1e-2 in the value, as
+            # large as the last steps' decreases: the line search then halved steps for nothing
+            # (torch CPU backend, 40 curvature pairs: 119 evaluations, 76 with this sum)
             E = xp.exp(Z)
             total = self._row_sums(E)
-            log_total = xp.log(total[:, 0])
-            value += float(xp.sum(log_total) if self.unit_weights else xp.vecdot(self.s[rows][:, 0], log_total))
+            log_total = xp.log(total)
+            row_loss = (log_total if self.unit_weights else self.s[rows] * log_total) - self._row_sums(Z * sY)
+            value = float(xp.sum(xp.astype(row_loss, xp.float64)))
             E /= total
             P_all[rows] = E
             if not self.unit_weights:
