@@ -187,7 +187,7 @@ def _small_gap(gap: float, f: float, tol: float, size2: float = 0.0) -> bool:
     return 2.0 * gap <= 0.25 * tol * tol * max(size2, abs(f), 1e-30)
 
 
-def _estimates(xp, g, direction, precond, theta, decrease: float = 0.0) -> tuple[float, float]:
+def _estimates(xp, g, direction, precond, theta, decrease: float = 0.0, pg=None) -> tuple[float, float]:
     """(estimated gap, size2): the gap is the largest of the model's ``-g^T d / 2``, ``g^T P^-1 g / 2``
     and ``decrease``, the objective's decrease in the last step.
 
@@ -198,7 +198,7 @@ def _estimates(xp, g, direction, precond, theta, decrease: float = 0.0) -> tuple
     this only ever adds iterations, about one where convergence is fast.
     """
     model_gap = -_dot(xp, g, direction) / 2
-    precond_gap = _dot(xp, g, precond(g)) / 2
+    precond_gap = _dot(xp, g, precond(g) if pg is None else pg) / 2
     return max(model_gap, precond_gap, decrease), precond.size2(theta)
 
 
@@ -279,16 +279,21 @@ def _armijo(loss, theta, f, g, direction, slope, max_halvings=40):
     return None, theta, f, g, None, max_halvings
 
 
-def _remember(xp, S: list, Y: list, s, y, memory: int) -> None:
-    """Keep the curvature pair ``(s, y)`` when it is positive, at most ``memory`` pairs."""
+def _remember(xp, S: list, Y: list, s, y, memory: int) -> bool:
+    """Keep the curvature pair ``(s, y)`` when it is positive, at most ``memory`` pairs; whether
+    it was kept."""
     if _dot(xp, s, y) > 1e-12 * _dot(xp, y, y):
         S.append(s), Y.append(y)
         if len(S) > memory:
             S.pop(0), Y.pop(0)
+        return True
+    return False
 
 
-def _two_loop(xp, q, S: list, Y: list, precond):
-    """L-BFGS two-loop recursion on ``q`` with the preconditioner as initial inverse Hessian."""
+def _two_loop(xp, q, S: list, Y: list, precond, precond_last_y=None):
+    """L-BFGS two-loop recursion on ``q`` with the preconditioner as initial inverse Hessian
+    (scaled by ``s^T y / y^T P^-1 y`` of the newest pair; ``precond_last_y``, when given, is that
+    pair's ``P^-1 y``)."""
     alphas = []
     for s, y in zip(reversed(S), reversed(Y), strict=True):
         rho = 1.0 / _dot(xp, s, y)
@@ -297,7 +302,8 @@ def _two_loop(xp, q, S: list, Y: list, precond):
         q = q - a * y
     q = precond(q)
     if S:
-        gamma = _dot(xp, S[-1], Y[-1]) / _dot(xp, Y[-1], precond(Y[-1]))
+        py = precond(Y[-1]) if precond_last_y is None else precond_last_y
+        gamma = _dot(xp, S[-1], Y[-1]) / _dot(xp, Y[-1], py)
         q = q * gamma
     for (s, y), (a, rho) in zip(zip(S, Y, strict=True), reversed(alphas), strict=True):
         q = q + (a - rho * _dot(xp, y, q)) * s
@@ -330,19 +336,25 @@ def lbfgs(
     schedule, precond, decrease = _Schedule(_REFRESH_FIRST_LBFGS), None, 0.0
     converged, message = False, "max_iter reached"
     stall = _Stall()
+    # P^-1 g of the previous iteration, and whether the newest pair's y is g minus that gradient:
+    # then the newest pair's P^-1 y is P^-1 g - P^-1 g_prev while P is unchanged (one application
+    # of P^-1 less an iteration, of about 3)
+    pg_prev, precond_prev, fresh_pair = None, None, False
     it = 0
     for it in range(max_iter):
         for confirming in (False, True):
             if schedule.due(it) or confirming:  # rebuilt at iterations 0, 10, 40, 160, ...
                 precond = Preconditioner(loss, state, eigh, seed=it)
                 schedule.rebuilt(it)
-            q = _two_loop(xp, -g, S, Y, precond)
+            pg = precond(g)
+            py = pg - pg_prev if fresh_pair and precond is precond_prev else None
+            q = _two_loop(xp, -g, S, Y, precond, py)
             slope = _dot(xp, g, q)
             if slope >= 0:  # not a descent direction (rounding): restart from the preconditioned gradient
                 S.clear(), Y.clear()
-                q = precond(-g)
+                q = -pg
                 slope = _dot(xp, g, q)
-            gap, size2 = _estimates(xp, g, q, precond, theta, decrease)
+            gap, size2 = _estimates(xp, g, q, precond, theta, decrease, pg)
             if not (_small_gap(gap, f, tol, size2) and schedule.stale(it)):
                 break
         gnorm = math.sqrt(_dot(xp, g, g))
@@ -357,7 +369,8 @@ def lbfgs(
             message = _LINE_SEARCH_FAILED if step is None else _STALLED
             break
         s, y = theta_new - theta, g_new - g
-        _remember(xp, S, Y, s, y, memory)
+        fresh_pair = _remember(xp, S, Y, s, y, memory)
+        pg_prev, precond_prev = pg, precond
         theta, f, g, state, decrease = theta_new, f_new, g_new, state_new, f - f_new
     else:
         it = max_iter
