@@ -234,10 +234,10 @@ _REFRESH_GROWTH = 3.0
 # pairs against 10 take 75 against 86 evaluations at C = 1 (20 pairs: 81, 30: 80, 50: 76, 60 and
 # more: 78), 56 against 59 at C = 0.1, 125 against 132 at C = 10, 79 against 82 in float64, 70
 # against 74 on 20,000 digits, each to a lower objective; the binary fit and the accurate
-# features are unchanged within 4% (22 against 21, 95 against 91). The two-loop recursion's 160
+# features are unchanged within 5% (22 against 21, 93-95 against 91). The two-loop recursion's 160
 # vector operations on (d + 1) x K values cost about 1 ms an iteration here. OWL-QN keeps 10:
 # with 40 it takes 109 against 101 iterations on scikit-learn's L1 example (206 against 174 to
-# tol=1e-5), as its pairs span orthants it has since left
+# tol=1e-5; its older pairs come from orthants it has since left, a likely reason)
 _MEMORY_LBFGS = 40
 _MEMORY_OWLQN = 10
 
