@@ -144,3 +144,34 @@ def test_uint8_pixels_fit_as_their_floats(small):
     np.testing.assert_allclose(pixels.objective_, floats.objective_, rtol=1e-10)
     np.testing.assert_allclose(pixels.coef_, floats.coef_, atol=1e-4 * np.abs(floats.coef_).max())
     np.testing.assert_allclose(pixels.intercept_, floats.intercept_, atol=1e-4 * np.abs(floats.intercept_).max())
+
+
+def test_one_vs_rest_fits_share_their_first_preconditioner(small, monkeypatch):
+    """The K one-vs-rest fits all start at 0, where every digit's curvature is the same: one
+    preconditioner is built there for all of them, and each fit ends where the same binary fit
+    on its own (which builds its own) ends."""
+    from mnist_logreg.linear import _solvers
+
+    Xtr, ytr = small[0][:600], small[1][:600]
+    built = []
+    original = _solvers.Preconditioner.__init__
+
+    def counting(self, loss, state, eigh, seed=0):
+        built.append(seed)
+        original(self, loss, state, eigh, seed=seed)
+
+    monkeypatch.setattr(_solvers.Preconditioner, "__init__", counting)
+    kw = {"dtype": "float64", "tol": 1e-8}
+    ovr = LogisticRegression(multiclass="ovr", **kw).fit(Xtr, ytr)
+    assert built.count(0) == 1 and len(built) > 1
+    for k in (0, 4, 9):
+        built.clear()
+        alone = LogisticRegression(**kw).fit(Xtr, ytr == k)
+        assert built.count(0) == 1
+        np.testing.assert_allclose(ovr.coef_[k], alone.coef_[0], atol=1e-6 * np.abs(alone.coef_).max())
+        np.testing.assert_allclose(ovr.intercept_[k], alone.intercept_[0], atol=1e-6)
+    built.clear()
+    warm = LogisticRegression(multiclass="ovr", warm_start=True, **kw).fit(Xtr, ytr)
+    built.clear()
+    warm.fit(Xtr, ytr)  # from the previous coefficients: nothing in common to share
+    assert built.count(0) == 10

@@ -166,6 +166,15 @@ class Preconditioner:
         return out
 
 
+def _build(loss, state, eigh: Callable, it: int, confirming: bool,
+           start_preconditioner: Preconditioner | None) -> Preconditioner:
+    """The preconditioner at iteration ``it``: the caller's ``start_preconditioner`` for the
+    first one when given (the solvers' ``start_preconditioner`` argument), else built here."""
+    if it == 0 and not confirming and start_preconditioner is not None:
+        return start_preconditioner
+    return Preconditioner(loss, state, eigh, seed=it)
+
+
 def _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals):
     info = {"iter": it, "objective": f, "grad_norm": gnorm, "est_gap": gap,
             "time": time.perf_counter() - t0, "n_evals": n_evals}
@@ -320,12 +329,15 @@ def lbfgs(
     memory: int = _MEMORY_LBFGS,
     verbose: int = 0,
     callback: Callable | None = None,
+    start_preconditioner: Preconditioner | None = None,
 ) -> SolverResult:
     """Preconditioned L-BFGS (two-loop recursion with the weighted-Gram preconditioner).
 
     The preconditioner is rebuilt from the current curvature at iterations 0, 10, 40, 160, ...
     (each gap 3 times the iterations so far), which costs one weighted Gram matrix each time (a weight-sampled sketch of
-    it when there are many features, see ``DesignMatrix.weighted_gram``).
+    it when there are many features, see ``DesignMatrix.weighted_gram``). A caller that already
+    has the preconditioner at ``theta0`` passes it as ``start_preconditioner`` (one-vs-rest's fits
+    all start at 0, where every sample's curvature is the same whatever its class: they share one).
     """
     xp = loss.xp
     t0 = time.perf_counter()
@@ -344,7 +356,7 @@ def lbfgs(
     for it in range(max_iter):
         for confirming in (False, True):
             if schedule.due(it) or confirming:  # rebuilt at iterations 0, 10, 40, 160, ...
-                precond = Preconditioner(loss, state, eigh, seed=it)
+                precond = _build(loss, state, eigh, it, confirming, start_preconditioner)
                 schedule.rebuilt(it)
             pg = precond(g)
             py = pg - pg_prev if fresh_pair and precond is precond_prev else None
@@ -388,12 +400,13 @@ def newton_cg(
     max_cg: int = 100,
     verbose: int = 0,
     callback: Callable | None = None,
+    start_preconditioner: Preconditioner | None = None,
 ) -> SolverResult:
     """Line-search Newton-CG: each step solves H d = -g by preconditioned conjugate gradients.
 
     The preconditioner is rebuilt at every Newton step; the CG solve stops at a relative residual
     of ``min(0.5, sqrt(|g| / |g0|))`` (an Eisenstat-Walker forcing term), so early steps are cheap
-    and late ones accurate.
+    and late ones accurate. ``start_preconditioner`` as in :func:`lbfgs`.
     """
     xp = loss.xp
     t0 = time.perf_counter()
@@ -405,7 +418,7 @@ def newton_cg(
     stall = _Stall(patience=2)
     it = 0
     for it in range(max_iter):
-        precond = Preconditioner(loss, state, eigh, seed=it)
+        precond = _build(loss, state, eigh, it, False, start_preconditioner)
         gnorm = math.sqrt(_dot(xp, g, g))
         eta = min(0.5, math.sqrt(gnorm / g0norm))
         # preconditioned CG on H d = -g
@@ -472,6 +485,7 @@ def owlqn(
     memory: int = _MEMORY_OWLQN,
     verbose: int = 0,
     callback: Callable | None = None,
+    start_preconditioner: Preconditioner | None = None,
 ) -> SolverResult:
     """Orthant-wise limited-memory quasi-Newton (Andrew and Gao, 2007) for L1 and elastic-net.
 
@@ -483,6 +497,7 @@ def owlqn(
     exactly 0). Curvature pairs come from the smooth gradient; the preconditioner is the same
     curvature-weighted Gram matrix as :func:`lbfgs`'s, rebuilt at iterations 0, 5, 20, 80, ... Stops by
     the module's rule, with the pseudo-gradient ``pg`` in place of the gradient.
+    ``start_preconditioner`` as in :func:`lbfgs`.
     """
     xp = loss.xp
     l1, d = float(loss.penalty.l1_strength), loss.d
@@ -499,7 +514,7 @@ def owlqn(
     for it in range(max_iter):
         for confirming in (False, True):
             if schedule.due(it) or confirming:  # rebuilt at iterations 0, 5, 20, 80, ...
-                precond = Preconditioner(loss, state, eigh, seed=it)
+                precond = _build(loss, state, eigh, it, confirming, start_preconditioner)
                 schedule.rebuilt(it)
             # the coordinates that can move: nonzero, or at 0 with a subgradient that pushes them off
             free_precond = precond.on_subspace((theta != 0) | (pg != 0))

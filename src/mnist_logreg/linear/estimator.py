@@ -44,7 +44,7 @@ from ._dask import SGDSettings, chunked_losses, sgd_epochs
 from ._data import DenseMatrix, ScaledIntegerMatrix, SparseMatrix, preprocessed_array, preprocessed_matrix
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import make_penalty
-from ._solvers import lbfgs, newton_cg, owlqn, sgd
+from ._solvers import Preconditioner, lbfgs, newton_cg, owlqn, sgd
 
 __all__ = ["LogisticRegression", "SGDLogisticRegression"]
 
@@ -376,20 +376,28 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         n_classes = len(self.classes_)
         t0 = time.perf_counter()
         starts = [loss.initial() for loss in losses]
+        cold = True
         if previous is not None and np.array_equal(previous[2], self.classes_) \
                 and previous[0].shape[1] == n_features:
+            cold = False
             theta = np.vstack([previous[0][:, active].T, previous[1][None]]) if self.fit_intercept \
                 else previous[0][:, active].T
             cols = [theta] if len(losses) == 1 else [theta[:, [k]] for k in range(len(losses))]
             starts = [be.asarray(c) for c in cols]
         results = []
         with be.session():
+            shared = None
+            if len(losses) > 1 and cold:
+                # one-vs-rest: every fit starts at 0, where each digit's curvature weight is 1/4 of
+                # its sample weight whatever its class, so the first preconditioner is the same
+                # for all (full MNIST: one Gram matrix and eigendecomposition instead of ten)
+                shared = Preconditioner(losses[0], losses[0].value_grad(starts[0])[2], be.eigh)
             for k, (loss, start) in enumerate(zip(losses, starts, strict=True)):
                 cb = self.callback
                 if cb is not None and len(losses) > 1:
                     cb = _tag_callback(cb, k)
-                results.append(solve(loss, start, eigh=be.eigh, tol=self.tol,
-                                     max_iter=self.max_iter, verbose=self.verbose, callback=cb))
+                results.append(solve(loss, start, eigh=be.eigh, tol=self.tol, max_iter=self.max_iter,
+                                     verbose=self.verbose, callback=cb, start_preconditioner=shared))
         self.fit_time_ = time.perf_counter() - t0
         theta = np.concatenate([be.to_numpy(r.theta).astype(np.float64) for r in results], axis=1)
         n_active = len(active)
