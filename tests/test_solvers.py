@@ -175,3 +175,26 @@ def test_one_vs_rest_fits_share_their_first_preconditioner(small, monkeypatch):
     built.clear()
     warm.fit(Xtr, ytr)  # from the previous coefficients: nothing in common to share
     assert built.count(0) == 10
+
+
+def test_two_loop_survives_a_cancelled_preconditioned_pair():
+    """float32: P^-1 y taken as P^-1 g - P^-1 g_prev can cancel to 0 when y is tiny (seen in
+    scikit-learn's check_class_weight_classifiers on LogisticRegressionCV): the recursion must
+    then apply P^-1 to y itself, or leave P^-1 unscaled, never divide by zero."""
+    from mnist_logreg.linear._solvers import _two_loop
+
+    rng = np.random.default_rng(0)
+    S = [rng.normal(size=(3, 3)).astype(np.float32) * 1e-2]
+    Y = [S[0] * np.float32(1e-3)]  # a positive pair
+    g = rng.normal(size=(3, 3)).astype(np.float32)
+
+    def identity(v):
+        return v
+
+    q = _two_loop(np, -g, S, Y, identity, np.zeros_like(Y[0]))
+    expected = _two_loop(np, -g, S, Y, identity, None)  # P^-1 y computed directly
+    assert np.all(np.isfinite(q))
+    np.testing.assert_allclose(q, expected, rtol=1e-5)
+    # a pair whose y vanishes altogether in P^-1: P^-1 is used unscaled
+    q0 = _two_loop(np, -g, S, Y, lambda v: v * np.float32(0), np.zeros_like(Y[0]))
+    assert np.all(np.isfinite(q0))

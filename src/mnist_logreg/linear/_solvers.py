@@ -312,8 +312,12 @@ def _two_loop(xp, q, S: list, Y: list, precond, precond_last_y=None):
     q = precond(q)
     if S:
         py = precond(Y[-1]) if precond_last_y is None else precond_last_y
-        gamma = _dot(xp, S[-1], Y[-1]) / _dot(xp, Y[-1], py)
-        q = q * gamma
+        yPy = _dot(xp, Y[-1], py)
+        if not (math.isfinite(yPy) and yPy > 0) and precond_last_y is not None:
+            # P^-1 y by difference cancels in float32 when y is tiny: apply P^-1 to y itself
+            yPy = _dot(xp, Y[-1], precond(Y[-1]))
+        if math.isfinite(yPy) and yPy > 0:  # else keep P^-1 unscaled
+            q = q * (_dot(xp, S[-1], Y[-1]) / yPy)
     for (s, y), (a, rho) in zip(zip(S, Y, strict=True), reversed(alphas), strict=True):
         q = q + (a - rho * _dot(xp, y, q)) * s
     return q
