@@ -17,11 +17,10 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# the summary line of train comes last, as the README says
+# the summary line of train comes last, as the README says; the run folder holds grid.png (the
+# first training digits) with the other figures
 run: $(STAMP)
 	$(BIN)/mnist-logreg data info
-	mkdir -p runs/latest
-	MPLBACKEND=Agg $(BIN)/mnist-logreg data show --grid 10x10 --out runs/latest/grid.png
 	MPLBACKEND=Agg $(BIN)/mnist-logreg train --out runs/latest
 
 chromium:
@@ -44,7 +43,6 @@ bench: $(STAMP)
 GALLERY := confusion_matrix_normalized coefficients misclassified pixel_correlation grid mean_images
 gallery: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/mnist-logreg train --out runs/gallery --quiet
-	$(BIN)/mnist-logreg data show --grid 6x10 --out runs/gallery/grid.png
 	mkdir -p docs/images
 	for f in $(GALLERY); do cp runs/gallery/$$f.png docs/images/; done
 

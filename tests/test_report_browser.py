@@ -29,7 +29,7 @@ def test_report_renders_every_figure(tmp_path, mnist):
         # the example digits of the top confusions first (beside their list), then every figure
         assert [i["alt"] for i in images] == ["Example digits of each top confusion"] + [
             c for name, c in FIGURES.items() if name not in BINARY_ONLY and name != "coefficients_readable.png"]
-        assert page.locator("#appendix img").count() == 2  # mean images and pixel correlations
+        assert page.locator("#appendix img").count() == 3  # a grid of digits, mean images, pixel correlations
         assert page.locator("#confusions img").count() == 1
         # the learning curve: sizes below the 3,000 training digits, then the run itself
         assert [r["n"] for r in metrics["learning_curve"]] == [500, 1000, 2000, 3000]

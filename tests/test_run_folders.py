@@ -26,11 +26,17 @@ def _train(capsys, out_dir, *extra):
 def test_retraining_replaces_the_whole_folder(capsys, tmp_path):
     out_dir = tmp_path / "run"
     assert _train(capsys, out_dir)[0] == 0
-    (out_dir / "old_figure.png").write_bytes(b"from the previous run")
+    first = sorted(p.name for p in out_dir.iterdir())
     assert _train(capsys, out_dir, "--task", "pair:3,5")[0] == 0
-    assert not (out_dir / "old_figure.png").exists()  # nothing of the old run is left beside the new one
     assert json.loads((out_dir / "metrics.json").read_text())["options"]["task"] == "pair:3,5"
+    assert sorted(p.name for p in out_dir.iterdir()) == first
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no temporary sibling left
+    # a file the user added to the run folder is never replaced with it: the run is refused first
+    (out_dir / "my_notes.txt").write_text("mine")
+    code, _, err = _train(capsys, out_dir)
+    assert code == 2 and "holding files it did not write (my_notes.txt)" in err and err.count("\n") == 1
+    assert (out_dir / "my_notes.txt").read_text() == "mine"
+    assert json.loads((out_dir / "metrics.json").read_text())["options"]["task"] == "pair:3,5"
 
 
 def test_a_failure_while_writing_keeps_the_old_run(capsys, tmp_path, monkeypatch):

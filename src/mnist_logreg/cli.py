@@ -81,7 +81,9 @@ def _parse_grid(text: str) -> tuple[int, int]:
 
 def cmd_data_show(args) -> int:
     from . import plots
+    from ._atomic import check_output_file
 
+    check_output_file(args.out or ("grid.png" if args.grid else "digit.png"))  # before any work
     data = _load(args)
     X, y = data._split(args.split)
     if args.grid:
@@ -302,10 +304,13 @@ def _image_paths(items: Sequence[str]) -> list[Path]:
 def cmd_predict(args) -> int:
     import numpy as np
 
+    from ._atomic import check_output_file
     from .images import ImageError, read_image
     from .modelio import load_model
     from .tasks import parse_task
 
+    if args.show_input:  # refused before any work: never replace a device node, a folder or a link
+        check_output_file(args.show_input)
     model, task_text, _ = load_model(resolve_model(args.model, args.json))
     task = parse_task(task_text)
     paths = _image_paths(args.images)
@@ -474,7 +479,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, required=True,
                    help="number of digits to write (the first 60,000 are the originals)")
     p.add_argument("--seed", type=int, default=0, help="seed of the distortions (default 0)")
-    p.add_argument("--out", required=True, help="folder of the store (replaced whole when complete)")
+    p.add_argument("--out", required=True,
+                   help="folder of the store: a new or empty folder, or a store this command wrote (then "
+                        "replaced whole when the new one is complete); any other folder is refused")
     p.add_argument("--chunk-rows", type=int, default=10_000, help="rows per chunk (default 10000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_data_augment)
@@ -501,7 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-size", type=int, help="stratified subsample of N training digits")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation on the training set")
     p.add_argument("--max-iter", type=int, default=1000, help="solver iteration limit (default 1000)")
-    p.add_argument("--out", help="run folder (default runs/<timestamp>)")
+    p.add_argument("--out", help="run folder (default runs/<timestamp>): a new or empty folder, or a run folder "
+                   "this command wrote (then replaced whole); any other folder is refused")
     p.add_argument("--no-figures", action="store_true", help="skip figures and the HTML report")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     p.add_argument("--quiet", action="store_true", help="no live status")
@@ -520,7 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model.npz from a run")
     p.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation on the training set")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", help="run folder (default runs/<timestamp>)")
+    p.add_argument("--out", help="run folder (default runs/<timestamp>): a new or empty folder, or a run folder "
+                   "this command wrote (then replaced whole); any other folder is refused")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     p.add_argument("--quiet", action="store_true", help="no live status")
     _add_source_options(p)

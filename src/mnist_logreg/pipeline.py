@@ -157,6 +157,8 @@ def _class_names(task: Task, classes: np.ndarray) -> list[str]:
 _TRAIN_SCORED = 10_000
 #: training-set sizes of the report's learning curve (those below the run's own size, then it)
 LEARNING_CURVE_SIZES = (500, 1000, 2000, 5000, 10000)
+#: training digits in the run folder's grid.png (the data as it comes, before any model)
+GRID_DIGITS = 100
 #: a penalty strong enough that coefficient images are readable templates (the report shows them
 #: beside the model's own when its C is larger)
 READABLE_C = 0.001
@@ -236,6 +238,10 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     # the appendix: the training digits of the task's classes (a pair task: its two digits)
     in_task = np.isin(data.y_train, task.digits) if task.kind == "pair" else slice(None)
     X_task, y_task = data.X_train[in_task], data.y_train[in_task]
+    shown = min(GRID_DIGITS, len(y_task))
+    plots.save_figure(plots.digit_grid(X_task[:shown], [str(v) for v in y_task[:shown]], cols=10,
+                                       title=f"The first {shown} training digits and their labels"),
+                      out / "grid.png")
     plots.save_figure(plots.mean_images(X_task, y_task, sorted(np.unique(y_task).tolist())), out / "mean_images.png")
     plots.save_figure(plots.pixel_correlation(X_task), out / "pixel_correlation.png")
     stage("writing report.html")

@@ -35,11 +35,12 @@ FIGURES = {
                           "previous one)",
     "regularisation_path.png": "Regularisation path: train, validation and test accuracy against C (the "
                                "model was refitted at the chosen C), and coefficient images at a few C",
+    "grid.png": "The data as it comes: the first training digits (the task's digits) with their labels",
     "mean_images.png": "Mean image per digit (training set, the task's digits)",
     "pixel_correlation.png": "Pixel-correlation heatmap of the training images (the task's digits)",
 }
 #: figures about the data rather than the model: shown in the appendix
-APPENDIX = frozenset({"mean_images.png", "pixel_correlation.png"})
+APPENDIX = frozenset({"grid.png", "mean_images.png", "pixel_correlation.png"})
 
 
 def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
