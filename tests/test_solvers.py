@@ -156,9 +156,9 @@ def test_one_vs_rest_fits_share_their_first_preconditioner(small, monkeypatch):
     built = []
     original = _solvers.Preconditioner.__init__
 
-    def counting(self, loss, state, eigh, seed=0):
+    def counting(self, loss, state, eigh, seed=0, **kw):
         built.append(seed)
-        original(self, loss, state, eigh, seed=seed)
+        original(self, loss, state, eigh, seed=seed, **kw)
 
     monkeypatch.setattr(_solvers.Preconditioner, "__init__", counting)
     kw = {"dtype": "float64", "tol": 1e-8}

@@ -86,17 +86,23 @@ class Preconditioner:
     its curvature is ``alpha`` for coefficients and its gradient is 0 for intercepts.
     """
 
-    def __init__(self, loss: Loss, state, eigh: Callable, seed: int = 0):
+    def __init__(self, loss: Loss, state, eigh: Callable, seed: int = 0, floor: float = 1e-9):
         xp = loss.xp
         G, class_sum, w_sum = loss.curvature_sums(state, seed=seed, left_out=_GRAM_LEFT_OUT)
         lam_g, self.U = eigh(G)
         lam_s, self.V = eigh(class_sum / max(w_sum, 1e-300))
         lam_g = xp.clip(lam_g, min=0.0)
         lam_s = xp.clip(lam_s, min=0.0)
-        # a tiny floor keeps P invertible where pixels are always 0 or there is no penalty
-        floor = max(loss.alpha, 1e-9 * float(xp.max(lam_g)) * max(float(xp.max(lam_s)), 1e-12), 1e-12)
+        # a floor keeps P invertible where pixels are always 0, columns are collinear or there is
+        # no penalty: ``floor`` times the largest curvature (tiny for the smooth solvers; OWL-QN's
+        # is larger, see _L1_FLOOR)
+        top = float(xp.max(lam_g)) * max(float(xp.max(lam_s)), 1e-12)
+        floor = max(loss.alpha, floor * top, 1e-12)
         self.den = lam_g[:, None] * lam_s[None, :] + floor
         self.xp, self.K, self.alpha, self.d = xp, loss.n_outputs, loss.alpha, loss.d
+        # the curvature given to the all-classes direction of the coefficients, where softmax is
+        # flat: the penalty's own (alpha), or the floor where the penalty has none there (pure L1)
+        self.flat = loss.alpha if loss.alpha or floor <= 1e-9 * top + 1e-12 else floor
 
     def times(self, theta):
         """``P @ theta`` (the all-classes intercept direction, where ``P`` is 0, maps to 0)."""
@@ -106,8 +112,8 @@ class Preconditioner:
             mean = xp.mean(theta, axis=1, keepdims=True)
             theta = theta - mean
         out = self.U @ (((self.U.T @ theta) @ self.V) * self.den) @ self.V.T
-        if mean is not None and self.alpha:
-            out[: self.d] = out[: self.d] + self.alpha * mean[: self.d]
+        if mean is not None and self.flat:
+            out[: self.d] = out[: self.d] + self.flat * mean[: self.d]
         return out
 
     def on_subspace(self, free, max_iter: int = 3, rtol: float = 1e-2) -> Callable:
@@ -150,7 +156,7 @@ class Preconditioner:
         if self.K > 1:
             mean = xp.mean(theta, axis=1, keepdims=True)
             theta = theta - mean
-            mean_part = self.alpha * self.K * _dot(xp, mean[: self.d], mean[: self.d])
+            mean_part = self.flat * self.K * _dot(xp, mean[: self.d], mean[: self.d])
         rotated = (self.U.T @ theta) @ self.V
         return _dot(xp, rotated * rotated, self.den) + mean_part
 
@@ -161,18 +167,28 @@ class Preconditioner:
             mean = xp.mean(R, axis=1, keepdims=True)
             R = R - mean
         out = self.U @ (((self.U.T @ R) @ self.V) / self.den) @ self.V.T
-        if mean is not None and self.alpha:
-            out[: self.d] = out[: self.d] + mean[: self.d] / self.alpha
+        if mean is not None and self.flat:
+            out[: self.d] = out[: self.d] + mean[: self.d] / self.flat
         return out
 
 
 def _build(loss, state, eigh: Callable, it: int, confirming: bool,
-           start_preconditioner: Preconditioner | None) -> Preconditioner:
+           start_preconditioner: Preconditioner | None, floor: float = 1e-9) -> Preconditioner:
     """The preconditioner at iteration ``it``: the caller's ``start_preconditioner`` for the
     first one when given (the solvers' ``start_preconditioner`` argument), else built here."""
-    if it == 0 and not confirming and start_preconditioner is not None:
+    if it == 0 and not confirming and start_preconditioner is not None and floor == 1e-9:
         return start_preconditioner
-    return Preconditioner(loss, state, eigh, seed=it)
+    return Preconditioner(loss, state, eigh, seed=it, floor=floor)
+
+
+# OWL-QN's floor on the preconditioner's curvature, relative to the largest. The L1 term's
+# subgradient has parts where the log loss has (almost) no curvature: the null space of collinear
+# columns, and softmax's all-classes direction. With the smooth solvers' tiny floor (1e-9) a step
+# there was ~1e9 too long and the line search stalled (iris scaled, L1, C = 1: objective 36.08
+# against 28.70). Measured at tol 1e-10 (float64) on iris, breast cancer, 8x8 digits and
+# make_classification with redundant columns: 1e-6 to 1e-2 all reach scikit-learn's optimum;
+# 1e-3 took the fewest iterations overall
+_L1_FLOOR = 1e-3
 
 
 def _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals):
@@ -272,8 +288,24 @@ class _Schedule:
         return it - self.last > self.first
 
 
-_LINE_SEARCH_FAILED = "line search could not decrease the objective (rounding limit)"
-_STALLED = "the objective stopped decreasing (rounding limit of the dtype)"
+_LINE_SEARCH_FAILED = "line search could not decrease the objective"
+_STALLED = "the objective stopped decreasing"
+#: the end of a stop's message when rounding explains it (the estimators read this)
+ROUNDING = "rounding limit of the dtype"
+# rounding explains a stall when the estimated gap is within this many units of rounding of the
+# objective's value (float32: 1e-3 relative; float64: 2e-12)
+_ROUNDING_UNITS = 1e4
+
+
+def _stop_message(xp, theta, f: float, gap: float, line_search_failed: bool) -> str:
+    """Why a fit stopped before its tol: a rounding limit only when the estimated gap is near the
+    rounding of the objective in ``theta``'s dtype; otherwise the gap is named (never blamed on
+    rounding: that was how a stalled L1 fit, 2.3x above its optimum, used to be reported)."""
+    what = _LINE_SEARCH_FAILED if line_search_failed else _STALLED
+    eps = float(xp.finfo(theta.dtype).eps)
+    if gap <= _ROUNDING_UNITS * eps * max(abs(f), 1e-300):
+        return f"{what} ({ROUNDING})"
+    return f"{what} at an estimated relative gap of {gap / max(abs(f), 1e-300):.2g}, above the dtype's rounding"
 
 
 def _armijo(loss, theta, f, g, direction, slope, max_halvings=40):
@@ -382,7 +414,7 @@ def lbfgs(
         n_evals += evals
         if step is None or stall(step, f, f_new):
             converged = _small_gap(gap, f, 10 * tol, size2)
-            message = _LINE_SEARCH_FAILED if step is None else _STALLED
+            message = _stop_message(xp, theta, f, gap, step is None)
             break
         s, y = theta_new - theta, g_new - g
         fresh_pair = _remember(xp, S, Y, s, y, memory)
@@ -431,7 +463,7 @@ def newton_cg(
         z = precond(r)
         p = z
         rz = _dot(xp, r, z)
-        for _ in range(max_cg):
+        for _ in range(max_cg if rz > 0 else 0):
             Hp = loss.hessp(state, p)
             n_hessp += 1
             pHp = _dot(xp, p, Hp)
@@ -444,6 +476,8 @@ def newton_cg(
                 break
             z = precond(r)
             rz_new = _dot(xp, r, z)
+            if not (rz_new > 0 and math.isfinite(rz_new)):  # the residual vanished in P^-1: done
+                break
             p = z + (rz_new / rz) * p
             rz = rz_new
         slope = _dot(xp, g, d)
@@ -460,7 +494,7 @@ def newton_cg(
         n_evals += evals
         if step is None or stall(step, f_old, f):
             converged = _small_gap(gap, f, 10 * tol, size2)
-            message = _LINE_SEARCH_FAILED if step is None else _STALLED
+            message = _stop_message(xp, theta, f, gap, step is None)
             break
         state, decrease = state_new, f_old - f
     else:
@@ -477,6 +511,27 @@ def _pseudo_gradient(xp, theta, g, l1: float, d: int):
     pg_zero = xp.where(right < 0, right, xp.where(left > 0, left, xp.zeros_like(gW)))
     pgW = xp.where(at_zero, pg_zero, gW + l1 * xp.sign(W))
     return xp.concat([pgW, g[d:]], axis=0) if g.shape[0] > d else pgW
+
+
+def _recentred(xp, theta, f: float, l1: float, d: int):
+    """``theta`` with each coefficient row shifted by its (lower) median over the classes, and the
+    objective ``f`` lowered by what the L1 term loses.
+
+    Softmax's probabilities, and so the log loss and its gradient, do not change when one number
+    is added to a feature's coefficients of every class; ``sum_k |w_jk - c|`` is least at a median
+    of ``w_j``, and the lower median makes one coefficient of the row exactly 0. Without this,
+    OWL-QN crawls along that flat direction (raw iris, L1, C = 2: 20,000 iterations to 4e-7 of
+    the optimum).
+    """
+    W = theta[:d]
+    K = W.shape[1]
+    median = xp.sort(W, axis=1)[:, (K - 1) // 2 : (K - 1) // 2 + 1]
+    W_new = W - median
+    drop = l1 * (float(xp.sum(xp.abs(W))) - float(xp.sum(xp.abs(W_new))))
+    if not drop > 0:
+        return theta, f
+    theta = xp.concat([W_new, theta[d:]], axis=0) if theta.shape[0] > d else W_new
+    return theta, f - drop
 
 
 def owlqn(
@@ -505,6 +560,9 @@ def owlqn(
     """
     xp = loss.xp
     l1, d = float(loss.penalty.l1_strength), loss.d
+    # softmax (several outputs) is flat along the all-classes direction: with no L2 part there,
+    # each step is followed by the exact minimisation of the L1 term along it (_recentred)
+    recentre = loss.n_outputs > 1 and not loss.alpha and l1 > 0
     t0 = time.perf_counter()
     theta = theta0
     f, g, state = loss.value_grad(theta)
@@ -518,7 +576,7 @@ def owlqn(
     for it in range(max_iter):
         for confirming in (False, True):
             if schedule.due(it) or confirming:  # rebuilt at iterations 0, 5, 20, 80, ...
-                precond = _build(loss, state, eigh, it, confirming, start_preconditioner)
+                precond = _build(loss, state, eigh, it, confirming, start_preconditioner, _L1_FLOOR)
                 schedule.rebuilt(it)
             # the coordinates that can move: nonzero, or at 0 with a subgradient that pushes them off
             free_precond = precond.on_subspace((theta != 0) | (pg != 0))
@@ -554,9 +612,11 @@ def owlqn(
             step *= 0.5
         if accepted is None or stall(step, f, accepted[1]):
             converged = _small_gap(gap, f, 10 * tol, size2)
-            message = _LINE_SEARCH_FAILED if accepted is None else _STALLED
+            message = _stop_message(xp, theta, f, gap, accepted is None)
             break
         cand, fc, gc, sc = accepted
+        if recentre:
+            cand, fc = _recentred(xp, cand, fc, l1, d)
         _remember(xp, S, Y, cand - theta, gc - g, memory)
         theta, f, g, state, decrease = cand, fc, gc, sc, f - fc
         pg = _pseudo_gradient(xp, theta, g, l1, d)

@@ -41,10 +41,17 @@ from .._chunks import (
 )
 from ._backend import get_backend
 from ._dask import SGDSettings, chunked_losses, sgd_epochs
-from ._data import DenseMatrix, ScaledIntegerMatrix, SparseMatrix, preprocessed_array, preprocessed_matrix
+from ._data import (
+    CentredMatrix,
+    DenseMatrix,
+    ScaledIntegerMatrix,
+    SparseMatrix,
+    preprocessed_array,
+    preprocessed_matrix,
+)
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import make_penalty
-from ._solvers import Preconditioner, lbfgs, newton_cg, owlqn, sgd
+from ._solvers import ROUNDING, Preconditioner, lbfgs, newton_cg, owlqn, sgd
 
 __all__ = ["LogisticRegression", "SGDLogisticRegression"]
 
@@ -192,6 +199,16 @@ class _LinearClassifierMixin(ClassifierMixin):
         return codes
 
 
+def _convergence_advice(message: str, tol: float, max_iter: int, dtype: str) -> str:
+    """What a user can do about a fit that stopped for ``message`` (a solver's stop message)."""
+    if ROUNDING in message:
+        return (f"tol={tol} is below what {dtype} resolves here: use "
+                + ("dtype='float64' or " if dtype != "float64" else "") + "a larger tol")
+    if message == "max_iter reached":
+        return f"raise max_iter (now {max_iter}) or tol (now {tol})"
+    return "the solver could not go on from here; please report it with the data if you can"
+
+
 class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
     """L2-penalised logistic regression with converged, preconditioned solvers.
 
@@ -322,7 +339,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         "multiclass": [StrOptions({"multinomial", "ovr"})],
         "solver": [StrOptions(set(SOLVERS))],
         "tol": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
         "dtype": [StrOptions({"float32", "float64"})],
         "device": [str],
         "backend": [StrOptions({"auto", "numpy", "torch"})],
@@ -367,10 +384,11 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         previous = self._previous_fit() if self.warm_start else None
         no_penalty = self.penalty is None or math.isinf(float(self.C))
         penalty = make_penalty(float(self.C), None if no_penalty else self.penalty, self.l1_ratio)
+        centre = None  # the columns' weighted means, when the solver sees centred columns
         if is_dask_collection(X) or is_dask_collection(y):
             be, active, losses = self._dask_losses(X, y, sample_weight, penalty)
         else:
-            be, active, losses = self._memory_losses(X, y, sample_weight, penalty)
+            be, active, losses, centre = self._memory_losses(X, y, sample_weight, penalty)
         n_features = self.n_features_in_
         solve = SOLVERS[self.solver] if penalty.smooth else owlqn
         n_classes = len(self.classes_)
@@ -380,8 +398,9 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         if previous is not None and np.array_equal(previous[2], self.classes_) \
                 and previous[0].shape[1] == n_features:
             cold = False
-            theta = np.vstack([previous[0][:, active].T, previous[1][None]]) if self.fit_intercept \
-                else previous[0][:, active].T
+            W_prev = previous[0][:, active]
+            b_prev = previous[1] if centre is None else previous[1] + W_prev @ centre
+            theta = np.vstack([W_prev.T, b_prev[None]]) if self.fit_intercept else W_prev.T
             cols = [theta] if len(losses) == 1 else [theta[:, [k]] for k in range(len(losses))]
             starts = [be.asarray(c) for c in cols]
         results = []
@@ -404,10 +423,16 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         coef = np.zeros((theta.shape[1], n_features))
         coef[:, active] = theta[:n_active].T
         intercept = theta[n_active].copy() if self.fit_intercept else np.zeros(theta.shape[1])
-        if no_penalty and len(losses) == 1 and n_classes > 2:
-            # softmax is unchanged by adding one vector to every class: take the centred one
-            coef -= coef.mean(axis=0, keepdims=True)
+        if centre is not None:  # the solver's intercept is that of the centred columns
+            intercept -= coef[:, active] @ centre
+        if len(losses) == 1 and n_classes > 2:
+            # softmax is unchanged by adding one number to every class's intercept, or one
+            # vector to every class's coefficients: the intercepts are taken centred (sum 0), as
+            # scikit-learn's; so are the coefficients where that does not raise the penalty
+            # (none or L2, whose optimum is centred: this removes the solver's rounding there)
             intercept -= intercept.mean()
+            if no_penalty or penalty.smooth:
+                coef -= coef.mean(axis=0, keepdims=True)
         self.coef_ = coef.astype(self.dtype)
         self.intercept_ = intercept.astype(self.dtype)
         self.n_iter_ = np.array([r.n_iter for r in results], dtype=np.int32)
@@ -420,18 +445,15 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"{type(self).__name__} ({self.solver}) did not converge: stopped after "
                 f"{worst.n_iter} iterations with gradient norm {worst.grad_norm:.3g} "
-                f"({worst.message}); " + (
-                    f"tol={self.tol} is below what {self.dtype} resolves here: use "
-                    + ("dtype='float64' or " if self.dtype != "float64" else "") + "a larger tol"
-                    if "rounding" in worst.message
-                    else f"raise max_iter (now {self.max_iter}) or tol (now {self.tol})"),
+                f"({worst.message}); " + _convergence_advice(worst.message, self.tol, self.max_iter, self.dtype),
                 ConvergenceWarning,
                 stacklevel=2,
             )
         return self
 
     def _memory_losses(self, X, y, sample_weight, penalty):
-        """(backend, active columns, losses) for in-memory ``X`` (numpy, scipy sparse)."""
+        """(backend, active columns, losses, centre) for in-memory ``X`` (numpy, scipy sparse);
+        ``centre`` is None, or the active columns' means that the losses' data has taken away."""
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
         codes = self._set_classes(y)
         if self.class_weight is not None:
@@ -466,6 +488,12 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
             else:
                 data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
         sw = be.asarray(sample_weight[:, None])
+        centre = None
+        if not penalty.smooth and self.fit_intercept:
+            # L1: the solver sees the columns centred (CentredMatrix), the same model with another
+            # intercept, so that OWL-QN's orthant steps do not fight the intercept
+            centre = np.asarray(be.to_numpy(data.rmatmul(sw)), dtype=np.float64)[:, 0] / float(sample_weight.sum())
+            data = CentredMatrix(data, be.asarray(centre.astype(be.dtype_name)))
         n_classes = len(self.classes_)
         if n_classes == 2 or self.multiclass == "ovr":
             targets = [codes] if n_classes == 2 else [(codes == k) for k in range(n_classes)]
@@ -474,7 +502,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         else:
             yk = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
             losses = [SoftmaxLogLoss(data, yk, sw, penalty, self.fit_intercept, n_classes)]
-        return be, active, losses
+        return be, active, losses, centre
 
     def _dask_losses(self, X, y, sample_weight, penalty):
         """(backend, active columns, losses) for Dask arrays: chunks persisted on the workers."""
@@ -590,7 +618,7 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "scaling": [StrOptions({"auto", "pixels", "standard"}), None],
