@@ -2,26 +2,41 @@
 
 Each fold fits the whole path of ``Cs`` (weakest penalty last) with warm starts, each fit
 starting from the previous ``C``'s solution, so a path costs little more than its last fit;
-folds run in parallel (``n_jobs``, through joblib). The attributes follow scikit-learn's
-current convention (its ``use_legacy_attributes=False``): ``C_`` and ``l1_ratio_`` are floats,
-``scores_`` is ``(n_folds, n_l1_ratios, n_Cs)``, ``coefs_paths_`` is
-``(n_folds, n_l1_ratios, n_Cs, n_outputs, n_features + fit_intercept)`` (``n_outputs`` is 1
-for two classes) and ``n_iter_`` is ``(n_folds, n_l1_ratios, n_Cs)``.
+folds run in parallel (``n_jobs``, through joblib). As in scikit-learn, every fold is fitted with
+all the classes of ``y``, even one its training rows lack (that class's intercept heads to -inf
+until the stopping rule ends the fit); class weights are computed once on all of ``y``;
+held-out rows are scored with their sample weights; and ``fit`` and ``score`` route extra
+metadata (e.g. ``groups`` to the splitter) when scikit-learn's metadata routing is enabled.
+The attributes follow scikit-learn's current convention (its ``use_legacy_attributes=False``):
+``C_`` and ``l1_ratio_`` are floats, ``scores_`` is ``(n_folds, n_l1_ratios, n_Cs)``,
+``coefs_paths_`` is ``(n_folds, n_l1_ratios, n_Cs, n_outputs, n_features + fit_intercept)``
+(``n_outputs`` is 1 for two classes) and ``n_iter_`` is ``(n_folds, n_l1_ratios, n_Cs)``.
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import check_scoring
+from sklearn.metrics import get_scorer, make_scorer
 from sklearn.model_selection import check_cv
-from sklearn.utils import _safe_indexing
+from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.metadata_routing import (
+    UNUSED,
+    MetadataRouter,
+    MethodMapping,
+    _raise_for_params,
+    _routing_enabled,
+    process_routing,
+)
+from sklearn.utils.parallel import Parallel, delayed
+from sklearn.utils.validation import _check_method_params
 
 from .estimator import LogisticRegression, _fit_scaling, _LinearClassifierMixin
 
@@ -48,26 +63,71 @@ def _raw_parameters(model: LogisticRegression) -> np.ndarray:
     return np.column_stack([coef, intercept])
 
 
-def _fit_path(base: LogisticRegression, X, y, sample_weight, train, test, Cs, l1_ratios, scorer):
-    """One fold: the path over ``Cs`` for each l1_ratio, warm-started; scores on the held-out rows."""
+class _FoldLogisticRegression(LogisticRegression):
+    """A fold's model: :class:`LogisticRegression` fitted with the classes ``fold_classes`` (set
+    before ``fit``) rather than those of the fold's ``y``, so that every fold has the outputs of all
+    the classes, as in scikit-learn.
+
+    A class without (weighted) training rows keeps its outputs: its loss keeps falling as its
+    intercept goes to -inf, and the fit ends where the stopping rule finds what is left below
+    ``tol`` (the smooth solvers, after a few dozen iterations on iris; OWL-QN, for L1 and
+    elastic-net, may run to ``max_iter`` instead, as scikit-learn's saga does).
+    """
+
+    fold_classes: np.ndarray | None = None
+
+    def _set_classes(self, y):
+        if self.fold_classes is None:
+            return super()._set_classes(y)
+        self.classes_ = self.fold_classes
+        return np.searchsorted(self.fold_classes, y)
+
+
+def _scorer_for_folds(scorer, classes: np.ndarray):
+    """``scorer`` told all the classes (``labels``, and the positive class of two) when its metric
+    takes them, as scikit-learn does: a held-out fold may lack some classes (log-loss, Brier score)."""
+    func = getattr(scorer, "_score_func", None)
+    accepted = inspect.signature(func).parameters if func is not None else {}
+    if "labels" not in accepted:
+        return scorer
+    told = {"labels": classes}
+    if len(classes) == 2 and "pos_label" in accepted:
+        told["pos_label"] = classes[-1]
+    return make_scorer(func, greater_is_better=scorer._sign > 0, response_method=scorer._response_method,
+                       **{**told, **(scorer._kwargs or {})})
+
+
+def _fit_path(base: _FoldLogisticRegression, X, y, fit_weight, train, test, Cs, l1_ratios, scorer,
+              score_params: dict, lacking: list):
+    """One fold: the path over ``Cs`` for each l1_ratio, warm-started; scores on the held-out rows.
+
+    ``fit_weight`` holds the sample weights times the class weights; ``score_params`` (the
+    held-out rows' sample weights among them, when given) go to ``scorer``; ``lacking`` lists
+    the classes without training weight in this fold (for the warnings).
+    """
     X_train, y_train = _safe_indexing(X, train), y[train]
     X_test, y_test = _safe_indexing(X, test), y[test]
-    sw_train = None if sample_weight is None else sample_weight[train]
     scores = np.empty((len(l1_ratios), len(Cs)))
     n_iter = np.zeros((len(l1_ratios), len(Cs)), dtype=np.int32)
     paths = []
+    note = ""
+    if lacking:
+        note = (f" (this fold has no training weight in class(es) {lacking}: their intercepts have no finite "
+                "optimum, so a larger max_iter may not help)")
     for i, l1_ratio in enumerate(l1_ratios):
         model = clone(base).set_params(warm_start=True, **_penalty_of(l1_ratio))
+        model.fold_classes = base.fold_classes
         path = []
         for j, C in enumerate(Cs):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ConvergenceWarning)
-                model.set_params(C=float(C)).fit(X_train, y_train, sample_weight=sw_train)
+                model.set_params(C=float(C)).fit(X_train, y_train, sample_weight=fit_weight[train])
             for w in caught:  # the fold's warnings, once each, naming the fit
                 if issubclass(w.category, ConvergenceWarning):
-                    warnings.warn(f"C={C:.4g}, l1_ratio={l1_ratio}: {w.message}", ConvergenceWarning,
+                    message = str(w.message).replace(type(model).__name__, "LogisticRegression", 1)
+                    warnings.warn(f"C={C:.4g}, l1_ratio={l1_ratio}: {message}{note}", ConvergenceWarning,
                                   stacklevel=2)
-            scores[i, j] = scorer(model, X_test, y_test)
+            scores[i, j] = scorer(model, X_test, y_test, **score_params)
             n_iter[i, j] = int(model.n_iter_.max())
             path.append(_raw_parameters(model))
         paths.append(path)
@@ -87,15 +147,20 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
     cv : int, cross-validation generator or iterable, or None
         The folds (scikit-learn's ``check_cv``): None is 5-fold stratified.
     scoring : str, callable or None
-        How a held-out fold is scored (scikit-learn's scorer names); None is accuracy.
+        How a held-out fold is scored (scikit-learn's scorer names), and what :meth:`score`
+        returns; None is accuracy. The held-out rows' ``sample_weight``, when given, goes to the
+        scorer (a callable must accept it), and a metric that takes ``labels`` gets all the classes.
     refit : bool
         Refit on all the data with the best ``C`` / ``l1_ratio`` (warm-started from the folds'
         average solution); if False, the model is the folds' average at each fold's best point
         and ``C_`` / ``l1_ratio_`` the average of those points, as scikit-learn does.
     n_jobs : int or None
         Folds fitted in parallel (joblib; None is 1, -1 all cores).
+    class_weight : dict, "balanced" or None
+        As in :class:`~mnist_logreg.LogisticRegression`, but computed once on all of ``y`` (with
+        ``sample_weight``) and used by every fold, as scikit-learn does.
     fit_intercept, multiclass, solver, tol, max_iter, dtype, device, backend, scaling,
-    class_weight, random_state, verbose
+    random_state, verbose
         As in :class:`~mnist_logreg.LogisticRegression`, for every fit.
 
     Attributes
@@ -105,13 +170,18 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
     scores_ : ndarray (n_folds, n_l1_ratios, n_Cs)
         Held-out score of each fit.
     coefs_paths_ : ndarray (n_folds, n_l1_ratios, n_Cs, n_outputs, n_features + fit_intercept)
-        Each fit's coefficients (and intercept, last), on the raw input features.
+        Each fit's coefficients (and intercept, last), on the raw input features; every fold
+        has the outputs of all the classes (a class its training rows lack gets a large negative
+        intercept, and a warning says which).
     n_iter_ : ndarray (n_folds, n_l1_ratios, n_Cs)
     C_, l1_ratio_ : float
         The selected point (best mean score over folds; the first best on ties).
     classes_, coef_, intercept_, offset_, scale_, n_features_in_
         As in :class:`~mnist_logreg.LogisticRegression`.
     """
+
+    # score's sample_weight is for the scorer, not this estimator (scikit-learn's declaration)
+    __metadata_request__score = {"sample_weight": UNUSED}  # noqa: RUF012
 
     def __init__(
         self,
@@ -179,7 +249,7 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
             raise ValueError(f"l1_ratios > 0 are fitted by solver='lbfgs' (OWL-QN), not {self.solver!r}")
         return Cs, l1_ratios
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, **params):
         """Cross-validate the grid, pick the best point and (``refit``) fit it on all the data.
 
         Parameters
@@ -187,39 +257,61 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
         X : array-like or scipy sparse matrix of shape (n_samples, n_features)
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
+            Weights of the fits, and of the held-out rows' scores.
+        **params : dict
+            Metadata for the splitter (``split``, e.g. ``groups``) and the scorer (``score``),
+            routed as requested; only with ``sklearn.set_config(enable_metadata_routing=True)``.
 
         Returns
         -------
         self
         """
+        _raise_for_params(params, self, "fit")
         self._validate_params()
         Cs, l1_ratios = self._grids()
+        given = sample_weight is not None
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
-        self._set_classes(y)
-        base = LogisticRegression(**{name: getattr(self, name) for name in _SHARED})
-        scorer = check_scoring(base, scoring=self.scoring)
-        folds = list(check_cv(self.cv, y, classifier=True).split(X, y))
+        codes = self._set_classes(y)
+        # the sample weights given (checked), for the scorer; those of the fits also hold the class weights
+        score_weight = sample_weight if given else None
+        fit_weight = sample_weight * self._class_weights(y, score_weight)[codes]
+        if _routing_enabled():
+            routed = process_routing(self, "fit", sample_weight=score_weight, **params)
+        else:
+            routed = Bunch(splitter=Bunch(split={}),
+                           scorer=Bunch(score={} if score_weight is None else {"sample_weight": score_weight}))
+        folds = list(check_cv(self.cv, y, classifier=True).split(X, y, **routed.splitter.split))
+        lacking = self._lacking_classes(folds, codes, fit_weight)
+        base = _FoldLogisticRegression(**{name: getattr(self, name) for name in _SHARED})
+        base.set_params(class_weight=None)  # already in fit_weight
+        base.fold_classes = self.classes_
+        scorer = _scorer_for_folds(self._get_scorer(), self.classes_)
         results = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fit_path)(base, X, y, sample_weight, train, test, Cs, l1_ratios, scorer)
-            for train, test in folds
+            delayed(_fit_path)(base, X, y, fit_weight, train, test, Cs, l1_ratios, scorer,
+                               _check_method_params(X, routed.scorer.score, indices=test), lacking[k])
+            for k, (train, test) in enumerate(folds)
         )
         self.Cs_, self.l1_ratios_ = Cs, l1_ratios
         self.scores_ = np.stack([r[0] for r in results])
         self.n_iter_ = np.stack([r[1] for r in results])
         paths = np.stack([r[2] for r in results])  # (folds, l1, Cs, outputs, d + 1), raw features
+        n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
+        if paths.shape[3] != n_outputs:  # the folds' models must have had every class
+            raise RuntimeError(f"the folds' models have {paths.shape[3]} outputs, expected {n_outputs}")
         self.coefs_paths_ = paths if self.fit_intercept else paths[..., :-1]
         mean = self.scores_.mean(axis=0)
         best_l1, best_C = np.unravel_index(int(np.argmax(mean)), mean.shape)
         if self.refit:
             self.C_, self.l1_ratio_ = float(Cs[best_C]), float(l1_ratios[best_l1])
-            model = base.set_params(C=self.C_, warm_start=True, **_penalty_of(self.l1_ratio_))
+            model = LogisticRegression(**base.get_params()).set_params(
+                C=self.C_, warm_start=True, **_penalty_of(self.l1_ratio_))
             # start from the folds' average solution, in the preprocessing fitted on all the data
             offset, scale = _fit_scaling(X, self.scaling)
             start = paths[:, best_l1, best_C].mean(axis=0)
             model.coef_ = start[:, :-1] / scale
             model.intercept_ = start[:, -1] + start[:, :-1] @ offset
             model.classes_ = self.classes_
-            model.fit(X, y, sample_weight=sample_weight)
+            model.fit(X, y, sample_weight=fit_weight)
             for name in ("coef_", "intercept_", "offset_", "scale_", "objective_", "converged_"):
                 setattr(self, name, getattr(model, name))
         else:
@@ -231,3 +323,74 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
             self.intercept_ = average[:, -1].astype(self.dtype)
             self.offset_, self.scale_ = np.zeros(X.shape[1]), np.ones(X.shape[1])
         return self
+
+    def _class_weights(self, y, sample_weight) -> np.ndarray:
+        """The weight of each class, from all of ``y`` and its sample weights (scikit-learn's rules)."""
+        if self.class_weight is None:
+            return np.ones(len(self.classes_))
+        if isinstance(self.class_weight, dict):
+            unknown = [label for label in self.class_weight if label not in set(self.classes_.tolist())]
+            if unknown:
+                raise ValueError(f"class_weight: labels {unknown} are not among the classes {self.classes_.tolist()}")
+        return compute_class_weight(self.class_weight, classes=self.classes_, y=y, sample_weight=sample_weight)
+
+    def _lacking_classes(self, folds, codes: np.ndarray, fit_weight: np.ndarray) -> list[list]:
+        """For each fold, the classes without training weight; a warning names them."""
+        n_classes = len(self.classes_)
+        lacking = [self.classes_[np.bincount(codes[train], weights=fit_weight[train], minlength=n_classes) <= 0]
+                   .tolist() for train, _ in folds]
+        if any(lacking):
+            which = "; ".join(f"fold {k}: {labels}" for k, labels in enumerate(lacking) if labels)
+            warnings.warn(
+                f"classes without training weight in some folds ({which}): as in scikit-learn, those folds are "
+                "fitted with every class anyway; such a class's intercept heads to -inf until the fit meets its "
+                "tol, so the fold (almost) never predicts it, and scores its held-out rows accordingly (a "
+                "log-loss there depends on where the fit stopped). A stratified or shuffled split avoids this.",
+                UserWarning, stacklevel=3)
+        return lacking
+
+    def _get_scorer(self):
+        """The scorer of ``scoring`` (accuracy when None)."""
+        return get_scorer("accuracy" if self.scoring is None else self.scoring)
+
+    def score(self, X, y, sample_weight=None, **params) -> float:
+        """The ``scoring`` (accuracy when None) of the model on ``X, y``, as scikit-learn's does.
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Passed to the scorer (with metadata routing enabled, only if the scorer requests it).
+        **params : dict
+            Metadata for the scorer; only with ``sklearn.set_config(enable_metadata_routing=True)``.
+
+        Returns
+        -------
+        float
+        """
+        _raise_for_params(params, self, "score")
+        if sample_weight is not None:
+            params["sample_weight"] = sample_weight
+        if _routing_enabled():
+            kwargs = process_routing(self, "score", **params).scorer.score
+        elif self.scoring is None:  # accuracy; Dask arrays too (reduced where they are)
+            return super().score(X, y, sample_weight)
+        else:
+            kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return self._get_scorer()(self, X, y, **kwargs)
+
+    def get_metadata_routing(self) -> MetadataRouter:
+        """How ``fit`` and ``score`` route metadata: to the splitter's ``split`` and the scorer's ``score``.
+
+        Returns
+        -------
+        MetadataRouter
+        """
+        return (
+            MetadataRouter(owner=self)
+            .add_self_request(self)
+            .add(splitter=self.cv, method_mapping=MethodMapping().add(caller="fit", callee="split"))
+            .add(scorer=self._get_scorer(),
+                 method_mapping=MethodMapping().add(caller="score", callee="score").add(caller="fit", callee="score"))
+        )
