@@ -71,8 +71,8 @@ def _hessp(loss, state, V):
     return loss.hessp(state, V)
 
 
-def _curvature(loss, state, seed, left_out):
-    return loss.curvature_sums(state, seed=seed, left_out=left_out)
+def _curvature(loss, state, seed, left_out, exact):
+    return loss.curvature_sums(state, seed=seed, left_out=left_out, exact=exact)
 
 
 def _add_all(items):
@@ -146,10 +146,10 @@ class ChunkedLoss:
             HV[: self.d] += self.alpha * V[: self.d]
         return HV.astype(self.dtype)
 
-    def curvature_sums(self, state, *, seed: int = 0, left_out: float = 0.0):
+    def curvature_sums(self, state, *, seed: int = 0, left_out: float = 0.0, exact: bool = False):
         """``(G, S_sum, w_sum)``, each the sum of the chunks' (see :class:`~._loss.Loss`)."""
         dask, _ = _dask()
-        G, S, w = self._sum([dask.delayed(_curvature)(c, p, seed + 7919 * i, left_out)
+        G, S, w = self._sum([dask.delayed(_curvature)(c, p, seed + 7919 * i, left_out, exact)
                              for i, (c, p) in enumerate(zip(self.chunks, state, strict=True))])
         return G.astype(self.dtype), S.astype(self.dtype), w
 

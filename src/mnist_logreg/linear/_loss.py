@@ -46,7 +46,8 @@ class Loss(Protocol):
     def hessp(self, state: Any, V: Any) -> Any:
         """Hessian-vector product ``H @ V`` at the point where ``state`` was computed."""
 
-    def curvature_sums(self, state: Any, *, seed: int = 0, left_out: float = 0.0) -> tuple[Any, Any, float]:
+    def curvature_sums(self, state: Any, *, seed: int = 0, left_out: float = 0.0,
+                       exact: bool = False) -> tuple[Any, Any, float]:
         """The preconditioner's curvature as sums over samples (module doc of ``_solvers``).
 
         Returns ``(G, S_sum, w_sum)``: the weighted Gram matrix ``X~^T diag(w) X~`` of the
@@ -56,7 +57,8 @@ class Loss(Protocol):
         rows (Dask) answers with the sum of its chunks' answers. With ``left_out > 0``, ``G``
         leaves out the rows of least curvature per unit of sample weight that together hold at
         most that share of ``w_sum`` (a chunked loss: of each chunk's), which makes it cheaper
-        and the sums no longer exactly additive.
+        and the sums no longer exactly additive. ``exact=True`` asks for ``G`` over every row, never
+        a sketch (the preconditioner of an unpenalised fit reads its null space from it).
         """
 
     def initial(self) -> Any:
@@ -98,14 +100,14 @@ class _PenalisedLoss:
     def _penalty(self, theta) -> float:
         return self.penalty.value(self.xp, theta[: self.d])
 
-    def curvature_sums(self, state, *, seed: int = 0, left_out: float = 0.0):
+    def curvature_sums(self, state, *, seed: int = 0, left_out: float = 0.0, exact: bool = False):
         """``(G, S_sum, w_sum)`` at ``state`` (see :class:`Loss`)."""
         xp, data = self.xp, self.data
         w = self.curvature(state)
         w_sum = float(xp.sum(w))
-        if left_out > 0:
+        if left_out > 0 and not exact:
             w = _without_lightest(xp, w, self.s[:, 0], left_out)
-        G = data.weighted_gram(w, sketch=True, seed=seed)
+        G = data.weighted_gram(w, sketch=not exact, seed=seed)
         if self.fit_intercept:
             xw = data.rmatmul(w[:, None])
             top = xp.concat([G, xw], axis=1)
