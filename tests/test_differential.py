@@ -605,3 +605,57 @@ def test_max_iter_zero_returns_initial_state(solver, penalty):
     assert np.all(model.n_iter_ == 0)
     assert not model.converged_
     assert model.predict(X).shape == y.shape
+
+
+def _small_datasets():
+    from sklearn.datasets import load_breast_cancer, load_digits
+
+    X_mc, y_mc = make_classification(n_samples=120, n_features=12, n_informative=4, n_redundant=6, n_classes=3,
+                                     random_state=0)
+    return {"iris": _iris(), "breast_cancer": load_breast_cancer(return_X_y=True),
+            "digits_500": tuple(a[:500] for a in load_digits(return_X_y=True)),
+            "make_classification_redundant": (X_mc, y_mc)}
+
+
+@pytest.mark.parametrize("name", ["iris", "breast_cancer", "digits_500", "make_classification_redundant"])
+def test_no_crash_over_C(name):
+    """Every solver and penalty over C in [1e-4, 1e4] on raw (unscaled) small datasets, in both
+    dtypes: the fit returns finite coefficients, raises nothing and emits no RuntimeWarning (a
+    division by zero or an overflow); a fit that stops short says so with a ConvergenceWarning."""
+    X, y = _small_datasets()[name]
+    combos = [("lbfgs", "l2", None), ("newton-cg", "l2", None), ("lbfgs", "l1", None),
+              ("lbfgs", "elasticnet", 0.5), ("newton-cg", None, None)]
+    for C in np.logspace(-4, 4, 5):
+        for solver, penalty, l1_ratio in combos:
+            for dtype in ("float32", "float64"):
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    model = LogisticRegression(C=C, solver=solver, penalty=penalty, l1_ratio=l1_ratio, dtype=dtype,
+                                               max_iter=100).fit(X, y)
+                what = f"{name}, C={C:g}, {solver}, {penalty}, {dtype}"
+                assert np.all(np.isfinite(model.coef_)) and np.all(np.isfinite(model.intercept_)), what
+                assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], what
+                if not model.converged_:
+                    assert [w for w in caught if issubclass(w.category, ConvergenceWarning)], what
+
+
+def test_float32_stall_advice_names_float64():
+    """scikit-learn's check_class_weight_classifiers data (class weights 1000 against 1e-4): float32
+    stalls on some C, and its warning says to use float64 (never "please report it"); float64
+    fits the same problems without a warning."""
+    from sklearn.datasets import make_blobs
+
+    X, y = make_blobs(centers=3, random_state=0, cluster_std=20)
+    weights = {0: 1000, 1: 0.0001, 2: 0.0001}
+    float32_messages = []
+    for C in np.logspace(-4, 4, 10):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            LogisticRegression(C=C, class_weight=weights).fit(X, y)
+        float32_messages += [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            LogisticRegression(C=C, class_weight=weights, dtype="float64").fit(X, y)
+    assert float32_messages, "the float32 fits were expected to stall somewhere on this data"
+    for message in float32_messages:
+        assert "please report" not in message and "float64" in message, message
