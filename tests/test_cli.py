@@ -49,6 +49,7 @@ def test_data_show_digit_and_grid(capsys, tmp_path):
         (["train", "--C", "0.1,x"], "numbers separated by commas"),
         (["train", "--C", "0.1,1", "--model", "sgd"], "needs --model softmax or ovr"),
         (["predict", "--model", "missing.npz", "x.png"], "no such model file"),
+        (["train", "--features", "deskew,deskew"], "'deskew' is repeated"),
     ],
 )
 def test_user_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, words):
@@ -292,3 +293,13 @@ def test_broken_pipe_ends_quietly(monkeypatch, capsys):
     monkeypatch.setattr(sys, "stdout", ClosedPipe())
     assert main(["data", "info"]) == 141
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_cross_validation_of_a_feature_model(capsys, tmp_path):
+    """--cv with a feature map (a Pipeline before the classifier): the folds are fitted and scored
+    (it failed after the fit with "Invalid parameter 'callback' for estimator Pipeline")."""
+    code, _out, err = run(capsys, "train", "--features", "deskew", "--cv", "2", "--train-size", "1000", "--no-figures",
+                         "--quiet", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    cv = json.loads((tmp_path / "run" / "metrics.json").read_text())["cross_validation"]
+    assert len(cv["scores"]) == 2 and all(0.5 < s <= 1 for s in cv["scores"])

@@ -111,7 +111,70 @@ def test_bad_model_and_metrics_files_give_one_line(capsys, tmp_path, model_10k):
     run_dir.mkdir()
     (run_dir / "metrics.json").write_text(json.dumps({"options": {"task": "multiclass", "model": "softmax"}}))
     code, _, err = run(capsys, "report", str(run_dir))
-    assert code == 2 and "field 'test' missing" in err
+    assert code == 2 and "'test' is a required property" in err and str(run_dir / "metrics.json") in err
+
+
+@pytest.fixture(scope="module")
+def real_metrics(tmp_path_factory):
+    """metrics.json of a small run with cross-validation, the path and the learning curve."""
+    out_dir = tmp_path_factory.mktemp("real") / "run"
+    assert main(["train", "--train-size", "1500", "--cv", "2", "--C", "0.1,1", "--no-figures", "--quiet",
+                 "--out", str(out_dir)]) == 0
+    return json.loads((out_dir / "metrics.json").read_text())
+
+
+def _set(document: dict, dotted: str, value) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        document = document[part] if not isinstance(document, list) else document[int(part)]
+    if value is KeyError:
+        del document[last]
+    else:
+        document[last] = value
+
+
+@pytest.mark.parametrize(("field", "value", "named"), [
+    ("fit", [1, 2], "'fit'"),
+    ("test.per_class.3.recall", KeyError, "'test.per_class.3'"),
+    ("cross_validation.k", KeyError, "'cross_validation'"),
+    ("cross_validation.scores", "0.9", "'cross_validation.scores'"),
+    ("test.accuracy", 7, "'test.accuracy'"),
+    ("test.confusion_matrix", [[1, 2], [3, 4]], "'test.confusion_matrix'"),
+    ("learning_curve", [{"n": 10}], "'learning_curve.0'"),
+    ("path.chosen_C", 123.0, "'path.chosen_C'"),
+    ("path.rows", [], "'path.rows'"),
+    ("versions", {"numpy": 2}, "'versions.numpy'"),
+    ("train", {"accuracy": "high"}, "'train.accuracy'"),
+    ("fit.n_iter", -3, "'fit.n_iter'"),
+])
+def test_report_names_the_bad_field(capsys, tmp_path, real_metrics, field, value, named):
+    """A metrics.json damaged in any field the report reads: one line naming the file and the
+    field, exit 2 (it was a KeyError, TypeError or AttributeError traceback)."""
+    metrics = json.loads(json.dumps(real_metrics))
+    _set(metrics, field, value)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    code, _, err = run(capsys, "report", str(run_dir))
+    assert code == 2, err
+    assert named in err and "metrics.json" in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_the_real_metrics_pass_the_schema(capsys, tmp_path, real_metrics):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps(real_metrics))
+    code, _, err = run(capsys, "report", str(run_dir))
+    assert code == 0, err
+
+
+def test_evaluate_names_a_bad_extra_document(capsys, tmp_path, model_10k):
+    from mnist_logreg import save_model
+
+    path = tmp_path / "odd.npz"
+    save_model(model_10k[0], path, extra={"fit": 5})
+    code, _, err = run(capsys, "evaluate", "--model", str(path), "--out", str(tmp_path / "ev"))
+    assert code == 2 and "field 'fit'" in err and "odd.npz" in err and "Traceback" not in err
 
 
 def test_serve_port_out_of_range(capsys):
@@ -143,4 +206,4 @@ def test_report_escapes_everything_from_the_run_folder(capsys, tmp_path):
     m["fit"]["n_iter"] = evil  # a number field holding text is refused, not inserted
     (out_dir / "metrics.json").write_text(json.dumps(m))
     code, _, err = run(capsys, "report", str(out_dir))
-    assert code == 2 and "invalid literal" in err and evil not in (out_dir / "report.html").read_text()
+    assert code == 2 and "field 'fit.n_iter'" in err and evil not in (out_dir / "report.html").read_text()

@@ -38,6 +38,16 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
     }
 
 
+def _quiet_clone(estimator, **params):
+    """A clone of ``estimator`` with no callback and no verbose output, and ``params`` set; for a
+    scikit-learn Pipeline (a feature map before the classifier) they go to its last step."""
+    model = clone(estimator)
+    prefix = f"{model.steps[-1][0]}__" if hasattr(model, "steps") else ""
+    known = model.get_params()
+    wanted = {"callback": None, "verbose": 0, **params}
+    return model.set_params(**{prefix + k: v for k, v in wanted.items() if prefix + k in known or k in params})
+
+
 def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, random_state: int = 0,
                    n_jobs: int = 2, on_fold: Callable[[int, float], None] | None = None) -> dict:
     """Stratified k-fold accuracy of ``estimator`` on ``X, y``, folds fitted in parallel threads.
@@ -56,7 +66,7 @@ def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, rando
 
     def run(i):
         train, test = folds[i]
-        model = clone(estimator).set_params(callback=None, verbose=0)
+        model = _quiet_clone(estimator)
         model.fit(X[train], y[train])
         return i, float(model.score(X[test], y[test]))
 
@@ -132,7 +142,7 @@ def cross_validate_chunked(estimator, X, y, k: int = 5, *, groups=None,
     groups = (row_groups(X.chunks[0]) if groups is None else row_aligned(groups, X.chunks[0], "groups")).persist()
 
     def run(fold: int) -> float:
-        model = clone(estimator).set_params(callback=None, verbose=0)
+        model = _quiet_clone(estimator)
         model.fit(X, y, sample_weight=held_out(groups, k, fold, weight_of_held_out=0.0, weight_of_others=1.0))
         return float(model.score(X, y, sample_weight=held_out(groups, k, fold)))
 
@@ -166,7 +176,7 @@ def sweep_C_chunked(estimator, X, y, Cs: Sequence[float], *, groups=None,
     def run(C: float) -> tuple[dict, np.ndarray]:
         fit_w = held_out(groups, 10, 0, weight_of_held_out=0.0, weight_of_others=1.0)
         val_w = held_out(groups, 10, 0)
-        model = clone(estimator).set_params(C=C, callback=None, verbose=0)
+        model = _quiet_clone(estimator, C=C)
         model.fit(X, y, sample_weight=fit_w)
         row = {"C": C, "train_accuracy": float(model.score(X, y, sample_weight=fit_w)),
                "validation_accuracy": float(model.score(X, y, sample_weight=val_w)),

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 
 from . import plots
 from ._atomic import atomic_folder, atomic_write, check_output_folder
+from ._schema import MODEL_EXTRA_SCHEMA, validate
 from .datasets import MNIST, load_mnist
 from .evaluation import (
     confusion_examples,
@@ -580,6 +581,7 @@ def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None,
                    data: MNIST | None = None, on_fold=None) -> dict:
     """Evaluate a saved model on the test set (and optionally k-fold CV on the training set)."""
     model, task_text, extra = load_model(model_path)
+    validate(extra, MODEL_EXTRA_SCHEMA, f"{model_path} (its extra document)")
     task = parse_task(task_text)
     data_opts = data_opts or DataOptions()
     if data is None:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from ._atomic import atomic_write
+from ._schema import METRICS_SCHEMA, SchemaError, validate
 from .evaluation import top_confusions
 
 __all__ = ["APPENDIX", "BINARY_ONLY", "FIGURES", "build_report"]
@@ -64,21 +65,20 @@ def _readable(value) -> str:
 
 
 def _read_metrics(path: Path) -> dict:
-    """metrics.json, checked for the fields the report uses (a ValueError names the first missing)."""
+    """metrics.json, checked against :data:`~._schema.METRICS_SCHEMA` (a ValueError names the file
+    and the first bad field)."""
     try:
         m = json.loads(path.read_text())
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
-    required = {"test": dict, "test.accuracy": (int, float), "test.n_samples": int, "test.report_text": str,
-                "test.per_class": dict, "test.confusion_matrix": list, "options": dict, "options.task": str,
-                "options.model": str}
-    for field, kind in required.items():
-        value = m
-        for part in field.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise ValueError(f"{path}: field {field!r} missing or of the wrong type "
-                             f"(expected {getattr(kind, '__name__', 'a number')})")
+    validate(m, METRICS_SCHEMA, path)
+    n = len(m["test"]["per_class"])
+    if len(m["test"]["confusion_matrix"]) != n or any(len(row) != n for row in m["test"]["confusion_matrix"]):
+        raise SchemaError(f"{path}: field 'test.confusion_matrix': expected {n} x {n} (one row and column per "
+                          "class of test.per_class)")
+    path_doc = m.get("path")
+    if path_doc and not any(row["C"] == path_doc["chosen_C"] for row in path_doc["rows"]):
+        raise SchemaError(f"{path}: field 'path.chosen_C': {path_doc['chosen_C']} is not the C of any row")
     return m
 
 

@@ -112,6 +112,10 @@ def parse_features(spec: str) -> list[tuple[str, int | None]]:
             raise FeatureSpecError(f"features: {what} of {name!r} must be from {lo} to {hi}, found {value}")
         steps.append((name, value))
     names = [n for n, _ in steps]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise FeatureSpecError(f"features: each step may appear once, {', '.join(map(repr, repeated))} is repeated "
+                               f"in {spec!r}")
     if "poly" in names and "pca" not in names[: names.index("poly")]:
         raise FeatureSpecError(
             f"features: 'poly' needs 'pca:N' before it (products of 784 pixels are too many), in {spec!r}"

@@ -763,14 +763,20 @@ def sgd(
             loss = make_loss(data.take_rows(idx), y[idx], sample_weight[idx])
             _, g, _ = loss.value_grad(theta)
             g = g / len(idx)
-            if alpha:
-                g[:d] = g[:d] + alpha * theta[:d]
             eta = eta0 / (1.0 + t / steps_per_epoch) ** power_t
             theta = theta - eta * g
+            if alpha:
+                # the penalty's step taken implicitly (its proximal operator): the same as
+                # ``- eta * alpha * W`` to first order, and stable for any ``eta * alpha`` (the
+                # explicit step diverged to NaN once it passed 2: alpha=1e300, or C=1e-300)
+                theta[:d] = theta[:d] * (1.0 / (1.0 + eta * alpha))
             t += 1
             avg_sum = theta if avg_sum is None else avg_sum + theta
             count += 1
         avg = avg_sum / count
+        if not math.isfinite(float(xp.sum(xp.abs(avg)))):
+            raise ValueError(f"SGD diverged: the coefficients overflowed after {t} updates at step size eta0={eta0}; "
+                             "use a smaller eta0")
         if verbose:
             print(f"epoch {epoch + 1}/{epochs}  step {eta:.3g}")
         if callback is not None:

@@ -38,7 +38,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import _check_method_params
 
-from .estimator import LogisticRegression, _fit_scaling, _LinearClassifierMixin
+from .estimator import LogisticRegression, _fit_scaling, _LinearClassifierMixin, check_class_weight
 
 __all__ = ["LogisticRegressionCV"]
 
@@ -328,6 +328,7 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
         """The weight of each class, from all of ``y`` and its sample weights (scikit-learn's rules)."""
         if self.class_weight is None:
             return np.ones(len(self.classes_))
+        check_class_weight(self.class_weight)
         if isinstance(self.class_weight, dict):
             unknown = [label for label in self.class_weight if label not in set(self.classes_.tolist())]
             if unknown:

@@ -199,6 +199,19 @@ class _LinearClassifierMixin(ClassifierMixin):
         return codes
 
 
+def check_class_weight(class_weight) -> None:
+    """Raise ValueError naming the class whose weight in a ``class_weight`` dict is not a finite
+    number >= 0 (NaN, inf and negative weights used to reach the solver: an eigenvalue error,
+    or a silent fit that rewards the class's mistakes)."""
+    if not isinstance(class_weight, dict):
+        return
+    for label, weight in class_weight.items():
+        if isinstance(weight, bool | np.bool_) or not isinstance(weight, Real) or not math.isfinite(weight) \
+                or weight < 0:
+            raise ValueError(f"class_weight: the weight of class {label!r} must be a finite number >= 0, "
+                             f"found {weight!r}")
+
+
 def _convergence_advice(message: str, tol: float, max_iter: int, dtype: str) -> str:
     """What a user can do about a fit that stopped for ``message`` (a solver's stop message)."""
     if ROUNDING in message:
@@ -365,6 +378,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         if self.penalty in ("l1", "elasticnet") and self.solver != "lbfgs":
             raise ValueError(f"penalty={self.penalty!r} is fitted by solver='lbfgs' (OWL-QN), "
                              f"not {self.solver!r}")
+        check_class_weight(self.class_weight)
 
     def fit(self, X, y, sample_weight=None):
         """Fit the model to ``X`` (n, d; dense, scipy sparse or Dask) and labels ``y`` (n,).
@@ -388,12 +402,13 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self._check_params()
         previous = self._previous_fit() if self.warm_start else None
         no_penalty = self.penalty is None or math.isinf(float(self.C))
-        penalty = make_penalty(float(self.C), None if no_penalty else self.penalty, self.l1_ratio)
+        penalty = self._penalty()
         centre = None  # the columns' weighted means, when the solver sees centred columns
+        unit = 1.0  # the weights' unit: the solver sees sample_weight / unit and C * unit
         if is_dask_collection(X) or is_dask_collection(y):
             be, active, losses = self._dask_losses(X, y, sample_weight, penalty)
         else:
-            be, active, losses, centre = self._memory_losses(X, y, sample_weight, penalty)
+            be, active, losses, centre, unit = self._memory_losses(X, y, sample_weight)
         n_features = self.n_features_in_
         solve = SOLVERS[self.solver] if penalty.smooth else owlqn
         n_classes = len(self.classes_)
@@ -442,7 +457,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.intercept_ = intercept.astype(self.dtype)
         self.n_iter_ = np.array([r.n_iter for r in results], dtype=np.int32)
         self.n_evals_ = int(sum(r.n_evals + r.n_hessp for r in results))
-        self.objective_ = float(sum(r.objective for r in results))
+        self.objective_ = unit * float(sum(r.objective for r in results))
         self.converged_ = all(r.converged for r in results)
         self.history_ = results[0].history if len(results) == 1 else [r.history for r in results]
         if not self.converged_:
@@ -456,15 +471,37 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
             )
         return self
 
-    def _memory_losses(self, X, y, sample_weight, penalty):
-        """(backend, active columns, losses, centre) for in-memory ``X`` (numpy, scipy sparse);
-        ``centre`` is None, or the active columns' means that the losses' data has taken away."""
+    def _penalty(self, unit: float = 1.0):
+        """The penalty object for ``C * unit`` (see :meth:`_memory_losses`)."""
+        # a penalty below 1e-30 of the (unit-scaled) data term is below any dtype's rounding: none
+        no_penalty = self.penalty is None or not float(self.C) * unit < 1e30
+        return make_penalty(float(self.C) * unit, None if no_penalty else self.penalty, self.l1_ratio)
+
+    def _memory_losses(self, X, y, sample_weight):
+        """(backend, active columns, losses, centre, unit) for in-memory ``X`` (numpy, scipy sparse).
+
+        ``centre`` is None, or the active columns' means that the losses' data has taken away;
+        ``unit`` is the power of 2 nearest the largest sample weight (class weights included): the
+        losses see ``sample_weight / unit`` and ``C * unit``, the same optimum (the objective
+        divided by ``unit``, exactly), so that weights near 1e300 or 2**62 neither overflow nor
+        leave the penalty below rounding."""
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight)
         codes = self._set_classes(y)
         if self.class_weight is not None:
             weights = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
                                            sample_weight=sample_weight)
             sample_weight = sample_weight * weights[codes]
+            if not np.any(sample_weight > 0):
+                raise ValueError("class_weight: with these class weights every sample weighs 0; at least one "
+                                 "class present in y needs a weight > 0")
+        unit = math.ldexp(1.0, min(round(math.log2(float(sample_weight.max()))), 1023))  # float64's largest: 2**1023
+        sample_weight = sample_weight / unit
+        smallest = float(sample_weight[sample_weight > 0].min())
+        if smallest < 1e6 * float(np.finfo(self.dtype).tiny):
+            raise ValueError(f"sample_weight (class weights included): the weights span {1 / smallest:.3g} (largest "
+                             f"over smallest positive), more than {self.dtype} represents; use dtype='float64' or "
+                             "bring the weights closer")
+        penalty = self._penalty(unit)
         be = get_backend(self.backend, self.device, self.dtype)
         self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
         # features that preprocess to 0 in every training row (MNIST's corner pixels) get
@@ -507,7 +544,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         else:
             yk = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
             losses = [SoftmaxLogLoss(data, yk, sw, penalty, self.fit_intercept, n_classes)]
-        return be, active, losses, centre
+        return be, active, losses, centre, unit
 
     def _dask_losses(self, X, y, sample_weight, penalty):
         """(backend, active columns, losses) for Dask arrays: chunks persisted on the workers."""
