@@ -109,8 +109,97 @@ def test_member_sizes_are_checked_from_headers_before_reading(tmp_path, model_10
     bomb = tmp_path / "bomb.npz"
     with np.load(model_10k[1]) as z:
         arrays = {k: z[k] for k in z.files}
-    arrays["extra_member"] = np.zeros(modelio.MAX_MEMBER_BYTES // 8 + 1)
+    arrays["features.9.junk"] = np.zeros(modelio.MAX_MEMBER_BYTES // 8 + 1)
     np.savez_compressed(bomb, **arrays)
     assert bomb.stat().st_size < 2 << 20
     with pytest.raises(ModelFileError, match="inflates to"):
         load_model(bomb)
+
+
+def test_unused_members_are_refused_unread(tmp_path, model_10k):
+    """Members no model file has (ten unused 200 MB arrays of zeros made loading take 2.1 GB) are
+    refused from the archive's directory, before any is read; so are members adding up past
+    MAX_MODEL_BYTES."""
+    from mnist_logreg import modelio
+
+    padded = tmp_path / "padded.npz"
+    with np.load(model_10k[1]) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez_compressed(padded, **arrays, **{f"unused{i}": np.zeros(1 << 20) for i in range(3)})
+    with pytest.raises(ModelFileError, match="unexpected member 'unused0'"):
+        load_model(padded)
+    many = tmp_path / "many.npz"
+    big = np.zeros(modelio.MAX_MEMBER_BYTES // 8 // 2)
+    np.savez_compressed(many, **arrays, **{f"features.{i}.x": big for i in range(5)})
+    with pytest.raises(ModelFileError, match="bytes allowed in all"):
+        load_model(many)
+
+
+@pytest.fixture(scope="module")
+def feature_models(small, tmp_path_factory):
+    """A PCA and a patch-feature model (small), saved: {spec: path}."""
+    from sklearn.pipeline import Pipeline
+
+    from mnist_logreg.features import make_feature_map
+
+    Xtr, ytr, _, _ = small
+    out = {}
+    for spec in ("pca:20", "patches:4"):
+        fmap = make_feature_map(spec)
+        model = Pipeline([*fmap.steps, ("logreg", LogisticRegression(scaling="standard", max_iter=50))])
+        model.fit(Xtr[:300], ytr[:300])
+        path = tmp_path_factory.mktemp("features") / f"{spec.replace(':', '_')}.npz"
+        save_model(model, path)
+        out[spec] = path
+    return out
+
+
+@pytest.mark.parametrize(("spec", "member", "change", "words"), [
+    ("pca:20", "features.0.components", lambda a: a * 1e300, "values up to"),
+    ("pca:20", "features.0.mean", lambda a: a + 1e300, "values up to"),
+    ("patches:4", "features.0.scale", lambda a: np.array(1e300), "expected 1 / the largest pixel value"),
+    ("patches:4", "features.0.scale", lambda a: np.array(1e-300), "expected 1 / the largest pixel value"),
+    ("patches:4", "features.0.filters", lambda a: np.full_like(a, 3e38), "values up to"),
+    ("patches:4", "features.0.offsets", lambda a: np.full_like(a, 1e30), "values up to"),
+])
+def test_implausible_feature_arrays_are_refused(tmp_path, feature_models, spec, member, change, words):
+    """Finite but absurd feature arrays loaded and then made every prediction NaN (a 500 from serve
+    on every request) or read every image as "1"; they are refused when the file is read."""
+    with np.load(feature_models[spec]) as z:
+        original = z[member]
+    bad = rewrite_npz(feature_models[spec], tmp_path / "bad.npz", **{member: change(original).astype(original.dtype)})
+    with pytest.raises(ModelFileError, match=words):
+        load_model(bad)
+    load_model(feature_models[spec])  # the untouched file loads
+
+
+def test_a_vanishing_contrast_is_refused(tmp_path, feature_models):
+    import json
+
+    with np.load(feature_models["patches:4"]) as z:
+        params = json.loads(str(z["features_params"]))
+    params[0]["contrast"] = 1e-50
+    bad = rewrite_npz(feature_models["patches:4"], tmp_path / "bad.npz", features_params=np.array(json.dumps(params)))
+    with pytest.raises(ModelFileError, match="contrast must be from 1e-06"):
+        load_model(bad)
+
+
+def test_save_model_refuses_what_load_model_would(tmp_path, small):
+    """NaN coefficients, another width, string labels, a scikit-learn step the file cannot hold:
+    refused with a message, and nothing written."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    Xtr, ytr, _, _ = small
+    path = tmp_path / "m.npz"
+    nan_model = LogisticRegression(max_iter=5).fit(Xtr, ytr)
+    nan_model.coef_ = nan_model.coef_.copy()
+    nan_model.coef_[0, 0] = np.nan
+    narrow = LogisticRegression(max_iter=5).fit(Xtr[:, :64], ytr)
+    words = LogisticRegression(max_iter=5).fit(Xtr, np.array(["even", "odd"])[ytr % 2])
+    scaled = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5)).fit(Xtr, ytr)
+    for model, message in [(nan_model, "values must be finite"), (narrow, "expected shape"),
+                           (words, "class labels must be integers"), (scaled, "pipeline step 'standardscaler'")]:
+        with pytest.raises(ModelFileError, match=message):
+            save_model(model, path)
+        assert not path.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,8 @@ class NpzError(ValueError):
     """An ``.npz`` archive that cannot be read safely (the message names the file and why)."""
 
 
-def read_npz(path: str | os.PathLike[str], max_member_bytes: int) -> dict[str, np.ndarray]:
+def read_npz(path: str | os.PathLike[str], max_member_bytes: int, *, max_total_bytes: int | None = None,
+             expected: Callable[[str], bool] | None = None) -> dict[str, np.ndarray]:
     """Every array of an ``.npz`` archive (no pickles), sizes checked before anything is read.
 
     Raises
@@ -27,7 +29,8 @@ def read_npz(path: str | os.PathLike[str], max_member_bytes: int) -> dict[str, n
         declares, or whose zip entry inflates to, more than ``max_member_bytes`` (so a small
         file cannot make the reader allocate gigabytes); or an archive that zipfile or numpy
         cannot read (they raise a dozen different types for damaged files; the message keeps
-        the original type and text).
+        the original type and text); members whose declared sizes add up to more than
+        ``max_total_bytes``; a member whose name ``expected`` rejects (checked before any is read).
     """
     path = Path(path)
     if not path.is_file():
@@ -37,8 +40,11 @@ def read_npz(path: str | os.PathLike[str], max_member_bytes: int) -> dict[str, n
         if not isinstance(z, np.lib.npyio.NpzFile):
             raise NpzError(f"{path}: not an .npz archive (found a {type(z).__name__})")
         with z:
+            total = 0
             for info in z.zip.infolist():
                 name = info.filename.removesuffix(".npy")
+                if expected is not None and not expected(name):
+                    raise NpzError(f"{path}: unexpected member {name!r}")
                 if info.file_size > max_member_bytes:
                     raise NpzError(f"{path}: member {name!r} inflates to {info.file_size} bytes, more than "
                                      f"the {max_member_bytes} allowed")
@@ -51,6 +57,9 @@ def read_npz(path: str | os.PathLike[str], max_member_bytes: int) -> dict[str, n
                 if declared > max_member_bytes:
                     raise NpzError(f"{path}: member {name!r} declares shape {shape} ({declared} bytes), "
                                      f"more than the {max_member_bytes} allowed")
+                total += max(declared, info.file_size)
+                if max_total_bytes is not None and total > max_total_bytes:
+                    raise NpzError(f"{path}: the members hold more than the {max_total_bytes} bytes allowed in all")
             return {name: z[name] for name in z.files}
     except NpzError:
         raise

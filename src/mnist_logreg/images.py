@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["MAX_PIXELS", "CropWarning", "ImageError", "load_image", "preprocess_array", "preprocess_image",
+__all__ = ["FORMATS", "MAX_PIXELS", "BlankImageError", "CropWarning", "ImageError", "load_image", "preprocess_array",
+           "preprocess_image",
            "read_digit", "read_image"]
 
 #: images with more pixels than this are refused (protection against decompression bombs)
@@ -32,8 +33,19 @@ WORKING_PIXELS = 1_000_000
 MIN_CONTRAST = 40
 
 
+#: the file formats read (Pillow's names): still images that cameras, scanners, browsers and
+#: drawing programs write. Pillow's other plugins (ICO, SPIDER, DDS, ...) are not tried: an ICO
+#: declaring 256x256 could wrap a 13000x13000 PNG that was decoded before its size was checked,
+#: and some plugins failed with EOFError or NotImplementedError on valid or damaged files
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
+
+
 class ImageError(ValueError):
     """An input is not a usable image of a digit."""
+
+
+class BlankImageError(ImageError):
+    """An image was read but holds no ink to read a digit from."""
 
 
 def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
@@ -54,7 +66,7 @@ def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
             raise ImageError(f"{label}: no such file")
         fh = path.open("rb")
     try:
-        with fh, Image.open(fh) as img:
+        with fh, Image.open(fh, formats=FORMATS) as img:
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageError(f"{label}: {w}x{h} = {w * h} pixels is over the limit of {max_pixels}")
@@ -85,6 +97,8 @@ def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
         raise ImageError(f"{label}: not an image Pillow can read ({exc})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label}: unreadable image ({exc})") from exc
+    except Exception as exc:  # a decoder's own failure on a damaged file (EOFError, struct.error, ...)
+        raise ImageError(f"{label}: unreadable image ({type(exc).__name__}: {str(exc)[:200]})") from exc
 
 
 def _is_mnist_style(a: np.ndarray) -> bool:
@@ -257,7 +271,7 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
         noise = 1.4826 * float(np.median(np.abs(border - background)))
     peak = float(np.percentile(a, 99.9))
     if peak - background < MIN_CONTRAST:
-        raise ImageError(f"{name}: blank image: no ink found (contrast {peak - background:.0f} of 255)")
+        raise BlankImageError(f"{name}: blank image: no ink found (contrast {peak - background:.0f} of 255)")
     # everything within 3 noise levels of the paper is background (in a photograph, also what is
     # less than 15% as dark as the darkest ink: a textured table, a shadow's rim); the rest is
     # stretched to 0..1
@@ -278,7 +292,7 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
     small = np.asarray(small, dtype=np.float64)
     total = small.sum()
     if total <= 0:
-        raise ImageError(f"{name}: blank image: the ink vanished when scaled to 20 px")
+        raise BlankImageError(f"{name}: blank image: the ink vanished when scaled to 20 px")
     yy, xx = np.indices(small.shape)
     cy, cx = (yy * small).sum() / total, (xx * small).sum() / total
     top = int(np.clip(round(14.0 - cy), 0, 28 - small.shape[0]))  # MNIST puts the centre of mass at (14, 14)

@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from ._atomic import atomic_write
 from ._npz import NpzError, read_npz
 from .features import FeatureSpecError, parse_features
+from .features.spec import STEPS, make_step
 from .features.state import FeatureStateError, export_state, import_state
 from .linear import LogisticRegression, SGDLogisticRegression
 
@@ -44,7 +45,24 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
     ``model`` is an estimator of this package, or a ``Pipeline`` of feature steps (see
     :mod:`mnist_logreg.features`) ending in one. ``extra`` is JSON-serialisable metadata (e.g.
     metrics) stored with the options.
+
+    Raises
+    ------
+    ModelFileError
+        The model would not load back (non-finite coefficients, a width other than the features',
+        labels that are not integers), or a pipeline has a step other than this package's feature
+        steps (the file would lose it); nothing is written then.
+    TypeError
+        ``model`` is not an estimator of this package.
     """
+    if isinstance(model, Pipeline):
+        for name, step in model.steps[:-1]:
+            made = None if name not in STEPS else type(make_step(name, None if STEPS[name][0] is None else 1))
+            if made is None or type(step) is not made:
+                raise ModelFileError(
+                    f"save_model: pipeline step {name!r} ({type(step).__name__}) cannot be saved: a model file "
+                    f"holds this package's feature steps ({', '.join(STEPS)}) before the classifier; save the "
+                    "classifier alone and keep the other steps yourself (its file would not include them)")
     feature_arrays, feature_params = {}, []
     spec = feature_spec(model)
     if isinstance(model, Pipeline):
@@ -57,6 +75,9 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
     if kind not in _KINDS:
         raise TypeError(f"cannot save a {kind}: expected one of {sorted(_KINDS)}")
     params = {k: v for k, v in model.get_params().items() if k != "callback"}
+    if np.asarray(model.classes_).dtype.kind not in "iub":
+        raise ModelFileError(f"save_model: class labels must be integers (a model file stores them as int64), found "
+                             f"{np.asarray(model.classes_)[:5].tolist()}")
     arrays = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "kind": np.array(kind),
@@ -71,6 +92,10 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
         "features_params": np.array(json.dumps(feature_params)),
         **feature_arrays,
     }
+    try:  # what load_model would refuse is not written (NaN coefficients, another width...)
+        _model_from_arrays(path, arrays)
+    except ModelFileError as exc:
+        raise ModelFileError(f"save_model: the model would not load back, so nothing was written: {exc}") from exc
     with atomic_write(path) as fh:
         np.savez(fh, **arrays)
 
@@ -103,11 +128,23 @@ _MAX_MAGNITUDE = 1e30
 MAX_MEMBER_BYTES = 256 << 20
 
 
+#: the most bytes all members of a model file may hold together
+MAX_MODEL_BYTES = 512 << 20
+
+
+def _model_member(name: str) -> bool:
+    """Whether a member of that name can belong to a model file (others are refused unread: ten
+    unused 200 MB members used to take a 2.2 MB model's loading to 2.1 GB)."""
+    return name in _FIELDS or name in ("features", "features_params") or name.startswith("features.")
+
+
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     """The archive's arrays, every member's size checked from its header first (``_npz.read_npz``)."""
     try:
-        return read_npz(path, MAX_MEMBER_BYTES)
+        return read_npz(path, MAX_MEMBER_BYTES, max_total_bytes=MAX_MODEL_BYTES, expected=_model_member)
     except NpzError as exc:
+        if "unexpected member" in str(exc) or "in all" in str(exc):
+            raise ModelFileError(f"{exc} (not a model file written by save_model)") from exc
         if "not an .npz archive" in str(exc):
             raise ModelFileError(f"{path}: not a model file (expected an .npz archive written by save_model)") \
                 from exc
@@ -130,6 +167,17 @@ def load_model(path: str | os.PathLike[str]):
         raise ModelFileError(f"{path}: no such model file")
     try:
         z = _read_arrays(path)
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from exc
+    return _model_from_arrays(path, z)
+
+
+def _model_from_arrays(path, z: dict[str, np.ndarray]):
+    """``(model, task, extra)`` from a model file's arrays, every field checked (``load_model``);
+    ``path`` names the file in messages."""
+    try:
         missing = [f for f in _FIELDS if f not in z]
         if missing:
             _fail(path, f"missing fields {missing}; expected {list(_FIELDS)}")

@@ -134,6 +134,10 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
             v = getattr(self, name)
             if not (isinstance(v, int | float) and math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number, got {v!r}")
+        for name in ("whitening", "contrast"):  # added to float32 variances: below 1e-6 they vanish
+            v = getattr(self, name)
+            if not 1e-6 <= v <= 1e6:
+                raise ValueError(f"{name} must be from 1e-06 to 1e+06 (it regularises a float32 variance), got {v!r}")
         if not (isinstance(self.threshold, int | float) and math.isfinite(self.threshold)):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
 

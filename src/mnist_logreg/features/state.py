@@ -24,6 +24,11 @@ _PARAMS = {
 }
 
 
+#: the largest magnitude a stored feature array may hold (means of pixels, whitened filters and
+#: their offsets are all far below it; 1e300 or 3e38 would overflow float32 features to inf)
+_PLAUSIBLE = 1e6
+
+
 class FeatureStateError(ValueError):
     """A stored feature-map array or parameter is missing or invalid."""
 
@@ -47,7 +52,7 @@ def export_state(name: str, step: BaseEstimator) -> tuple[dict, dict[str, np.nda
     return params, arrays
 
 
-def _array(arrays: dict, key: str, kinds: str, shape: tuple, where: str) -> np.ndarray:
+def _array(arrays: dict, key: str, kinds: str, shape: tuple, where: str, limit: float | None = None) -> np.ndarray:
     if key not in arrays:
         raise FeatureStateError(f"{where}.{key}: missing")
     a = arrays[key]
@@ -58,6 +63,9 @@ def _array(arrays: dict, key: str, kinds: str, shape: tuple, where: str) -> np.n
         raise FeatureStateError(f"{where}.{key}: expected shape {shape}, found {a.shape}")
     if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
         raise FeatureStateError(f"{where}.{key}: values must be finite")
+    if limit is not None and a.size and float(np.max(np.abs(a))) > limit:
+        raise FeatureStateError(f"{where}.{key}: values up to {float(np.max(np.abs(a))):.3g}, above the {limit:g} "
+                                "such a field can hold (a fitted map's values are far smaller)")
     return a
 
 
@@ -84,9 +92,10 @@ def import_state(name: str, arg: int | None, params: dict, arrays: dict, n_in: i
     if name == "deskew":
         return step, n_in
     if name == "pca":
-        comp = _array(arrays, "components", "f", (arg, n_in), where)
+        # PCA's components are unit vectors: no entry above 1
+        comp = _array(arrays, "components", "f", (arg, n_in), where, limit=1.0 + 1e-6)
         step.components_ = comp
-        step.mean_ = _array(arrays, "mean", "f", (n_in,), where)
+        step.mean_ = _array(arrays, "mean", "f", (n_in,), where, limit=_PLAUSIBLE)
         step.n_components_ = arg
         step.explained_variance_ = np.ones(arg)
         return step, arg
@@ -99,9 +108,11 @@ def import_state(name: str, arg: int | None, params: dict, arrays: dict, n_in: i
         raise FeatureStateError(f"{where}: {exc}") from exc
     P = min(step.patch_size, shape[0]) * min(step.patch_size, shape[1])
     scale = _array(arrays, "scale", "f", (), where)
-    if not float(scale) > 0:
-        raise FeatureStateError(f"{where}.scale: must be positive, found {float(scale)}")
+    # 1 / the largest pixel value: 1 for pixels / 255, 1/255 for raw ones
+    if not 1 / _PLAUSIBLE <= float(scale) <= _PLAUSIBLE:
+        raise FeatureStateError(f"{where}.scale: expected 1 / the largest pixel value, from {1 / _PLAUSIBLE:g} to "
+                                f"{_PLAUSIBLE:g}, found {float(scale):.3g}")
     step.scale_ = float(scale)
-    step.filters_ = _array(arrays, "filters", "f", (P, arg), where).astype(np.float32)
-    step.offsets_ = _array(arrays, "offsets", "f", (arg,), where).astype(np.float32)
+    step.filters_ = _array(arrays, "filters", "f", (P, arg), where, limit=_PLAUSIBLE).astype(np.float32)
+    step.offsets_ = _array(arrays, "offsets", "f", (arg,), where, limit=_PLAUSIBLE).astype(np.float32)
     return step, step.n_features_out_

@@ -8,6 +8,7 @@ Bad requests get a 4xx answer whose ``detail`` names the problem; the server kee
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -24,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
-from ..images import ImageError, read_image
+from ..images import BlankImageError, ImageError, read_image
 from ..modelio import load_model
 from ..tasks import parse_task
 
@@ -34,6 +35,10 @@ __all__ = ["LOCAL_HOSTS", "MAX_BODY_BYTES", "WEB_MAX_PIXELS", "app_from_environm
 MAX_BODY_BYTES = 2 * 1024 * 1024
 #: the largest image the page accepts, in pixels (a drawing is 280x280; a photo is reduced on decoding)
 WEB_MAX_PIXELS = 16_000_000
+#: images decoded at once per server process; a request waits at most DECODE_WAIT_S for a slot,
+#: then gets 503 with Retry-After (twenty concurrent 16 MP PNGs used to peak at 3.7 GB)
+DECODE_SLOTS = max(2, min(8, os.cpu_count() or 2))
+DECODE_WAIT_S = 2.0
 #: the Host header values accepted by default (DNS rebinding: a page on another name is refused)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 
@@ -81,6 +86,7 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
     """
     model, task, _ = load_model(model_path)
     parsed = parse_task(task)
+    decode_slots = asyncio.Semaphore(DECODE_SLOTS)
     page = (resources.files("mnist_logreg.web") / "static" / "index.html").read_text()
     app = FastAPI(title="mnist-logreg", description="Draw a digit; a logistic regression model reads it.",
                   version="1", docs_url=None, redoc_url=None)
@@ -132,11 +138,21 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
             raise HTTPException(415, f"content type {ctype or 'none'!r}: expected image/* or application/json")
         if not data:
             raise HTTPException(400, "empty image")
+        # at most DECODE_SLOTS images decode at once (a 16 MP image takes about 200 MB while it
+        # does); a request that finds them busy for DECODE_WAIT_S is shed with 503 and Retry-After
+        try:
+            await asyncio.wait_for(decode_slots.acquire(), timeout=DECODE_WAIT_S)
+        except TimeoutError:
+            raise HTTPException(503, "busy: too many images are being read; try again in a second",
+                                headers={"Retry-After": "1"}) from None
         try:  # CPU-bound: in a worker thread, so the event loop keeps serving other requests
             digit, notes, proba = await run_in_threadpool(_read, data)
+        except BlankImageError as exc:
+            raise HTTPException(422, str(exc)) from exc
         except ImageError as exc:
-            status = 422 if "blank image" in str(exc) else 400
-            raise HTTPException(status, str(exc)) from exc
+            raise HTTPException(400, str(exc)) from exc
+        finally:
+            decode_slots.release()
         best = model.classes_[int(np.argmax(proba))]
         return Prediction(digit=parsed.digit_of(best), label=parsed.label_of(best), probabilities=proba.tolist(),
                           classes=model.classes_.tolist(), labels=[parsed.label_of(c) for c in model.classes_],
