@@ -46,7 +46,7 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; }
 
 test: $(FULL) chromium
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples docs
 	# one BLAS thread per pytest worker: two workers on two cores, no spinning BLAS threads
 	# oversubscribing them (OpenBLAS then slows small eigh/gemm calls a hundredfold)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -q

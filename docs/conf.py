@@ -18,7 +18,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 project = "mnist-logreg"
 author = "the mnist-logreg developers"
-copyright = "2026, the mnist-logreg developers"  # noqa: A001 (Sphinx's name)
+copyright = "2026, the mnist-logreg developers"
 
 extensions = [
     "myst_parser",

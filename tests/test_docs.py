@@ -96,9 +96,8 @@ def test_docs_build_links_and_pages(built_site):
     assert "test accuracy" in tutorial  # its printed output is there: it was executed
     assert not _broken_links(out), "\n".join(_broken_links(out)[:30])
 
-    from playwright.sync_api import sync_playwright
-
     from browser import launch
+    from playwright.sync_api import sync_playwright
 
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(out))
     handler.log_message = lambda *args: None
