@@ -136,6 +136,40 @@ def map_rows(X: Any, fn, n_out: int | None, dtype: Any) -> Any:
 WORKER_ENVIRON = {"MALLOC_MMAP_THRESHOLD_": str(64 * 2**20)}
 
 
+#: seconds to wait for a scheduler to answer, the handshake included
+CONNECT_TIMEOUT_S = 10
+#: the least memory a local worker is given: below it the loss's chunks do not fit and the fit
+#: stalls while Dask pauses the worker (5 bytes, 1 KiB and 250 MiB were accepted and hung)
+MIN_WORKER_MEMORY = 512 * 2**20
+
+
+def check_worker_memory(text: str) -> int:
+    """The bytes of a ``--worker-memory`` value such as ``"4GiB"``; ValueError when unreadable or
+    below :data:`MIN_WORKER_MEMORY`."""
+    from dask.utils import format_bytes, parse_bytes
+
+    try:
+        size = parse_bytes(text)
+    except (ValueError, TypeError):
+        raise ValueError(f"--worker-memory {text!r}: expected a size such as 4GiB or 2000MB") from None
+    if size < MIN_WORKER_MEMORY:
+        raise ValueError(f"--worker-memory {text!r}: {format_bytes(size)} is too little for a worker; give at least "
+                         f"{format_bytes(MIN_WORKER_MEMORY)} (e.g. 4GiB)")
+    return size
+
+
+def check_scheduler_address(text: str) -> str:
+    """A scheduler address as ``tcp://HOST:PORT`` (``HOST:PORT`` alone means tcp); ValueError for
+    another protocol (``tls://`` and ``ucx://`` need a security or UCX set-up this command does not
+    make) or a missing port."""
+    address = text if "://" in text else f"tcp://{text}"
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme != "tcp" or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--scheduler {text!r}: expected tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+    return address
+
+
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None,
                 memory_limit: str | None = None) -> Iterator[Any]:
@@ -164,19 +198,31 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
                          "give one of them")
     if workers is not None and workers < 1:
         raise ValueError(f"--workers: expected at least 1 worker, found {workers}")
+    if memory_limit is not None:
+        check_worker_memory(memory_limit)
+        if scheduler is not None:
+            raise ValueError("--worker-memory sets the memory of the local workers that --workers starts; a running "
+                             "cluster's workers have their own (drop --worker-memory, or use --workers)")
     try:
+        import dask
         from distributed import Client, LocalCluster
     except ImportError as exc:  # pragma: no cover - the dask extra is installed by make test
         raise ImportError("a Dask cluster needs the dask extra: pip install 'mnist-logreg[dask]'") from exc
     if scheduler is not None:
+        address = check_scheduler_address(scheduler)
+        timeout = f"{CONNECT_TIMEOUT_S}s"
         try:
-            client = Client(scheduler, timeout="10s")
-        except (OSError, TimeoutError) as exc:
-            raise ValueError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc})") from None
+            # the handshake too is bounded: an HTTP server or a silent listener at the address used
+            # to hold the connection for minutes, and random bytes to be read as a 2.67 EiB frame
+            with dask.config.set({"distributed.comm.timeouts.connect": timeout,
+                                  "distributed.comm.timeouts.tcp": timeout}):
+                client = Client(address, timeout=timeout)
+        except Exception as exc:  # every failure to connect is the same to the user
+            raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered there within {CONNECT_TIMEOUT_S} s "
+                             f"({type(exc).__name__}: {str(exc)[:160]})") from None
         with client:
             yield client
         return
-    import dask
 
     threads = max(1, (os.cpu_count() or 1) // (workers or 1))
     options = {"memory_limit": memory_limit} if memory_limit else {}

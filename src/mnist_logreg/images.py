@@ -128,6 +128,26 @@ class CropWarning(UserWarning):
     """The crop of an image looks wrong (the digit may be cut off, or more than a digit taken in)."""
 
 
+def _wide_blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    """``gaussian_filter(a, sigma, mode="nearest")`` for a wide ``sigma``, computed on block means.
+
+    A blur 35 pixels wide is smooth: blurring the means of ``f x f`` blocks with ``sigma / f`` and
+    interpolating back gives it to within a grey level on average (6 at most, at the borders of
+    a steep gradient), in 4 ms instead of 28 on a 280x280 drawing, where it was most of the web
+    page's time per request.
+    """
+    from scipy import ndimage
+
+    f = int(sigma // 4)
+    h, w = a.shape
+    if f < 2 or h < 4 * f or w < 4 * f:
+        return ndimage.gaussian_filter(a, sigma, mode="nearest")
+    small = a[: h - h % f, : w - w % f].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
+    blurred = ndimage.gaussian_filter(small, sigma / f, mode="nearest")
+    return ndimage.zoom(blurred, (h / blurred.shape[0], w / blurred.shape[1]), order=1, mode="nearest",
+                        grid_mode=True)
+
+
 def _dark_ink(a: np.ndarray) -> bool:
     """Whether the ink is darker than its surroundings (a photo or scan of paper).
 
@@ -137,11 +157,10 @@ def _dark_ink(a: np.ndarray) -> bool:
     most common of these ratios; the ink is the far tail: below it for dark ink (at most 1
     below), above it for bright ink.
     """
-    from scipy import ndimage
 
     if np.median(a) > 127:
         return True
-    ratio = (a + 10.0) / ndimage.gaussian_filter(a + 10.0, min(a.shape) / 8, mode="nearest")
+    ratio = (a + 10.0) / _wide_blur(a + 10.0, min(a.shape) / 8)
     counts, edges = np.histogram(ratio, bins=400, range=(0.0, 4.0))
     background = edges[np.argmax(np.convolve(counts, np.ones(5), mode="same"))]
     low, high = np.percentile(ratio, [0.5, 99.5])

@@ -290,6 +290,17 @@ def train(
         raise ValueError("a path over C (several --C values) needs --model softmax or ovr, not sgd")
     if opts.penalty not in ("l2", "l1"):
         raise ValueError(f"penalty must be 'l2' or 'l1', got {opts.penalty!r}")
+    if opts.worker_memory is not None:
+        from ._chunks import check_worker_memory
+
+        check_worker_memory(opts.worker_memory)
+        if opts.workers is None and opts.train_source is None:
+            raise ValueError("--worker-memory sets the memory of local Dask workers: give --workers N (or "
+                             "--train-source) with it")
+    if opts.scheduler is not None:
+        from ._chunks import check_scheduler_address
+
+        check_scheduler_address(opts.scheduler)
     data_opts = data_opts or DataOptions()
     if data is None:
         data = load_data(data_opts)
