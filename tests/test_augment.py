@@ -215,7 +215,7 @@ def test_cli_augment_then_train_on_a_local_cluster(tmp_path, capsys):
         assert json.loads(captured.out)["fit"]["objective"] == pytest.approx(m["fit"]["objective"], rel=1e-6)
     assert main(["train", "--train-source", str(store), "--scheduler", "tcp://127.0.0.1:1", "--out",
                  str(tmp_path / "nowhere"), "--quiet"]) == 2
-    assert "--scheduler tcp://127.0.0.1:1: cannot connect to a Dask scheduler there" in capsys.readouterr().err
+    assert "--scheduler tcp://127.0.0.1:1: no Dask scheduler answered there" in capsys.readouterr().err
     # SGD on the cluster: one chunk's task after another, the parameters passed along
     assert main(["train", "--train-source", str(store), "--workers", "1", "--model", "sgd", "--out",
                  str(tmp_path / "sgd"), "--no-figures", "--json", "--quiet"]) == 0

@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from mnist_logreg import _chunks  # noqa: E402
-from mnist_logreg.cli import main  # noqa: E402
+from mnist_logreg import _chunks
+from mnist_logreg.cli import main
 
 
 def run(capsys, *argv):

@@ -170,6 +170,23 @@ def check_scheduler_address(text: str) -> str:
     return address
 
 
+def _probe_scheduler(address: str, timeout: float) -> None:
+    """Connect to ``address`` and complete Dask's handshake within ``timeout`` seconds, or raise."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def probe() -> None:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        await comm.close()
+
+    # in a thread of its own: the caller may already run an event loop (a notebook)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, probe()).result()
+
+
 @contextlib.contextmanager
 def dask_client(workers: int | None = None, scheduler: str | None = None,
                 memory_limit: str | None = None) -> Iterator[Any]:
@@ -212,10 +229,12 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         address = check_scheduler_address(scheduler)
         timeout = f"{CONNECT_TIMEOUT_S}s"
         try:
-            # the handshake too is bounded: an HTTP server or a silent listener at the address used
-            # to hold the connection for minutes, and random bytes to be read as a 2.67 EiB frame
-            with dask.config.set({"distributed.comm.timeouts.connect": timeout,
-                                  "distributed.comm.timeouts.tcp": timeout}):
+            # the handshake too is bounded: Dask's connect timeout covers the TCP connection only,
+            # and an HTTP server or a silent listener at the address held the client for minutes
+            # (random bytes were read as a 2.67 EiB frame); one probe with the whole exchange
+            # under one deadline first
+            _probe_scheduler(address, CONNECT_TIMEOUT_S)
+            with dask.config.set({"distributed.comm.timeouts.connect": timeout}):
                 client = Client(address, timeout=timeout)
         except Exception as exc:  # every failure to connect is the same to the user
             raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered there within {CONNECT_TIMEOUT_S} s "

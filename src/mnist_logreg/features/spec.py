@@ -33,6 +33,7 @@ __all__ = [
     "linear_scaling",
     "make_feature_map",
     "make_step",
+    "output_width",
     "parse_features",
     "preset_C",
 ]
@@ -126,6 +127,26 @@ def parse_features(spec: str) -> list[tuple[str, int | None]]:
             raise FeatureSpecError(f"features: {name!r} needs images, but an earlier step made vectors, in {spec!r}")
         images = images and name == "deskew"
     return steps
+
+
+def output_width(spec: str, n_in: int = 784) -> list[int]:
+    """The width after each step of a spec (or preset), starting from ``n_in`` pixels; the
+    largest is what a feature map holds in memory (``[]`` for raw pixels)."""
+    from math import comb
+
+    widths, width, side = [], n_in, round(n_in**0.5)
+    for name, arg in parse_features(spec):
+        if name == "pca":
+            width = min(int(arg), width)
+        elif name == "poly":
+            width = comb(width + int(arg), int(arg)) - 1
+        elif name == "patches":
+            defaults = PatchFeatures(int(arg))
+            positions = max(1, side - min(defaults.patch_size, side) + 1)
+            cells = min(defaults.pool_grid, positions) ** 2
+            width = 2 * int(arg) * cells
+        widths.append(width)
+    return widths
 
 
 def make_feature_map(spec: str, random_state: int | None = 0) -> Pipeline | None:
