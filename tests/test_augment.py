@@ -228,3 +228,90 @@ def test_cli_augment_then_train_on_a_local_cluster(tmp_path, capsys):
     assert main(["train", "--workers", "1", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "r4"),
                  "--quiet"]) == 2
     assert "give one of them" in capsys.readouterr().err
+
+
+def _interrupt_after(chunks: int):
+    def stop(done, total):
+        if done >= chunks * 100:
+            raise KeyboardInterrupt
+    return stop
+
+
+def test_damaged_partial_stores_resume(source, tmp_path, monkeypatch):
+    """Issue 30, item 9: a run killed while the store's arrays were being created (labels missing)
+    or whose staging zarr.json was cut short starts that store over instead of failing with
+    KeyError on every rerun; a run killed after its last chunk keeps every chunk; a chunk file cut
+    short is written again."""
+    from mnist_logreg.datasets import augment as module
+
+    X, y = source
+    whole = open_augmented(augment(X, y, 500, tmp_path / "whole", seed=3, chunk_rows=100))
+    made = []
+    real_chunk = module._chunk
+    monkeypatch.setattr(module, "_chunk", lambda *a: made.append(a[-1]) or real_chunk(*a))
+    staging = tmp_path / ".s.resumable"
+    out = tmp_path / "s"
+
+    # killed between the two arrays: the staging store has images but no labels
+    with pytest.raises(KeyboardInterrupt):
+        augment(X, y, 500, out, seed=3, chunk_rows=100, on_chunk=_interrupt_after(1))
+    shutil.rmtree(staging / "labels")
+    assert staging.is_dir() and not out.exists()
+    store = open_augmented(augment(X, y, 500, out, seed=3, chunk_rows=100))
+    np.testing.assert_array_equal(store.images.compute(), whole.images.compute())
+
+    # a staging zarr.json cut short
+    shutil.rmtree(out)
+    with pytest.raises(KeyboardInterrupt):
+        augment(X, y, 500, out, seed=3, chunk_rows=100, on_chunk=_interrupt_after(2))
+    meta = staging / "zarr.json"
+    meta.write_bytes(meta.read_bytes()[:20])
+    store = open_augmented(augment(X, y, 500, out, seed=3, chunk_rows=100))
+    np.testing.assert_array_equal(store.labels.compute(), whole.labels.compute())
+
+    # killed after the last chunk: nothing is computed again
+    shutil.rmtree(out)
+    with pytest.raises(KeyboardInterrupt):
+        augment(X, y, 500, out, seed=3, chunk_rows=100, on_chunk=_interrupt_after(5))
+    made.clear()
+    store = open_augmented(augment(X, y, 500, out, seed=3, chunk_rows=100))
+    assert made == []
+    assert store.attrs["sha256"] == whole.attrs["sha256"]
+
+    # a chunk file cut short in the staging store: that chunk is written again
+    shutil.rmtree(out)
+    with pytest.raises(KeyboardInterrupt):
+        augment(X, y, 500, out, seed=3, chunk_rows=100, on_chunk=_interrupt_after(3))
+    chunk_files = sorted(p for p in (staging / "images").rglob("*") if p.is_file() and p.name != "zarr.json")
+    chunk_files[1].write_bytes(chunk_files[1].read_bytes()[:10])
+    made.clear()
+    store = open_augmented(augment(X, y, 500, out, seed=3, chunk_rows=100))
+    assert made == [1, 3, 4]
+    np.testing.assert_array_equal(store.images.compute(), whole.images.compute())
+
+
+def test_a_truncated_chunk_of_a_store_is_named_when_read(source, tmp_path):
+    X, y = source
+    path = augment(X, y, 500, tmp_path / "s", seed=0, chunk_rows=200)
+    chunk_files = sorted(p for p in (path / "images").rglob("*") if p.is_file() and p.name != "zarr.json")
+    chunk_files[1].write_bytes(b"")
+    store = open_augmented(path)
+    store.images.blocks[0].compute()
+    with pytest.raises(AugmentError, match="chunk 1 of images cannot be decoded"):
+        store.images.compute()
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    (lambda meta: meta.update(attributes=[]), "format: expected"),
+    (lambda meta: meta["attributes"].update(sha256="x"), "field 'sha256'"),
+    (lambda meta: meta["attributes"].update(n="500"), "field 'n'"),
+    (lambda meta: meta["attributes"]["sha256"].pop("labels"), "'labels' is a required property"),
+])
+def test_store_attributes_of_the_wrong_type_are_named(source, tmp_path, change, words):
+    X, y = source
+    path = augment(X, y, 400, tmp_path / "s", seed=0, chunk_rows=200)
+    meta = json.loads((path / "zarr.json").read_text())
+    change(meta)
+    (path / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(AugmentError, match=words):
+        open_augmented(path)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["FIT_SCHEMA", "METRICS_SCHEMA", "MODEL_EXTRA_SCHEMA", "SchemaError", "validate"]
+__all__ = ["AUGMENTED_ATTRS_SCHEMA", "FIT_SCHEMA", "METRICS_SCHEMA", "MODEL_EXTRA_SCHEMA", "SchemaError", "validate"]
 
 
 class SchemaError(ValueError):
@@ -108,6 +108,28 @@ METRICS_SCHEMA: dict[str, Any] = {
 
 #: the ``extra`` document of a model file
 MODEL_EXTRA_SCHEMA: dict[str, Any] = {"type": "object", "properties": {"fit": FIT_SCHEMA}}
+
+
+#: the attributes of an augmented-digit store (``zarr.json``), read by ``open_augmented``
+AUGMENTED_ATTRS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["format", "n", "chunk_rows", "sha256"],
+    "properties": {
+        "format": {"type": "string"},
+        "n": {"type": "integer", "minimum": 1},
+        "seed": {"type": "integer"},
+        "chunk_rows": {"type": "integer", "minimum": 1},
+        "n_source": {"type": "integer", "minimum": 0},
+        "distortion": {"type": "object"},
+        "source_checksums": {"type": "object"},
+        "sha256": {
+            "type": "object",
+            "required": ["images", "labels"],
+            "properties": {"images": {"type": "array", "items": {"type": "string"}},
+                           "labels": {"type": "array", "items": {"type": "string"}}},
+        },
+    },
+}
 
 
 def validate(document: Any, schema: dict[str, Any], where: str | os.PathLike[str]) -> None:

@@ -31,6 +31,7 @@ import numpy as np
 
 from .._atomic import resumable_folder
 from .._resources import check_disk, check_memory
+from .._schema import AUGMENTED_ATTRS_SCHEMA, SchemaError, validate
 
 __all__ = ["FORMAT", "AugmentError", "AugmentedDigits", "augment", "distort", "open_augmented"]
 
@@ -158,12 +159,19 @@ def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str
     with resumable_folder(out, key) as (staging, resumed):
         progress = staging / _PROGRESS
         if resumed:
-            group = zarr.open_group(str(staging), mode="r+")
-            images, labels = group["images"], group["labels"]
-            done = _verified_chunks(progress, images, labels, chunk_rows, n)
-            if on_resume is not None:
-                on_resume(sum(min(chunk_rows, n - i * chunk_rows) for i in done), n)
-        else:
+            try:
+                group = zarr.open_group(str(staging), mode="r+")
+                images, labels = group["images"], group["labels"]
+                if images.shape != (n, SIDE * SIDE) or labels.shape != (n,) or images.chunks[0] != chunk_rows:
+                    raise AugmentError("the interrupted store's arrays do not match")
+                done = _verified_chunks(progress, images, labels, chunk_rows, n)
+            except Exception:  # killed while the store was being created: its metadata is partial
+                resumed = False
+                _clear_staging(staging)
+            else:
+                if on_resume is not None:
+                    on_resume(sum(min(chunk_rows, n - i * chunk_rows) for i in done), n)
+        if not resumed:
             group = zarr.open_group(str(staging), mode="a", zarr_format=3)  # "w" would delete the resume key
             images = group.create_array("images", shape=(n, SIDE * SIDE), chunks=(chunk_rows, SIDE * SIDE),
                                         dtype="uint8")
@@ -188,13 +196,28 @@ def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str
                 label_sums.append(sums[1])
                 if on_chunk is not None:
                     on_chunk(hi, n)
-        progress.unlink()
-        # the attributes, the checksums among them, are the last thing written
+        # the attributes, the checksums among them, then the progress log's removal: a run killed
+        # in between resumes from the log with every chunk kept (removing the log first made a
+        # resume recompute them all)
         group.attrs.update({"format": FORMAT, "n": int(n), "seed": int(seed), "chunk_rows": chunk_rows,
                             "n_source": int(train_images.shape[0]), "distortion": DISTORTION,
                             "source_checksums": source_checksums or {},
                             "sha256": {"images": image_sums, "labels": label_sums}})
+        progress.unlink()
     return Path(out)
+
+
+def _clear_staging(staging: Path) -> None:
+    """Empty an interrupted store's staging folder, keeping the files that make it resumable."""
+    import shutil
+
+    for child in staging.iterdir():
+        if child.name.startswith(".resume-key"):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def _verified_chunks(progress: Path, images, labels, chunk_rows: int, n: int) -> dict[int, tuple[str, str]]:
@@ -214,7 +237,11 @@ def _verified_chunks(progress: Path, images, labels, chunk_rows: int, n: int) ->
         if not 0 <= lo < n:
             continue
         hi = min(lo + chunk_rows, n)
-        if (_sha256(images[lo:hi]), _sha256(labels[lo:hi])) == sums:
+        try:
+            ok = (_sha256(images[lo:hi]), _sha256(labels[lo:hi])) == sums
+        except Exception:  # a chunk cut short by the interruption does not decode: written again
+            ok = False
+        if ok:
             done[index] = sums
     return done
 
@@ -229,8 +256,18 @@ class AugmentedDigits:
     path: Path
 
 
-def _checked(block: np.ndarray, sums: list[str], what: str, path: Path, block_info=None) -> np.ndarray:
-    index = block_info[0]["chunk-location"][0]
+def _read_chunk(store: str, what: str, sums: list[str], path: Path, block_info=None) -> np.ndarray:
+    """One chunk of ``what`` (images or labels) of the store, decoded and checked by its SHA-256."""
+    import zarr
+
+    index = block_info[None]["chunk-location"][0]
+    lo, hi = block_info[None]["array-location"][0]
+    try:
+        block = np.asarray(zarr.open_array(store=store, path=what, mode="r")[lo:hi])
+    except Exception as exc:  # a truncated or empty chunk file: the codec's own error
+        raise AugmentError(f"{path}: chunk {index} of {what} cannot be decoded ({type(exc).__name__}: "
+                           f"{str(exc)[:120]}); the store is damaged: write it again with "
+                           "'mnist-logreg data augment'") from None
     if _sha256(block) != sums[index]:
         raise AugmentError(f"{path}: chunk {index} of {what} fails its SHA-256 checksum (the store is "
                            "damaged: write it again with 'mnist-logreg data augment')")
@@ -253,13 +290,23 @@ def open_augmented(path: str | Path) -> AugmentedDigits:
     if not path.is_dir():
         raise AugmentError(f"{path}: no such folder (make one with 'mnist-logreg data augment --out {path}')")
     try:
-        attrs = json.loads(meta_file.read_text()).get("attributes", {})
-    except (OSError, ValueError) as exc:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError, RecursionError) as exc:
         raise AugmentError(f"{meta_file}: not a readable Zarr store ({exc})") from None
-    if attrs.get("format") != FORMAT:
-        raise AugmentError(f"{meta_file}: format: expected {FORMAT!r}, found {attrs.get('format')!r}")
-    images = da.from_zarr(str(path), component="images")
-    labels = da.from_zarr(str(path), component="labels")
+    attrs = meta.get("attributes", {}) if isinstance(meta, dict) else None
+    if not isinstance(attrs, dict) or attrs.get("format") != FORMAT:
+        found = attrs.get("format") if isinstance(attrs, dict) else attrs
+        raise AugmentError(f"{meta_file}: format: expected {FORMAT!r}, found {found!r}")
+    try:
+        validate(attrs, AUGMENTED_ATTRS_SCHEMA, f"{meta_file} (attributes)")
+    except SchemaError as exc:
+        raise AugmentError(str(exc)) from None
+    try:
+        images = da.from_zarr(str(path), component="images")
+        labels = da.from_zarr(str(path), component="labels")
+    except Exception as exc:  # a missing or damaged array's metadata
+        raise AugmentError(f"{path}: images/labels: not readable Zarr arrays ({type(exc).__name__}: "
+                           f"{str(exc)[:160]}); write the store again with 'mnist-logreg data augment'") from None
     n = attrs.get("n")
     sums = attrs.get("sha256", {})
     if images.shape != (n, SIDE * SIDE) or labels.shape != (n,):
@@ -271,6 +318,10 @@ def open_augmented(path: str | Path) -> AugmentedDigits:
         if len(sums.get(name, [])) != len(arr.chunks[0]):
             raise AugmentError(f"{meta_file}: sha256.{name}: expected {len(arr.chunks[0])} checksums (one per "
                                f"chunk), found {len(sums.get(name, []))}")
-    images = images.map_blocks(_checked, sums["images"], "images", path, dtype=np.uint8)
-    labels = labels.map_blocks(_checked, sums["labels"], "labels", path, dtype=np.uint8)
+    # each chunk read by a task of its own that turns a decoding failure (a truncated or empty
+    # chunk file: "Zstd decompression error") into an AugmentError, then checks its SHA-256
+    images = da.map_blocks(_read_chunk, str(path), "images", sums["images"], path, chunks=images.chunks,
+                           dtype=np.uint8, meta=np.empty((0, SIDE * SIDE), np.uint8))
+    labels = da.map_blocks(_read_chunk, str(path), "labels", sums["labels"], path, chunks=labels.chunks,
+                           dtype=np.uint8, meta=np.empty((0,), np.uint8))
     return AugmentedDigits(images, labels, attrs, path)
