@@ -44,7 +44,7 @@ def test_data_show_digit_and_grid(capsys, tmp_path):
         (["train", "--task", "trinary"], "bad task 'trinary'"),
         (["train", "--source", "openml", "--name", "mnist_784", "--data-id", "554"], "exactly one of name"),
         (["evaluate", "--model", "missing.npz"], "no such model file"),
-        (["report", "nowhere"], "no metrics.json"),
+        (["report", "nowhere"], "nowhere: no such folder"),
         (["train", "--C", "0.1,-1"], "every C must be a finite number > 0"),
         (["train", "--C", "0.1,x"], "numbers separated by commas"),
         (["train", "--C", "0.1,1", "--model", "sgd"], "needs --model softmax or ovr"),
@@ -223,7 +223,7 @@ def test_default_model_is_trained_once(tmp_path, mnist):
 def test_predict_bad_image(capsys, tmp_path, model_10k):
     (tmp_path / "x.png").write_text("not an image")
     code, _, err = run(capsys, "predict", "--model", str(model_10k[1]), str(tmp_path / "x.png"))
-    assert code == 2 and "not an image Pillow can read" in err
+    assert code == 2 and "not an image in a format read here" in err
 
 
 @pytest.mark.parametrize(("task", "digit_index", "label", "digit"),
@@ -303,3 +303,30 @@ def test_cross_validation_of_a_feature_model(capsys, tmp_path):
     assert code == 0, err
     cv = json.loads((tmp_path / "run" / "metrics.json").read_text())["cross_validation"]
     assert len(cv["scores"]) == 2 and all(0.5 < s <= 1 for s in cv["scores"])
+
+
+def test_messages_that_never_mislead(capsys, tmp_path, model_10k):
+    """Issue 29's command-line mistakes, each with the one line it prints."""
+    png = tmp_path / "x.png"
+    Image.new("L", (28, 28)).save(png)
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image")
+    # a PNG given as the model: no advice to load it "unsafely using allow_pickle="
+    code, _, err = run(capsys, "predict", "--model", str(png), str(png))
+    assert code == 2 and err == f"mnist-logreg: error: {png}: not a model file (expected an .npz archive " \
+                               "written by save_model)\n"
+    # a run folder as the model: its model.npz
+    code, _out, err = run(capsys, "predict", "--model", str(model_10k[1].parent), str(text), str(png))
+    assert "allow_pickle" not in err and "<_io" not in err
+    assert f"{text}: not an image in a format read here (PNG, JPEG, GIF, BMP, TIFF, WEBP, PPM)" in err
+    code, _, err = run(capsys, "predict", "--model", str(tmp_path), str(png))
+    assert code == 2 and "a folder without model.npz" in err
+    code, _, err = run(capsys, "report", str(tmp_path / "nowhere"))
+    assert code == 2 and err == f"mnist-logreg: error: {tmp_path / 'nowhere'}: no such folder (give a run folder " \
+                               "written by train or evaluate)\n"
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--fetures", "accurate"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--fetures: did you mean --features?" in err
+    assert "--model {softmax,ovr,sgd}" in build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    assert "one binary model per class" in build_parser()._subparsers._group_actions[0].choices["train"].format_help()

@@ -259,3 +259,33 @@ def test_slow_and_silent_connections_are_closed(model_10k, monkeypatch):
     finally:
         srv.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.browser
+def test_page_keyboard_live_answer_and_errors(server):
+    """Issue 29: the answer is announced (aria-live), Escape clears, Upload is a button reachable by
+    keyboard (Enter opens the file chooser), and an error never stands beside an old answer."""
+    from browser import launch
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    blank = io.BytesIO()
+    Image.new("L", (100, 100), 255).save(blank, format="PNG")
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        page.goto(server + "/")
+        answer = page.get_by_test_id("answer")
+        assert answer.get_attribute("aria-live") == "polite"
+        _stroke(page, [(150, 40), (145, 120), (140, 200), (137, 245)])
+        sync_api.expect(answer).to_have_text("1", timeout=10000)
+        page.keyboard.press("Escape")
+        sync_api.expect(answer).to_have_text("")
+        _stroke(page, [(150, 40), (145, 120), (140, 200), (137, 245)])
+        sync_api.expect(answer).to_have_text("1", timeout=10000)
+        page.focus("#upload-button")
+        with page.expect_file_chooser() as chooser:
+            page.keyboard.press("Enter")
+        chooser.value.set_files(files=[{"name": "blank.png", "mimeType": "image/png", "buffer": blank.getvalue()}])
+        sync_api.expect(page.locator("#error")).to_contain_text("uploaded image: blank image", timeout=10000)
+        sync_api.expect(answer).to_have_text("")
+        browser.close()

@@ -35,6 +35,10 @@ def read_npz(path: str | os.PathLike[str], max_member_bytes: int, *, max_total_b
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    if magic != b"PK\x03\x04" and magic != b"PK\x05\x06":  # a zip archive's first bytes (an empty one: the latter)
+        raise NpzError(f"{path}: not an .npz archive (it starts with {magic!r}, not a zip archive's PK)")
     try:
         z = np.load(path, allow_pickle=False)
         if not isinstance(z, np.lib.npyio.NpzFile):

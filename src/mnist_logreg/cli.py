@@ -7,6 +7,7 @@ User mistakes (bad options, missing or corrupt files, unreachable sources) print
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import sys
@@ -443,9 +444,36 @@ def _with_examples(name: str) -> dict:
     return {"epilog": text, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser with a suggestion for a mistyped option (``--fetures``: did you mean
+    ``--features``?), as Python 3.14's ``suggest_on_error`` gives for commands."""
+
+    def error(self, message):
+        unknown = message.removeprefix("unrecognized arguments: ")
+        if unknown != message:
+            known = sorted({opt for parser in _all_parsers(self) for action in parser._actions
+                            for opt in action.option_strings if opt.startswith("--")})
+            hints = []
+            for arg in unknown.split():
+                close = difflib.get_close_matches(arg.split("=")[0], known, n=1) if arg.startswith("-") else []
+                if close:
+                    hints.append(f"{arg}: did you mean {close[0]}?")
+            if hints:
+                message += " (" + "; ".join(hints) + ")"
+        super().error(message)
+
+
+def _all_parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _all_parsers(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``mnist-logreg`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mnist-logreg",
         description="Handwritten-digit classification with logistic regression on MNIST.",
     )
@@ -494,7 +522,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train a model, evaluate it on the test set and write a run folder "
                                    "(model.npz, metrics.json, figures, report.html).")
     p.add_argument("--task", default="multiclass", help="multiclass | digit:D | pair:A,B (default multiclass)")
-    p.add_argument("--model", choices=["softmax", "ovr", "sgd"], default="softmax")
+    p.add_argument("--model", choices=["softmax", "ovr", "sgd"], default="softmax",
+                   help="softmax (one model over all classes, default), ovr (one binary model per class) or sgd "
+                        "(softmax by mini-batch SGD)")
     p.add_argument("--features", default="pixels", metavar="SPEC",
                    help="feature map: a preset (pixels, deskew, poly, accurate) or steps such as "
                         "deskew,pca:60,poly:2 (default pixels; accurate reaches 99.2%%)")

@@ -93,7 +93,9 @@ def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
             return np.asarray(img.convert("L"), dtype=np.float64)
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{label}: not an image in a format read here ({', '.join(FORMATS)})") from exc
+    except Image.DecompressionBombError as exc:
         raise ImageError(f"{label}: not an image Pillow can read ({exc})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{label}: unreadable image ({exc})") from exc
@@ -290,7 +292,8 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
         noise = 1.4826 * float(np.median(np.abs(border - background)))
     peak = float(np.percentile(a, 99.9))
     if peak - background < MIN_CONTRAST:
-        raise BlankImageError(f"{name}: blank image: no ink found (contrast {peak - background:.0f} of 255)")
+        raise BlankImageError(f"{name}: blank image: no digit found (the ink is too faint, or too small to read: "
+                              "draw it larger)")
     # everything within 3 noise levels of the paper is background (in a photograph, also what is
     # less than 15% as dark as the darkest ink: a textured table, a shadow's rim); the rest is
     # stretched to 0..1

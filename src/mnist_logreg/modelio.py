@@ -156,6 +156,8 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
 def load_model(path: str | os.PathLike[str]):
     """Load a model saved by :func:`save_model`; returns ``(model, task, extra)``.
 
+    ``path`` is a model file, or a run folder (``train --out``) holding ``model.npz``.
+
     Raises
     ------
     ModelFileError
@@ -163,6 +165,12 @@ def load_model(path: str | os.PathLike[str]):
         shape, not finite, or of an unknown format version.
     """
     path = Path(path)
+    if path.is_dir():  # a run folder: its model
+        if (path / "model.npz").is_file():
+            path = path / "model.npz"
+        else:
+            raise ModelFileError(f"{path}: a folder without model.npz (give a model file, or a run folder that "
+                                 "holds one)")
     if not path.is_file():
         raise ModelFileError(f"{path}: no such model file")
     try:

@@ -191,6 +191,8 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
 
     run_dir = Path(run_dir)
     metrics_path = run_dir / "metrics.json"
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such folder (give a run folder written by train or evaluate)")
     if not metrics_path.is_file():
         raise FileNotFoundError(f"{metrics_path}: no metrics.json in the run folder")
     m = _read_metrics(metrics_path)

@@ -131,9 +131,9 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
                 expected = '{"image": "data:image/png;base64,..."}'
                 raise HTTPException(400, f"JSON body: expected {expected} ({type(exc).__name__}: "
                                          f"{str(exc)[:200]})") from exc
-            data = _decode_data_url(text)
+            data, name = _decode_data_url(text), "your drawing"
         elif ctype.startswith("image/") or ctype == "application/octet-stream":
-            data = body
+            data, name = body, "uploaded image"
         else:
             raise HTTPException(415, f"content type {ctype or 'none'!r}: expected image/* or application/json")
         if not data:
@@ -146,7 +146,7 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
             raise HTTPException(503, "busy: too many images are being read; try again in a second",
                                 headers={"Retry-After": "1"}) from None
         try:  # CPU-bound: in a worker thread, so the event loop keeps serving other requests
-            digit, notes, proba = await run_in_threadpool(_read, data)
+            digit, notes, proba = await run_in_threadpool(_read, data, name)
         except BlankImageError as exc:
             raise HTTPException(422, str(exc)) from exc
         except ImageError as exc:
@@ -158,8 +158,8 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
                           classes=model.classes_.tolist(), labels=[parsed.label_of(c) for c in model.classes_],
                           note=parsed.scope_note, warnings=notes, input=digit.tolist())
 
-    def _read(data: bytes):
-        digit, notes = read_image(data, name="uploaded image", max_pixels=WEB_MAX_PIXELS)
+    def _read(data: bytes, name: str):
+        digit, notes = read_image(data, name=name, max_pixels=WEB_MAX_PIXELS)
         return digit, notes, model.predict_proba(digit.reshape(1, -1))[0]
 
     app.state.task = task
