@@ -753,11 +753,12 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         p = X.shape[1] + int(self.fit_intercept)
         theta = be.asarray(np.zeros((p, 1 if K == 2 else K))) if reset else be.asarray(self.theta_)
         t0 = time.perf_counter()
-        avg, last, self.t_ = sgd(
-            make_loss, data, yb, sw, theta, alpha=self.alpha, batch_size=batch_size,
-            epochs=epochs, eta0=self.eta0, power_t=self.power_t, t_start=self.t_, rng=self._rng,
-            verbose=self.verbose, callback=self.callback,
-        )
+        with be.session():  # BLAS single-threaded, as for the other solvers (issue 29: 4.48 against 1.46 s)
+            avg, last, self.t_ = sgd(
+                make_loss, data, yb, sw, theta, alpha=self.alpha, batch_size=batch_size,
+                epochs=epochs, eta0=self.eta0, power_t=self.power_t, t_start=self.t_, rng=self._rng,
+                verbose=self.verbose, callback=self.callback,
+            )
         self.fit_time_ = time.perf_counter() - t0
         self._set_fitted(be.to_numpy(avg), be.to_numpy(last), X.shape[1], epochs, reset)
         return self
