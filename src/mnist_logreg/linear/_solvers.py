@@ -115,7 +115,7 @@ class Preconditioner:
             self.scale = (1.0 / xp.sqrt(diag))[:, None]
             G = G * self.scale * self.scale.T
             if alpha:
-                G = G + xp.eye(G.shape[0], dtype=G.dtype) * (alpha / s_top) * self.scale * self.scale
+                G = G + xp.eye(G.shape[0], dtype=G.dtype, device=G.device) * (alpha / s_top) * self.scale * self.scale
                 alpha = 0.0
         lam_g, self.U = eigh(G)
         lam_g = xp.clip(lam_g, min=0.0)
