@@ -96,3 +96,20 @@ def test_a_scheduler_address_that_does_not_answer(capsys, tmp_path, monkeypatch,
         close()
     assert code == 2 and "no Dask scheduler answered there" in err and "Traceback" not in err, err
     assert waited < 60, waited
+
+
+def test_no_worker_left_fails_in_one_line(monkeypatch):
+    """Work that no worker can run (the only one is gone) fails after NO_WORKERS_TIMEOUT_S with a
+    ClusterError (one line from the CLI) instead of waiting for ever."""
+    import dask
+
+    monkeypatch.setattr(_chunks, "NO_WORKERS_TIMEOUT_S", 2)
+    start = time.monotonic()
+    with pytest.raises(_chunks.ClusterError, match="the Dask cluster stopped during the work"), \
+            _chunks.dask_client(workers=1) as client:
+        client.cluster.scale(0)
+        deadline = time.monotonic() + 30
+        while client.scheduler_info()["workers"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        dask.delayed(sum)([1, 2]).compute()
+    assert time.monotonic() - start < 60

@@ -170,6 +170,33 @@ def check_scheduler_address(text: str) -> str:
     return address
 
 
+#: seconds a task may wait with no worker to run it (a local cluster's) before the fit fails
+NO_WORKERS_TIMEOUT_S = 60
+
+
+class ClusterError(ValueError):
+    """The Dask cluster lost its workers or its scheduler during the work."""
+
+
+@contextlib.contextmanager
+def _cluster_errors_as_one_line() -> Iterator[None]:
+    """Turn the ways a cluster fails under a fit (a killed worker, no worker left, the scheduler
+    gone) into one :class:`ClusterError` (the CLI prints one line; it was a 42-line traceback)."""
+    import asyncio
+    import concurrent.futures
+
+    from distributed.comm.core import CommClosedError
+    from distributed.scheduler import KilledWorker, NoValidWorkerError, NoWorkerError
+
+    try:
+        yield
+    except (KilledWorker, NoValidWorkerError, NoWorkerError, CommClosedError, asyncio.CancelledError,
+            concurrent.futures.CancelledError) as exc:
+        raise ClusterError(f"the Dask cluster stopped during the work ({type(exc).__name__}: {str(exc)[:160]}): a "
+                           "worker or the scheduler died or left (out of memory, killed); run the command again, "
+                           "with more --worker-memory or fewer digits") from None
+
+
 def _probe_scheduler(address: str, timeout: float) -> None:
     """Connect to ``address`` and complete Dask's handshake within ``timeout`` seconds, or raise."""
     import asyncio
@@ -239,14 +266,19 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         except Exception as exc:  # every failure to connect is the same to the user
             raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered there within {CONNECT_TIMEOUT_S} s "
                              f"({type(exc).__name__}: {str(exc)[:160]})") from None
-        with client:
+        with client, _cluster_errors_as_one_line():
             yield client
         return
 
     threads = max(1, (os.cpu_count() or 1) // (workers or 1))
     options = {"memory_limit": memory_limit} if memory_limit else {}
     environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_ENVIRON}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), \
+    # tasks that no worker can run (the only worker died and was not replaced) fail after
+    # NO_WORKERS_TIMEOUT_S instead of waiting for ever
+    settings = {"distributed.nanny.pre-spawn-environ": environ,
+                "distributed.scheduler.no-workers-timeout": f"{NO_WORKERS_TIMEOUT_S}s"}
+    with dask.config.set(settings), \
             LocalCluster(n_workers=workers or 1, threads_per_worker=threads, processes=True, host="127.0.0.1",
-                         dashboard_address="127.0.0.1:0", **options) as cluster, Client(cluster) as client:
+                         dashboard_address="127.0.0.1:0", **options) as cluster, Client(cluster) as client, \
+            _cluster_errors_as_one_line():
         yield client

@@ -459,6 +459,10 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.n_evals_ = int(sum(r.n_evals + r.n_hessp for r in results))
         self.objective_ = unit * float(sum(r.objective for r in results))
         self.converged_ = all(r.converged for r in results)
+        if unit != 1.0:  # the history in the objective's own units too
+            for r in results:
+                for row in r.history:
+                    row["objective"] *= unit
         self.history_ = results[0].history if len(results) == 1 else [r.history for r in results]
         if not self.converged_:
             worst = max((r for r in results if not r.converged), key=lambda r: r.grad_norm)
