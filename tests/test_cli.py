@@ -330,3 +330,25 @@ def test_messages_that_never_mislead(capsys, tmp_path, model_10k):
     assert exc.value.code == 2 and "--fetures: did you mean --features?" in err
     assert "--model {softmax,ovr,sgd}" in build_parser()._subparsers._group_actions[0].choices["train"].format_help()
     assert "one binary model per class" in build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+
+
+def test_binary_report_shows_the_majority_baseline_and_only_the_options_set(capsys, tmp_path):
+    """Issue 29: a digit:2 report says what always answering "not 2" scores (about 90%), names the
+    model binary, words one weakest class in the singular, and lists only the options the run set
+    (C with its value), the defaults in one collapsed line."""
+    import re
+
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--task", "digit:2", "--train-size", "1000", "--no-figures", "--quiet",
+                       "--out", str(out))
+    assert code == 0, err
+    assert run(capsys, "report", str(out))[0] == 0
+    page = (out / "report.html").read_text()
+    baseline = re.search(r'id="baseline">always answering the most common class, (.+?), would score ([\d.]+)%', page)
+    assert baseline and baseline.group(1) == "not 2" and abs(float(baseline.group(2)) - 89.68) < 0.01
+    assert "model <code>binary logistic regression</code>" in page
+    assert "the weakest class by F1 is highlighted" in page and "the 1 weakest" not in page
+    options = page.split('id="options"')[1].split("</section>")[0]
+    rows = dict(re.findall(r'<th class="text">(.+?)</th><td class="text">(.+?)</td>', options))
+    assert rows["task"] == "digit:2" and rows["C"].startswith("1.0 (the default") and "default" not in rows.values()
+    assert "more at their defaults" in options and "worker_memory" in options.split("<details")[1]
