@@ -6,6 +6,7 @@ Agg; every visible, non-empty text's window extent is compared with every other'
 
 import itertools
 
+import numpy as np
 import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.text import Text
@@ -71,3 +72,34 @@ def test_predict_show_input_grid_has_no_overlaps(mnist):
     labels = [f"a_rather_long_photo_name_{i}.jpeg\n→ not 2" for i in range(8)]
     fig = plots.digit_grid(mnist.X_test[:8], labels, cols=8, title="What the model saw (28x28)")
     assert not _overlaps(fig)
+
+
+def _overlaps_data(fig, legend) -> list[str]:
+    """The axes whose plotting area the legend covers (after a draw, in display pixels)."""
+    fig.canvas.draw() if fig.canvas is not None else None
+    box = legend.get_window_extent()
+    return [a.get_title() or "axes" for a in fig.axes if a.get_window_extent().overlaps(box)]
+
+
+def test_legends_never_cover_the_data():
+    """Issue 29: feature_ladder's "this run" legend sat on the accurate bar (reading as 98%) and the
+    path's legend covered the points of the smallest C; both legends sit outside every axes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from mnist_logreg import plots
+
+    ladder = plots.feature_ladder(["pixels", "deskew", "accurate"], [0.9255, 0.9558, 0.9916], current="pixels",
+                                  current_accuracy=0.9255)
+    FigureCanvasAgg(ladder)
+    assert ladder.legends and not _overlaps_data(ladder, ladder.legends[0])
+    rows = [{"C": C, "train_accuracy": 0.9 + 0.01 * i, "validation_accuracy": 0.88 + 0.005 * i,
+             "test_accuracy": 0.89 + 0.005 * i, "zero_fraction": 0.5 - 0.1 * i, "penalty": "l1"}
+            for i, C in enumerate([0.001, 0.01, 0.1, 1.0])]
+    coefs = [np.random.default_rng(i).normal(size=(10, 784)) for i in range(4)]
+    path = plots.regularisation_path(rows, coefs, [str(d) for d in range(10)], chosen_C=0.1)
+    FigureCanvasAgg(path)
+    legends = [leg for sub in path.subfigs for leg in sub.legends]
+    assert len(legends) == 1
+    labels = [t.get_text() for t in legends[0].get_texts()]
+    assert {"train", "validation", "test", "chosen C = 0.1", "zero coefficients"} <= set(labels)
+    assert not _overlaps_data(path, legends[0])

@@ -247,7 +247,8 @@ def feature_ladder(names: Sequence[str], accuracies: Sequence[float], *, current
             ax.barh([current], [100 * current_accuracy], color="#e07b39")
         ax.plot([100 * current_accuracy], [names.index(current)], "k|", markersize=18, mew=2,
                 label=f"this run: {current_accuracy:.2%}")
-        ax.legend(loc="lower right", fontsize=9)
+        # outside the axes: inside, it sat on a bar and read as that bar's score
+        fig.legend(loc="outside lower center", fontsize=9)
     lo = min(min(acc), 100 * (current_accuracy or 1)) - 1.5
     ax.set_xlim(max(lo, 0), 100.6)
     ax.invert_yaxis()
@@ -284,8 +285,13 @@ def regularisation_path(rows: Sequence[dict], coefs: Sequence[np.ndarray], class
         ax2.plot(Cs, zeros, "k:", label="zero coefficients")
         ax2.set_ylabel("share of coefficients = 0")
         ax2.set_ylim(0, 1)
-        ax2.legend(loc="lower right", fontsize=8)
-    ax.legend(loc="lower left", fontsize=8)
+    # one legend beside the axes, never on the points (inside, it covered the smallest C's)
+    handles, labels = [], []
+    for a in top.axes:
+        h, lab = a.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    top.legend(handles, labels, loc="outside right upper", fontsize=8)
     ax.set_title("Regularisation path: accuracy against C")
     if bottom is not None:
         k = coefs[0].shape[0]
