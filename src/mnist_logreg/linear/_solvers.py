@@ -601,6 +601,48 @@ def _recentred(xp, theta, f: float, l1: float, d: int):
     return theta, f - drop
 
 
+def _polish(loss, theta, f, g, state, pg, l1: float, d: int, max_steps: int = 3, max_cg: int = 50):
+    """Newton steps on the free coefficients, each kept only if it lowers the pseudo-gradient.
+
+    Where OWL-QN stops at float64's rounding of the objective, points a few 1e-8 apart have the
+    same objective value and a line search cannot tell them apart; the pseudo-gradient still can.
+    Each step solves ``H_FF x = -pg_F`` on the nonzero coefficients and the intercepts by
+    conjugate gradients with the exact Hessian product, and must keep every coefficient's sign
+    (raw iris, L1, C = 2: the sparse and the dense fits went from 4.5e-8 apart to rounding).
+    """
+    xp = loss.xp
+    for _ in range(max_steps):
+        free = xp.astype(theta != 0, theta.dtype)
+        if theta.shape[0] > d:
+            free = xp.concat([free[:d], xp.ones_like(free[d:])], axis=0)
+        r = -pg * free
+        norm0 = math.sqrt(_dot(xp, pg, pg))
+        rr = _dot(xp, r, r)
+        if not rr > 0:
+            break
+        x, p = xp.zeros_like(r), r
+        for _ in range(max_cg):
+            Hp = loss.hessp(state, p) * free
+            pHp = _dot(xp, p, Hp)
+            if not pHp > 1e-14 * _dot(xp, p, p) * max(norm0, 1.0):  # a flat direction: stop there
+                break
+            a = rr / pHp
+            x, r = x + a * p, r - a * Hp
+            rr_new = _dot(xp, r, r)
+            if math.sqrt(rr_new) <= 1e-6 * norm0:
+                break
+            p, rr = r + (rr_new / rr) * p, rr_new
+        cand = theta + x
+        if bool(xp.any((cand[:d] * theta[:d]) < 0)):  # a coefficient would change sign: not this way
+            break
+        fc, gc, sc = loss.value_grad(cand)
+        pgc = _pseudo_gradient(xp, cand, gc, l1, d)
+        if not (math.isfinite(fc) and math.sqrt(_dot(xp, pgc, pgc)) < norm0):
+            break
+        theta, f, g, state, pg = cand, fc, gc, sc, pgc
+    return theta, f, g, state, pg
+
+
 def owlqn(
     loss: Loss,
     theta0,
@@ -695,6 +737,8 @@ def owlqn(
         if stuck:
             converged = _small_gap(gap, f, 10 * tol, size2)
             message = _stop_message(xp, theta, f, gap, accepted is None)
+            if ROUNDING in message and theta.dtype == xp.float64:
+                theta, f, g, state, pg = _polish(loss, theta, f, g, state, pg, l1, d)
             break
         cand, fc, gc, sc = accepted
         if recentre:
