@@ -264,7 +264,9 @@ def test_slow_and_silent_connections_are_closed(model_10k, monkeypatch):
 @pytest.mark.browser
 def test_page_keyboard_live_answer_and_errors(server):
     """Issue 29: the answer is announced (aria-live), Escape clears, Upload is a button reachable by
-    keyboard (Enter opens the file chooser), and an error never stands beside an old answer."""
+    keyboard (Enter clicks the file input, which opens the chooser; the file is then set directly,
+    since headless Chromium's chooser event is not reliable under load), and an error never stands
+    beside an old answer."""
     from browser import launch
 
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -282,10 +284,15 @@ def test_page_keyboard_live_answer_and_errors(server):
         sync_api.expect(answer).to_have_text("")
         _stroke(page, [(150, 40), (145, 120), (140, 200), (137, 245)])
         sync_api.expect(answer).to_have_text("1", timeout=10000)
+        # Upload is a button: focusable, and Enter activates it (which opens the file chooser)
+        assert page.eval_on_selector("#upload-button", "e => e.tagName === 'BUTTON' && e.tabIndex >= 0")
+        page.evaluate("window.uploadClicks = 0; document.getElementById('upload')"
+                      ".addEventListener('click', () => { window.uploadClicks += 1; })")
         page.focus("#upload-button")
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Enter")
-        chooser.value.set_files(files=[{"name": "blank.png", "mimeType": "image/png", "buffer": blank.getvalue()}])
+        page.keyboard.press("Enter")
+        page.wait_for_function("window.uploadClicks === 1")
+        page.set_input_files("#upload", files=[{"name": "blank.png", "mimeType": "image/png",
+                                                "buffer": blank.getvalue()}])
         sync_api.expect(page.locator("#error")).to_contain_text("uploaded image: blank image", timeout=10000)
         sync_api.expect(answer).to_have_text("")
         browser.close()
