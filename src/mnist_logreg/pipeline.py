@@ -25,24 +25,15 @@ from . import plots
 from ._atomic import atomic_folder, atomic_write, check_output_folder
 from ._resources import check_memory
 from ._schema import MODEL_EXTRA_SCHEMA, validate
+from ._sources import TRAIN_SCORED, DaskSource, FittedRun, Hooks, Source, open_source
 from .datasets import MNIST, load_mnist
-from .evaluation import (
-    confusion_examples,
-    correctly_classified,
-    cross_validate,
-    cross_validate_chunked,
-    evaluate,
-    learning_curve,
-    misclassified,
-    regularisation_path,
-    sweep_C_chunked,
-)
-from .features import PRESETS, linear_scaling, make_feature_map, parse_features, preset_C
+from .evaluation import confusion_examples, correctly_classified, cross_validate, evaluate, misclassified
+from .features import PRESETS, linear_scaling, parse_features, preset_C
 from .features.spec import output_width
 from .linear import LogisticRegression, SGDLogisticRegression
 from .modelio import feature_spec, final_estimator, load_model, save_model
 from .report import build_report
-from .tasks import Task, parse_task, shuffle, stratified_subsample
+from .tasks import Task, parse_task, shuffle
 
 __all__ = [
     "MODELS",
@@ -156,10 +147,6 @@ def _class_names(task: Task, classes: np.ndarray) -> list[str]:
     return [str(c) for c in classes]
 
 
-#: training digits scored for the report's train-versus-test comparison (at most)
-_TRAIN_SCORED = 10_000
-#: training-set sizes of the report's learning curve (those below the run's own size, then it)
-LEARNING_CURVE_SIZES = (500, 1000, 2000, 5000, 10000)
 #: training digits in the run folder's grid.png (the data as it comes, before any model)
 GRID_DIGITS = 100
 #: a penalty strong enough that coefficient images are readable templates (the report shows them
@@ -168,11 +155,13 @@ READABLE_C = 0.001
 
 
 def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
-                   history=None, train_set=None, on_stage: Callable[[str], None] | None = None) -> dict:
+                   history=None, train_set=None, on_stage: Callable[[str], None] | None = None,
+                   n_train: int | None = None) -> dict:
     """Evaluate on the test set and write metrics, report text, figures and report.html to ``out``.
 
-    ``train_set`` (X, y), when given, is scored too (its first ``_TRAIN_SCORED`` rows) for the
-    report's train-versus-test comparison. ``on_stage(text)`` is told what is being done.
+    ``train_set`` (X, y), when given, is scored too (its first ``TRAIN_SCORED`` rows) for the
+    report's train-versus-test comparison; ``n_train`` is the number of training digits it
+    comes from (default: its length). ``on_stage(text)`` is told what is being done.
     Returns ``metrics`` with the results and ``"out"``.
     """
     from sklearn.metrics import log_loss
@@ -187,18 +176,28 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     metrics["test"] = result
     metrics["created"] = _dt.datetime.now().astimezone().isoformat(timespec="seconds")
     if train_set is not None:
-        X_tr, y_tr = train_set[0][:_TRAIN_SCORED], train_set[1][:_TRAIN_SCORED]
+        X_tr, y_tr = train_set[0][:TRAIN_SCORED], train_set[1][:TRAIN_SCORED]
+        n_from = len(train_set[1]) if n_train is None else n_train
         metrics["train"] = {"accuracy": float(model.score(X_tr, y_tr)), "n_samples": len(y_tr),
                             "log_loss": float(log_loss(y_tr, model.predict_proba(X_tr), labels=model.classes_)),
-                            "note": f"its first {len(y_tr)} digits" if len(y_tr) < len(train_set[1]) else ""}
+                            "note": f"its first {len(y_tr)} digits" if len(y_tr) < n_from else ""}
     with atomic_write(out / "metrics.json", "w") as fh:
         json.dump(metrics, fh, indent=2, allow_nan=False)  # strict JSON: no NaN or Infinity
     with atomic_write(out / "classification_report.txt", "w") as fh:
         fh.write(result["report_text"])
     metrics["out"] = str(out)
-    if not figures:
-        return metrics
-    stage("writing figures")
+    if figures:
+        stage("writing figures")
+        _write_result_figures(out, model, names, result, X_test, y_test, y_pred, proba)
+        _write_model_figures(out, model, task, names, result, metrics, history)
+        _write_data_figures(out, task, data)
+        stage("writing report.html")
+        build_report(out)
+    return metrics
+
+
+def _write_result_figures(out: Path, model, names: list[str], result: dict, X_test, y_test, y_pred, proba) -> None:
+    """The figures of the test set's results: confusion matrices, curves, right and wrong digits."""
     label_of = dict(zip(model.classes_.tolist(), names, strict=True))
     cm = np.array(result["confusion_matrix"])
     plots.save_figure(plots.confusion_matrix_figure(cm, names), out / "confusion_matrix.png")
@@ -224,6 +223,11 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     plots.save_figure(plots.digit_grid(X_test[right["index"]], labels, cols=10,
                                        title="Correctly classified test digits",
                                        label_colors=["darkgreen"] * len(labels)), out / "correct.png")
+
+
+def _write_model_figures(out: Path, model, task: Task, names: list[str], result: dict, metrics: dict,
+                         history) -> None:
+    """The figures of the model: its coefficients, training and learning curves, the ladder."""
     linear = final_estimator(model)
     if not feature_spec(model):  # coefficients are images only on raw pixels
         coef_names = names if len(linear.coef_) == len(names) else [names[1]]
@@ -238,7 +242,10 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
         plots.save_figure(plots.feature_ladder(list(PRESETS), [p.accuracy for p in PRESETS.values()],
                                                current=current, current_accuracy=result["accuracy"]),
                           out / "feature_ladder.png")
-    # the appendix: the training digits of the task's classes (a pair task: its two digits)
+
+
+def _write_data_figures(out: Path, task: Task, data: MNIST) -> None:
+    """The appendix: the training digits of the task's classes (a pair task: its two digits)."""
     in_task = np.isin(data.y_train, task.digits) if task.kind == "pair" else slice(None)
     X_task, y_task = data.X_train[in_task], data.y_train[in_task]
     shown = min(GRID_DIGITS, len(y_task))
@@ -247,18 +254,13 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
                       out / "grid.png")
     plots.save_figure(plots.mean_images(X_task, y_task, sorted(np.unique(y_task).tolist())), out / "mean_images.png")
     plots.save_figure(plots.pixel_correlation(X_task), out / "pixel_correlation.png")
-    stage("writing report.html")
-    build_report(out)
-    return metrics
 
 
 # a feature run's peak memory, measured on 2 cores: a fixed part (the digits, the libraries, the
 # feature map's working blocks); bytes per element of the widest features of the training and
 # test digits: patch features (float32, standardised in float32) 8, PCA and polynomial ones
-# (float64) 16 (patches:256 on 12,000 and 18,000 digits: 1.30 and 1.53 GB; pca:100,poly:2 on
-# 15,000: 1.81 GB); and the solver's preconditioner, a Gram matrix of the final width d and its
-# eigendecomposition in float64, about 20 d^2 bytes (patches:1024 on 300 digits: 7.0 GB while
-# it decomposed the 18,432 x 18,432 matrix)
+# (float64) 16; and the solver's preconditioner, a Gram matrix of the final width d and its
+# eigendecomposition in float64, about 20 d^2 bytes (the measurements: docs/user-guide/reliability.md)
 _FEATURE_MEMORY_BASE = 1 << 30
 _PRECONDITIONER_BYTES = 20
 _N_TEST = 10_000
@@ -277,6 +279,51 @@ def _check_feature_memory(spec: str, train_size: int | None) -> None:
                  f"--features {spec} on {n_rows:,} digits ({widths[widest]:,} columns)")
 
 
+def _check_options(opts: TrainOptions) -> tuple[Task, list[float] | None, float]:
+    """Check ``opts`` before any work; returns the task, the path's values of C (None for one
+    C) and the C to fit (the first of the path, the preset's, or 1)."""
+    task = parse_task(opts.task)
+    if opts.model not in MODELS:
+        raise ValueError(f"unknown model {opts.model!r}: expected one of {', '.join(MODELS)}")
+    parse_features(opts.features)  # a bad spec fails before any work
+    if not opts.uses_dask:  # on Dask the features are made chunk by chunk on the workers
+        _check_feature_memory(opts.features, opts.train_size)
+    Cs, C = _check_C(opts)
+    if opts.cv is not None and not (isinstance(opts.cv, int) and opts.cv >= 2):
+        raise ValueError(f"--cv: cross-validation needs at least 2 folds, got {opts.cv!r}")
+    if Cs and len(Cs) > 1 and opts.model == "sgd":
+        raise ValueError("a path over C (several --C values) needs --model softmax or ovr, not sgd")
+    if opts.penalty not in ("l2", "l1"):
+        raise ValueError(f"penalty must be 'l2' or 'l1', got {opts.penalty!r}")
+    _check_dask_options(opts)
+    return task, (Cs if Cs and len(Cs) > 1 else None), float(C)
+
+
+def _check_C(opts: TrainOptions) -> tuple[list[float] | None, float]:
+    """The values of C of ``opts`` (a list for a path, else None) and the first (or the preset's)."""
+    Cs = list(opts.C) if isinstance(opts.C, list | tuple) else None
+    C = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
+    for value in Cs or [C]:
+        if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_C):
+            raise ValueError(f"C must be a number > 0 and at most {MAX_C:g}, got {value!r} (a larger C "
+                             "leaves the penalty below float32 resolution: the fit would not be meaningful)")
+    return Cs, C
+
+
+def _check_dask_options(opts: TrainOptions) -> None:
+    if opts.worker_memory is not None:
+        from ._chunks import check_worker_memory
+
+        check_worker_memory(opts.worker_memory)
+        if opts.workers is None and opts.train_source is None:
+            raise ValueError("--worker-memory sets the memory of local Dask workers: give --workers N (or "
+                             "--train-source) with it")
+    if opts.scheduler is not None:
+        from ._chunks import check_scheduler_address
+
+        check_scheduler_address(opts.scheduler)
+
+
 def train(
     opts: TrainOptions,
     data_opts: DataOptions | None = None,
@@ -291,296 +338,124 @@ def train(
 ) -> dict:
     """Load, shuffle, (subsample), fit, cross-validate, evaluate and write a run folder.
 
-    With ``opts.uses_dask`` the fit runs on Dask (:func:`_train_on_dask`); ``on_cluster`` is
-    told the dashboard address and the number of workers.
+    One flow for every source of training digits (:mod:`mnist_logreg._sources`): in memory,
+    or on Dask when ``opts.uses_dask`` (an augmented store, local workers or a scheduler;
+    ``on_cluster`` is told the dashboard address and the number of workers).
 
-    With several values of ``opts.C``, the regularisation path is fitted first (warm starts,
-    on 90% of the training digits), ``C`` is chosen by accuracy on the other 10%, and the model
-    is then fitted at that ``C`` on all the training digits; the path and its figure go into
-    the run folder.
+    With several values of ``opts.C``, the regularisation path is fitted first on 90% of the
+    training digits, ``C`` is chosen by accuracy on the other 10%, and the model is then fitted
+    at that ``C`` on all the training digits; the path and its figure go into the run folder.
 
     Returns the metrics dictionary (also written to ``out/metrics.json``), with ``"out"`` added.
     """
-    task = parse_task(opts.task)
-    if opts.model not in MODELS:
-        raise ValueError(f"unknown model {opts.model!r}: expected one of {', '.join(MODELS)}")
-    parse_features(opts.features)  # a bad spec fails before any work
-    if not opts.uses_dask:  # on Dask the features are made chunk by chunk on the workers
-        _check_feature_memory(opts.features, opts.train_size)
-    Cs = list(opts.C) if isinstance(opts.C, list | tuple) else None
-    C = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
-    for value in Cs or [C]:
-        if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_C):
-            raise ValueError(f"C must be a number > 0 and at most {MAX_C:g}, got {value!r} (a larger C "
-                             "leaves the penalty below float32 resolution: the fit would not be meaningful)")
-    if opts.cv is not None and not (isinstance(opts.cv, int) and opts.cv >= 2):
-        raise ValueError(f"--cv: cross-validation needs at least 2 folds, got {opts.cv!r}")
-    if Cs and opts.model == "sgd":
-        raise ValueError("a path over C (several --C values) needs --model softmax or ovr, not sgd")
-    if opts.penalty not in ("l2", "l1"):
-        raise ValueError(f"penalty must be 'l2' or 'l1', got {opts.penalty!r}")
-    if opts.worker_memory is not None:
-        from ._chunks import check_worker_memory
-
-        check_worker_memory(opts.worker_memory)
-        if opts.workers is None and opts.train_source is None:
-            raise ValueError("--worker-memory sets the memory of local Dask workers: give --workers N (or "
-                             "--train-source) with it")
-    if opts.scheduler is not None:
-        from ._chunks import check_scheduler_address
-
-        check_scheduler_address(opts.scheduler)
+    task, Cs, C = _check_options(opts)
+    hooks = Hooks(on_iteration=on_iteration, on_fold=on_fold, on_path_step=on_path_step, on_stage=on_stage,
+                  on_cluster=on_cluster)
     data_opts = data_opts or DataOptions()
     if data is None:
         data = load_data(data_opts)
     out = check_output_folder(out if out is not None else default_run_dir())  # before any work
-    if opts.uses_dask:
-        return _train_on_dask(opts, data_opts, data, task, C, out, on_iteration=on_iteration, on_stage=on_stage,
-                              on_cluster=on_cluster, on_fold=on_fold, on_path_step=on_path_step)
-    X_train, y_train = shuffle(data.X_train, data.y_train, opts.seed)
-    X_train, y_train = task.apply(X_train, y_train)
-    X_test, y_test = task.apply(data.X_test, data.y_test)
-    if opts.train_size is not None:
-        if opts.train_size < 2:
-            raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
-        X_train, y_train = stratified_subsample(X_train, y_train, opts.train_size, opts.seed)
-    if opts.cv:
-        smallest = int(np.min(np.unique(y_train, return_counts=True)[1]))
-        if opts.cv > smallest:
-            raise ValueError(f"--cv {opts.cv}: more folds than the {smallest} training digits of the rarest class")
-    path = None
-    if Cs and len(Cs) > 1:
-        path = _path_on_validation(opts, Cs, X_train, y_train, X_test, y_test, on_step=on_path_step)
+    source = open_source(opts, data, task)
+    with source:
+        if isinstance(source, DaskSource) and on_cluster is not None:
+            on_cluster(source.client.dashboard_link, source.n_workers())
+        run = _fit(source, opts, Cs, C, hooks)
+    return _write_run(out, opts, data_opts, data, task, source, run, hooks)
+
+
+def _fit(source: Source, opts: TrainOptions, Cs: list[float] | None, C: float, hooks: Hooks) -> FittedRun:
+    """The fitting steps of the flow, on ``source``: the path (when several C), the features, the
+    fit, the learning curve, cross-validation and the readable coefficients."""
+    def make_linear(value: float, n_train: int):
+        return make_model(opts.model, value, n_train, opts.seed, opts.max_iter, opts.tol,
+                          scaling=linear_scaling(opts.features), penalty=opts.penalty)
+
+    path = source.choose_C(make_linear, Cs, hooks) if Cs else None
+    if path is not None:
         C = path["chosen_C"]
-    feature_map = make_feature_map(opts.features, random_state=opts.seed)
-    linear = make_model(opts.model, C, len(y_train), opts.seed, opts.max_iter, opts.tol,
-                        scaling=linear_scaling(opts.features), penalty=opts.penalty)
-    if on_iteration is not None:
-        linear.set_params(callback=on_iteration)
+    features = source.features()
+    linear = make_linear(C, source.n_train)
+    if hooks.on_iteration is not None:
+        linear.set_params(callback=hooks.on_iteration)
     t0 = time.perf_counter()
-    features_s = 0.0
-    if feature_map is None:
-        model = linear.fit(X_train, y_train)
-        F_train = X_train
-    else:
-        F_train = feature_map.fit_transform(X_train, y_train)
-        features_s = time.perf_counter() - t0
-        linear.fit(F_train, y_train)
-        model = Pipeline([*feature_map.steps, ("logreg", linear)])
-    wall = time.perf_counter() - t0
+    linear.fit(features.F, source.y)
+    wall = features.seconds + time.perf_counter() - t0
     linear.set_params(callback=None)
-    curve = None
+    model = linear if features.feature_map is None else Pipeline([*features.feature_map.steps, ("logreg", linear)])
+    run = FittedRun(model=model, linear=linear, C=C, fit_time_s=wall, features_time_s=features.seconds,
+                    n_train=source.n_train, train_head=source.head(), path=path)
     if opts.figures and opts.model != "sgd":  # SGD has no warm start: a curve would cost a fit per size
-        if on_stage is not None:
-            on_stage("learning curve")
-        F_test = X_test if feature_map is None else feature_map.transform(X_test)
-        curve = learning_curve(linear, F_train, y_train, F_test, y_test,
-                               [n for n in LEARNING_CURVE_SIZES if n < len(y_train)])
-        scored = slice(0, _TRAIN_SCORED)
-        curve.append({"n": len(y_train), "train_accuracy": float(linear.score(F_train[scored], y_train[scored])),
-                      "test_accuracy": float(linear.score(F_test, y_test)), "fit_time_s": wall - features_s})
-        del F_test
-    del F_train
-    fit = {
-        "fit_time_s": wall,
-        "features": feature_spec(model) or "pixels",
-        "features_time_s": features_s,
+        run.learning_curve = source.learning_curve(linear, features, hooks)
+    if opts.cv:
+        run.cross_validation = source.cross_validate(model, linear, features, opts.cv, hooks)
+    readable = source.readable_fit()
+    if (readable is not None and opts.figures and path is None and features.feature_map is None
+            and opts.model != "sgd" and opts.penalty == "l2" and C > READABLE_C):
+        # at C = 1 single pixels take large weights and the images look like noise: show the
+        # same model under a strong penalty too, where they are templates of the digits
+        hooks.stage(f"coefficient images at C = {READABLE_C:g}")
+        run.readable_coef = clone(linear).set_params(C=READABLE_C, callback=None).fit(*readable).coef_
+    return run
+
+
+def _fit_record(opts: TrainOptions, run: FittedRun, source: Source) -> dict:
+    """The fit's description in ``metrics.json`` and in the model file."""
+    linear = run.linear
+    return {
+        "fit_time_s": run.fit_time_s,
+        "features": feature_spec(run.model) or "pixels",
+        "features_time_s": run.features_time_s,
         "n_features": int(linear.n_features_in_),
         "model": opts.model,
-        "C": C,
+        "C": run.C,
         "penalty": opts.penalty,
         "n_iter": int(np.max(linear.n_iter_)),
         # SGD runs its epochs and has no convergence test: None, not a claim
         "converged": bool(linear.converged_) if hasattr(linear, "converged_") else None,
         "objective": getattr(linear, "objective_", None),
-        "n_train": len(y_train),
+        "n_train": run.n_train,
+        **source.fit_extra,
     }
-    metrics = {
+
+
+def _write_run(out: Path, opts: TrainOptions, data_opts: DataOptions, data: MNIST, task: Task, source: Source,
+               run: FittedRun, hooks: Hooks) -> dict:
+    """The run folder of a fitted run: built beside its place and renamed there whole (never
+    half old, half new)."""
+    fit = _fit_record(opts, run, source)
+    metrics: dict = {
         "options": {**asdict(opts), **{f"data_{k}": v for k, v in asdict(data_opts).items()}},
         "fit": fit,
-        "data": {"source": data.source, "checksums": data.checksums,
-                 "n_train": len(y_train), "n_test": len(y_test)},
+        "data": {"source": data.source, "checksums": data.checksums, "n_train": run.n_train,
+                 "n_test": len(source.y_test), **source.data_extra},
         "versions": _versions(),
     }
-    if curve:
-        metrics["learning_curve"] = curve
-    if opts.cv:
-        metrics["cross_validation"] = cross_validate(model, X_train, y_train, opts.cv,
-                                                     random_state=opts.seed, on_fold=on_fold)
-    history = getattr(linear, "history_", None)
+    if run.learning_curve:
+        metrics["learning_curve"] = run.learning_curve
+    if run.cross_validation is not None:
+        metrics["cross_validation"] = run.cross_validation
+    history = getattr(run.linear, "history_", None)  # SGD has none
     if history and isinstance(history[0], list):  # one-vs-rest: show the first model's curve
         history = history[0]
-    readable = None
-    if (opts.figures and path is None and feature_map is None and opts.model != "sgd" and opts.penalty == "l2"
-            and C > READABLE_C):
-        # at C = 1 single pixels take large weights and the images look like noise: show the
-        # same model under a strong penalty too, where they are templates of the digits
-        if on_stage is not None:
-            on_stage(f"coefficient images at C = {READABLE_C:g}")
-        readable = clone(linear).set_params(C=READABLE_C, callback=None).fit(X_train, y_train).coef_
-    # the run folder is built beside its place and renamed there whole: never half old, half new
+    names = _class_names(task, run.model.classes_)
     with atomic_folder(out) as staging:
-        if readable is not None:
-            names = _class_names(task, model.classes_)
+        if run.readable_coef is not None:
             plots.save_figure(plots.coefficient_images(
-                readable, names if len(readable) == len(names) else [names[1]],
-                title=f"Coefficients at C = {READABLE_C:g}: templates of the digits (this model, C = {C:g}, "
+                run.readable_coef, names if len(run.readable_coef) == len(names) else [names[1]],
+                title=f"Coefficients at C = {READABLE_C:g}: templates of the digits (this model, C = {run.C:g}, "
                       "looks noisier)"), staging / "coefficients_readable.png")
-        if path is not None:
-            coefs = path.pop("coefs")
-            metrics["path"] = path
+        if run.path is not None:
+            coefs = run.path.pop("coefs")
+            metrics["path"] = run.path
             if opts.figures:
-                plots.save_figure(plots.regularisation_path(path["rows"], coefs, _class_names(task, model.classes_),
-                                                            chosen_C=C), staging / "regularisation_path.png")
-        save_model(model, staging / "model.npz", task=str(task), extra={"fit": fit})
-        metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history,
-                                 train_set=(X_train, y_train), on_stage=on_stage)
+                plots.save_figure(plots.regularisation_path(run.path["rows"], coefs, names, chosen_C=run.C),
+                                  staging / "regularisation_path.png")
+        save_model(run.model, staging / "model.npz", task=str(task), extra={"fit": fit})
+        metrics = _write_outputs(staging, run.model, task, data, source.X_test, source.y_test, metrics,
+                                 opts.figures, history, train_set=run.train_head, on_stage=hooks.on_stage,
+                                 n_train=run.n_train)
     metrics["out"] = str(out)
     return metrics
-
-
-def _train_on_dask(opts: TrainOptions, data_opts: DataOptions, data: MNIST, task: Task, C: float, out: Path, *,
-                   on_iteration=None, on_stage=None, on_cluster=None, on_fold=None, on_path_step=None) -> dict:
-    """``train`` with the fit on Dask: training digits from ``opts.train_source`` (an augmented
-    store, read lazily) or MNIST's, features made per chunk on the workers, the linear model
-    fitted where the chunks are; evaluation on the in-memory test set as usual.
-
-    Several values of ``C`` are fitted side by side on the cluster, 10% of the digits (with
-    their copies) held out to choose one; cross-validation folds too (``cross_validate_chunked``).
-    """
-    import dask.array as da
-
-    from ._chunks import dask_client, row_groups
-    from .datasets.augment import open_augmented
-    from .features.chunks import fit_on_sample, transform_chunks
-
-    Cs = list(opts.C) if isinstance(opts.C, list | tuple) and len(opts.C) > 1 else None
-    if opts.train_size is not None and opts.train_size < 2:
-        raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
-    store = open_augmented(opts.train_source) if opts.train_source else None  # a bad store fails here
-    with dask_client(opts.workers, opts.scheduler, opts.worker_memory) as client:
-        if on_cluster is not None:
-            on_cluster(client.dashboard_link, len(client.scheduler_info()["workers"]))
-        if store is not None:
-            X, y = store.images, store.labels
-            # row i is a copy of training digit i % n_source: its group, so copies share a fold
-            groups = row_groups(X.chunks[0], int(store.attrs.get("n_source", X.shape[0])))
-        else:
-            X_np, y_np = shuffle(data.X_train, data.y_train, opts.seed)
-            X = da.from_array(X_np, chunks=(10_000, X_np.shape[1]))
-            y = da.from_array(y_np, chunks=10_000)
-            groups = row_groups(X.chunks[0])
-        if task.kind == "pair":  # the rows of the two digits, chunk by chunk where they are
-            keep = da.isin(y, list(task.digits))
-            X, y, groups = X[keep], y[keep], groups[keep]
-            for a in (X, y, groups):
-                a.compute_chunk_sizes()
-        if task.kind == "digit":
-            y = y.map_blocks(lambda b: task.apply(b[:, None], b)[1], dtype=np.int64)
-        if opts.train_size is not None:  # the first digits (a store begins with the 60,000 originals)
-            X, y, groups = X[: opts.train_size], y[: opts.train_size], groups[: opts.train_size]
-        feature_map = make_feature_map(opts.features, random_state=opts.seed)
-        linear = make_model(opts.model, C, X.shape[0], opts.seed, opts.max_iter, opts.tol,
-                            scaling=linear_scaling(opts.features), penalty=opts.penalty)
-        t0 = time.perf_counter()
-        features_s = 0.0
-        F = X
-        if feature_map is not None:
-            fit_on_sample(feature_map, X, y)
-            features_s = time.perf_counter() - t0
-            F = transform_chunks(feature_map, X)
-        X_test, y_test = task.apply(data.X_test, data.y_test)
-        path = None
-        if Cs:
-            if on_stage is not None:
-                on_stage(f"fitting {len(Cs)} values of C side by side on the cluster")
-            F_test = X_test if feature_map is None else feature_map.transform(X_test)
-            rows, coefs = sweep_C_chunked(linear, F, y, Cs, groups=groups, eval_sets={"test": (F_test, y_test)},
-                                          on_step=on_path_step)
-            n_val = int((groups % 10 == 0).sum().compute())  # the rows the path held out
-            best = max(range(len(rows)), key=lambda i: (rows[i]["validation_accuracy"], -i))
-            C = rows[best]["C"]
-            path = {"rows": rows, "coefs": coefs, "chosen_C": C,
-                    "selected_by": "accuracy on 10% of the training digits held out (each with its copies)",
-                    "n_fit": None, "n_validation": None}
-            linear.set_params(C=C)
-        if on_iteration is not None:
-            linear.set_params(callback=on_iteration)
-        linear.fit(F, y)
-        model = linear if feature_map is None else Pipeline([*feature_map.steps, ("logreg", linear)])
-        wall = time.perf_counter() - t0
-        linear.set_params(callback=None)
-        cv = None
-        if opts.cv:
-            if on_stage is not None:
-                on_stage(f"cross-validating: {opts.cv} folds side by side on the cluster")
-            cv = cross_validate_chunked(linear, F, y, opts.cv, groups=groups, on_fold=on_fold)
-        scored = min(_TRAIN_SCORED, X.shape[0])
-        X_head, y_head = (np.asarray(a) for a in da.compute(X[:scored], y[:scored]))
-        n_workers = len(client.scheduler_info()["workers"])
-    fit = {
-        "fit_time_s": wall,
-        "features": feature_spec(model) or "pixels",
-        "features_time_s": features_s,
-        "n_features": int(linear.n_features_in_),
-        "model": opts.model,
-        "C": C,
-        "penalty": opts.penalty,
-        "n_iter": int(np.max(linear.n_iter_)),
-        "converged": bool(linear.converged_) if hasattr(linear, "converged_") else None,
-        "objective": getattr(linear, "objective_", None),
-        "n_train": int(X.shape[0]),
-        "dask": {"workers": n_workers, "chunks": len(X.chunks[0]),
-                 "train_source": str(opts.train_source) if opts.train_source else "MNIST training digits"},
-    }
-    metrics = {
-        "options": {**asdict(opts), **{f"data_{k}": v for k, v in asdict(data_opts).items()}},
-        "fit": fit,
-        "data": {"source": data.source, "checksums": data.checksums, "n_train": int(X.shape[0]),
-                 "n_test": len(y_test), **({"augmented": store.attrs} if store is not None else {})},
-        "versions": _versions(),
-    }
-    if store is not None:  # the per-chunk checksums are in the store; the report needs only its identity
-        metrics["data"]["augmented"] = {k: v for k, v in store.attrs.items() if k != "sha256"}
-    if cv is not None:
-        metrics["cross_validation"] = cv
-    history = getattr(linear, "history_", None)  # SGD has none
-    if history and isinstance(history[0], list):
-        history = history[0]
-    with atomic_folder(out) as staging:
-        if path is not None:
-            coefs = path.pop("coefs")
-            path["n_validation"], path["n_fit"] = n_val, int(X.shape[0]) - n_val
-            metrics["path"] = path
-            if opts.figures:
-                plots.save_figure(plots.regularisation_path(path["rows"], coefs, _class_names(task, model.classes_),
-                                                            chosen_C=C), staging / "regularisation_path.png")
-        save_model(model, staging / "model.npz", task=str(task), extra={"fit": fit})
-        metrics = _write_outputs(staging, model, task, data, X_test, y_test, metrics, opts.figures, history,
-                                 train_set=(X_head, y_head), on_stage=on_stage)
-    metrics["out"] = str(out)
-    return metrics
-
-
-def _path_on_validation(opts: TrainOptions, Cs: list[float], X_train, y_train, X_test, y_test,
-                        on_step=None) -> dict:
-    """Fit the path over ``Cs`` on 90% of the training digits; choose C by accuracy on the rest."""
-    from sklearn.model_selection import train_test_split
-
-    X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.1, stratify=y_train,
-                                                  random_state=opts.seed)
-    feature_map = make_feature_map(opts.features, random_state=opts.seed)
-    if feature_map is not None:
-        X_fit = feature_map.fit_transform(X_fit, y_fit)
-        X_val, X_test = feature_map.transform(X_val), feature_map.transform(X_test)
-    linear = make_model(opts.model, Cs[0], len(y_fit), opts.seed, opts.max_iter, opts.tol,
-                        scaling=linear_scaling(opts.features), penalty=opts.penalty)
-    rows, coefs = regularisation_path(linear, X_fit, y_fit, Cs,
-                                      {"validation": (X_val, y_val), "test": (X_test, y_test)}, on_step=on_step)
-    best = max(range(len(rows)), key=lambda i: (rows[i]["validation_accuracy"], -i))
-    return {"rows": rows, "coefs": coefs, "chosen_C": rows[best]["C"],
-            "selected_by": "accuracy on 10% of the training digits held out (stratified)",
-            "n_fit": len(y_fit), "n_validation": len(y_val)}
 
 
 DEFAULT_MODEL_FEATURES = "accurate"
