@@ -19,18 +19,30 @@ maps share) hold every Dask-specific line of the package.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
 
-from .._chunks import _dask
+from .._chunks import (
+    _dask,
+    compute_all,
+    distinct_values,
+    row_aligned,
+    rows_chunked,
+    weights_per_class,
+)
+from ._backend import FitProblem, NumpyBackend
 from ._data import DenseMatrix, preprocessed_array, preprocessed_matrix
+from ._inputs import ACCEPTED_DTYPES, class_weights_from_counts, fit_scaling
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import Penalty, make_penalty
 from ._solvers import epoch_seed, sgd, visiting_order
 
-__all__ = ["ChunkedLoss", "SGDSettings", "chunked_losses", "sgd_epochs"]
+__all__ = ["ChunkedLoss", "DaskBackend", "SGDSettings", "chunked_losses", "sgd_epochs"]
 
 # chunks added together per reduction task (a tree of this fan-in)
 _FAN_IN = 8
@@ -300,3 +312,92 @@ def sgd_epochs(X, codes, weights, theta: np.ndarray, t: int, rng: np.random.Gene
         if callback is not None:
             callback({"epoch": epoch + 1, "epochs": epochs})
     return avg, theta, t
+
+
+class DaskBackend(NumpyBackend):
+    """Dask arrays, fitted where their chunks are (chosen by ``_backend.select_backend``).
+
+    The solver runs in this process on numpy arrays the size of the coefficients; the losses
+    are :class:`ChunkedLoss` over the chunks. ``fit_problem`` and ``fit_sgd`` do the Dask side of
+    the estimators' fits: the checks, classes, scaling and weights computed where the chunks are.
+    """
+
+    name = "dask"
+    chunked = True
+    accepts_sparse = False
+
+    def fit_problem(self, est: Any, X: Any, y: Any, sample_weight: Any, penalty: Penalty) -> FitProblem:
+        """The losses of ``LogisticRegression.fit`` on Dask arrays (their chunks persisted on
+        the workers); sets ``est``'s ``n_features_in_``, ``classes_``, ``offset_`` and ``scale_``."""
+        X, y, weights = self._aligned(X, y, sample_weight)
+        est.__dict__.pop("feature_names_in_", None)
+        est.n_features_in_ = X.shape[1]
+        est._set_classes(distinct_values(y))  # checks there are 2 or more
+        n_classes = len(est.classes_)
+        codes = y.map_blocks(partial(np.searchsorted, est.classes_), dtype=np.intp)
+        offset, scale = fit_scaling(X, est.scaling)
+        active, offset, scale, counts, bad_weight = compute_all(
+            (X != offset).any(axis=0), offset, scale, weights_per_class(codes, weights, n_classes),
+            ((weights < 0) | ~np.isfinite(weights)).any())
+        if bad_weight:
+            raise ValueError("sample_weight must be finite and non-negative")
+        if not counts.sum() > 0:
+            raise ValueError("sample_weight: every weight is zero; at least one must be positive")
+        est.offset_, est.scale_ = np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        if est.class_weight is not None:
+            per_class = class_weights_from_counts(est.class_weight, est.classes_, counts)
+            weights = weights * codes.map_blocks(per_class.take, dtype=np.float64)
+        active = np.flatnonzero(active)
+        losses = chunked_losses(
+            X, codes, weights, active=active, offset=est.offset_[active], scale=est.scale_[active],
+            dtype=est.dtype, penalty=penalty, fit_intercept=est.fit_intercept, n_classes=n_classes,
+            one_vs_rest=est.multiclass == "ovr")
+        return FitProblem(active, losses, None, 1.0)
+
+    @staticmethod
+    def _aligned(X: Any, y: Any, sample_weight: Any) -> tuple[Any, Any, Any]:
+        X = rows_chunked(X)
+        if X.dtype not in ACCEPTED_DTYPES:
+            raise ValueError(f"X: expected dtype uint8, float32 or float64, found {X.dtype}")
+        y = row_aligned(y, X.chunks[0], "y")
+        weights = row_aligned(np.ones(X.shape[0]) if sample_weight is None else sample_weight, X.chunks[0],
+                              "sample_weight")
+        return X, y, weights
+
+    def fit_sgd(self, est: Any, X: Any, y: Any, classes: Any, sample_weight: Any, epochs: int,
+                reset: bool) -> Any:
+        """``SGDLogisticRegression``'s epochs over a Dask array's chunks, one after another where
+        each chunk is (:func:`sgd_epochs`); sets ``est``'s fitted attributes."""
+        X, y, weights = self._aligned(X, y, sample_weight)
+        if not reset and X.shape[1] != est.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(est).__name__} is expecting "
+                             f"{est.n_features_in_} features as input")
+        labels, bad_weight, n_positive = compute_all(
+            distinct_values(y, lazy=True), ((weights < 0) | ~np.isfinite(weights)).any(), (weights > 0).sum())
+        if bad_weight:
+            raise ValueError("sample_weight must be finite and non-negative")
+        if not n_positive:
+            raise ValueError("sample_weight: every weight is zero; at least one must be positive")
+        if reset:
+            est.__dict__.pop("feature_names_in_", None)
+            est.n_features_in_ = X.shape[1]
+        est._start(X, labels, classes, reset)
+        if reset:
+            offset, scale = compute_all(est.offset_, est.scale_)  # lazy for scaling="standard"
+            est.offset_, est.scale_ = np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64)
+        est._check_labels(labels)
+        batch_size = est._batch_size(int(n_positive))
+        K = len(est.classes_)
+        codes = y.map_blocks(partial(np.searchsorted, est.classes_), dtype=np.intp)
+        settings = SGDSettings(
+            n_classes=K, fit_intercept=est.fit_intercept, dtype=est.dtype, alpha=float(est.alpha),
+            batch_size=batch_size, eta0=float(est.eta0), power_t=float(est.power_t),
+            steps_per_epoch=max(1, math.ceil(int(n_positive) / batch_size)), offset=est.offset_, scale=est.scale_)
+        p = X.shape[1] + int(est.fit_intercept)
+        theta = np.zeros((p, 1 if K == 2 else K), dtype=est.dtype) if reset else est.theta_.astype(est.dtype)
+        t0 = time.perf_counter()
+        avg, last, est.t_ = sgd_epochs(X, codes, weights, theta, est.t_, est._rng, epochs, settings,
+                                       callback=est.callback)
+        est.fit_time_ = time.perf_counter() - t0
+        est._set_fitted(avg, last, X.shape[1], epochs, reset)
+        return est

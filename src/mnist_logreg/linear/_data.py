@@ -14,7 +14,8 @@ The losses and solvers never touch ``X`` directly; they ask a :class:`DesignMatr
 So numpy arrays, torch tensors (through the array API), scipy sparse matrices and small-integer
 pixels with a per-column scale (:class:`ScaledIntegerMatrix`, MNIST's uint8 kept as 1 byte a
 pixel) are each one implementation of this small interface, and one solver drives them all. Backend-specific code
-lives here and in ``_backend.py`` only.
+lives here, in ``_backend.py`` (the backends, chosen in ``select_backend``) and in ``_dask.py`` only
+(``tests/test_architecture.py`` checks that the estimators and solvers name none).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ import math
 import time
 import warnings
 from collections.abc import Callable
-from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -29,26 +28,9 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .._chunks import (
-    compute_all,
-    distinct_values,
-    is_dask_collection,
-    map_rows,
-    row_aligned,
-    rows_chunked,
-    weighted_accuracy,
-    weights_per_class,
-)
-from ._backend import get_backend
-from ._dask import SGDSettings, chunked_losses, sgd_epochs
-from ._data import (
-    CentredMatrix,
-    DenseMatrix,
-    ScaledIntegerMatrix,
-    SparseMatrix,
-    preprocessed_array,
-    preprocessed_matrix,
-)
+from ._backend import BACKENDS, DTYPES, Backend, FitProblem, by_chunks, chunked_accuracy, select_backend
+from ._data import CentredMatrix, preprocessed_array
+from ._inputs import ACCEPTED_DTYPES, SCALINGS, SPARSE_FORMATS, fit_scaling
 from ._loss import BinaryLogLoss, SoftmaxLogLoss
 from ._penalties import make_penalty
 from ._solvers import ROUNDING, Preconditioner, lbfgs, newton_cg, owlqn, sgd
@@ -56,32 +38,9 @@ from ._solvers import ROUNDING, Preconditioner, lbfgs, newton_cg, owlqn, sgd
 __all__ = ["LogisticRegression", "SGDLogisticRegression"]
 
 SOLVERS = {"lbfgs": lbfgs, "newton-cg": newton_cg}
-SCALINGS = ("auto", "pixels", "standard", None)
-_ACCEPTED_DTYPES = [np.float64, np.float32, np.uint8]
-_SPARSE_FORMATS = ["csr", "csc"]
-
-
-def _fit_scaling(X, scaling: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """Offset and scale per feature so that the model sees ``(X - offset) * scale``."""
-    d = X.shape[1]
-    if scaling == "auto":
-        scaling = "pixels" if X.dtype == np.uint8 else None
-    if scaling is None:
-        return np.zeros(d), np.ones(d)
-    if scaling == "pixels":
-        return np.zeros(d), np.full(d, 1.0 / 255.0)
-    if scaling == "standard":
-        if sp.issparse(X):
-            raise ValueError("scaling='standard' would densify sparse X (it centres the columns); "
-                             "use scaling=None or 'pixels' for sparse input")
-        mean = X.mean(axis=0, dtype=np.float64)
-        var = X.var(axis=0, dtype=np.float64)
-        # scikit-learn's test for a feature constant up to rounding (StandardScaler)
-        eps = np.finfo(np.float64).eps
-        n = X.shape[0]
-        constant = var <= n * eps * var + (n * mean * eps) ** 2
-        return mean, 1.0 / np.where(constant, 1.0, np.sqrt(var))
-    raise ValueError(f"scaling must be 'auto', 'pixels', 'standard' or None, got {scaling!r}")
+_ACCEPTED_DTYPES = ACCEPTED_DTYPES
+_SPARSE_FORMATS = SPARSE_FORMATS
+_fit_scaling = fit_scaling  # the name cv.py imports
 
 
 class _LinearClassifierMixin(ClassifierMixin):
@@ -103,10 +62,11 @@ class _LinearClassifierMixin(ClassifierMixin):
 
         A Dask array gives a Dask array, computed chunk by chunk where the chunks are.
         """
-        if is_dask_collection(X):
-            check_is_fitted(self)
-            K = self.coef_.shape[0]
-            return map_rows(X, self.decision_function, None if K == 1 else K, self.coef_.dtype)
+        check_is_fitted(self)
+        K = self.coef_.shape[0]
+        lazy = by_chunks(X, self.decision_function, None if K == 1 else K, self.coef_.dtype)
+        if lazy is not None:
+            return lazy
         scores = np.asarray(self.preprocess(X) @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
@@ -115,9 +75,10 @@ class _LinearClassifierMixin(ClassifierMixin):
 
         A Dask array gives a Dask array, computed chunk by chunk where the chunks are.
         """
-        if is_dask_collection(X):
-            check_is_fitted(self)
-            return map_rows(X, self.predict_proba, len(self.classes_), self.coef_.dtype)
+        check_is_fitted(self)
+        lazy = by_chunks(X, self.predict_proba, len(self.classes_), self.coef_.dtype)
+        if lazy is not None:
+            return lazy
         scores = self.decision_function(X)
         if scores.ndim == 1:
             p = expit(scores)
@@ -134,9 +95,10 @@ class _LinearClassifierMixin(ClassifierMixin):
 
     def predict(self, X) -> np.ndarray:
         """The most probable class for each row of ``X`` (a Dask array for a Dask array)."""
-        if is_dask_collection(X):
-            check_is_fitted(self)
-            return map_rows(X, self.predict, None, self.classes_.dtype)
+        check_is_fitted(self)
+        lazy = by_chunks(X, self.predict, None, self.classes_.dtype)
+        if lazy is not None:
+            return lazy
         scores = self.decision_function(X)
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
@@ -144,9 +106,8 @@ class _LinearClassifierMixin(ClassifierMixin):
     def score(self, X, y, sample_weight=None) -> float:
         """Mean accuracy on ``X, y`` (weighted by ``sample_weight``); Dask arrays are reduced where
         they are, only the total comes back."""
-        if not (is_dask_collection(X) or is_dask_collection(y)):
-            return super().score(X, y, sample_weight)
-        return weighted_accuracy(self.predict(X), y, sample_weight)
+        accuracy = chunked_accuracy(self.predict, X, y, sample_weight)
+        return super().score(X, y, sample_weight) if accuracy is None else accuracy
 
     # -- helpers for fit
 
@@ -358,10 +319,10 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         "solver": [StrOptions(set(SOLVERS))],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "dtype": [StrOptions({"float32", "float64"})],
+        "dtype": [StrOptions(set(DTYPES))],
         "device": [str],
-        "backend": [StrOptions({"auto", "numpy", "torch"})],
-        "scaling": [StrOptions({"auto", "pixels", "standard"}), None],
+        "backend": [StrOptions(set(BACKENDS))],
+        "scaling": [StrOptions({s for s in SCALINGS if s is not None}), None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
@@ -403,12 +364,11 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         previous = self._previous_fit() if self.warm_start else None
         no_penalty = self.penalty is None or math.isinf(float(self.C))
         penalty = self._penalty()
-        centre = None  # the columns' weighted means, when the solver sees centred columns
-        unit = 1.0  # the weights' unit: the solver sees sample_weight / unit and C * unit
-        if is_dask_collection(X) or is_dask_collection(y):
-            be, active, losses = self._dask_losses(X, y, sample_weight, penalty)
-        else:
-            be, active, losses, centre, unit = self._memory_losses(X, y, sample_weight)
+        be = select_backend(X, y, self.backend, self.device, self.dtype)
+        # a chunked backend builds the losses where the chunks are; in memory the estimator does
+        problem = be.fit_problem(self, X, y, sample_weight, penalty) if be.chunked \
+            else self._memory_problem(be, X, y, sample_weight)
+        active, losses, centre, unit = problem
         n_features = self.n_features_in_
         solve = SOLVERS[self.solver] if penalty.smooth else owlqn
         n_classes = len(self.classes_)
@@ -476,13 +436,13 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         return self
 
     def _penalty(self, unit: float = 1.0):
-        """The penalty object for ``C * unit`` (see :meth:`_memory_losses`)."""
+        """The penalty object for ``C * unit`` (see :meth:`_memory_problem`)."""
         # a penalty below 1e-30 of the (unit-scaled) data term is below any dtype's rounding: none
         no_penalty = self.penalty is None or not float(self.C) * unit < 1e30
         return make_penalty(float(self.C) * unit, None if no_penalty else self.penalty, self.l1_ratio)
 
-    def _memory_losses(self, X, y, sample_weight):
-        """(backend, active columns, losses, centre, unit) for in-memory ``X`` (numpy, scipy sparse).
+    def _memory_problem(self, be: Backend, X, y, sample_weight) -> FitProblem:
+        """The losses for in-memory ``X`` (numpy, scipy sparse) on backend ``be``.
 
         ``centre`` is None, or the active columns' means that the losses' data has taken away;
         ``unit`` is the power of 2 nearest the largest sample weight (class weights included): the
@@ -506,33 +466,19 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
                              f"over smallest positive), more than {self.dtype} represents; use dtype='float64' or "
                              "bring the weights closer")
         penalty = self._penalty(unit)
-        be = get_backend(self.backend, self.device, self.dtype)
-        self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
+        self.offset_, self.scale_ = fit_scaling(X, self.scaling)
         # features that preprocess to 0 in every training row (MNIST's corner pixels) get
         # coefficient 0 at the optimum: leave them out of the solve, which makes every pass over
         # X cheaper
         if sp.issparse(X):
-            if be.name != "numpy":
-                raise ValueError("sparse X is fitted on the CPU with the numpy backend; densify it for "
-                                 f"device={self.device!r} / backend={self.backend!r}")
             active = np.flatnonzero(np.diff(sp.csc_array(X).indptr) > 0)
-            data = SparseMatrix(self._preprocess(X, be.dtype_name, active), dtype=be.dtype)
+            data = be.sparse_matrix(self._preprocess(X, be.dtype_name, active))  # refused where not accepts_sparse
         else:
             varies = np.any(X != self.offset_, axis=0) if np.any(self.offset_) else X.any(axis=0)
             active = np.flatnonzero(varies)
-            if be.name == "numpy" and X.dtype.kind in "iu" and not np.any(self.offset_):
-                # uint8 pixels stay 1 byte each; products convert cache-sized blocks (4x less memory
-                # traffic). The rows go in class order: a block of one class leaves out the pixels
-                # none of its digits touches (ScaledIntegerMatrix), and the loss is a sum over rows
-                order = np.argsort(codes, kind="stable")
-                data = ScaledIntegerMatrix(X, self.scale_[active], be.dtype, rows=order, columns=active)
+            data, order = be.dense_matrix(X, self.offset_, self.scale_, active, codes, self._preprocess)
+            if order is not None:  # the backend put the rows in another order: the labels follow
                 codes, sample_weight = codes[order], sample_weight[order]
-            elif be.name == "numpy":
-                # np.take copies the columns twice as fast as X[:, active]
-                data = preprocessed_matrix(np.take(X, active, axis=1), self.offset_[active],
-                                           self.scale_[active], be.dtype)
-            else:
-                data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name, active)))
         sw = be.asarray(sample_weight[:, None])
         centre = None
         if not penalty.smooth and self.fit_intercept:
@@ -546,59 +492,8 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
             losses = [BinaryLogLoss(data, be.asarray(t.astype(np.float64)), sw, penalty, self.fit_intercept)
                       for t in targets]
         else:
-            yk = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
-            losses = [SoftmaxLogLoss(data, yk, sw, penalty, self.fit_intercept, n_classes)]
-        return be, active, losses, centre, unit
-
-    def _dask_losses(self, X, y, sample_weight, penalty):
-        """(backend, active columns, losses) for Dask arrays: chunks persisted on the workers."""
-        if self.device != "cpu" or self.backend == "torch":
-            raise ValueError("Dask arrays are fitted by the numpy backend on the workers' CPUs; "
-                             f"got device={self.device!r}, backend={self.backend!r}")
-        be = get_backend("numpy", "cpu", self.dtype)
-        X = rows_chunked(X)
-        if X.dtype not in _ACCEPTED_DTYPES:
-            raise ValueError(f"X: expected dtype uint8, float32 or float64, found {X.dtype}")
-        y = row_aligned(y, X.chunks[0], "y")
-        weights = row_aligned(np.ones(X.shape[0]) if sample_weight is None else sample_weight, X.chunks[0],
-                              "sample_weight")
-        self.__dict__.pop("feature_names_in_", None)
-        self.n_features_in_ = X.shape[1]
-        self._set_classes(distinct_values(y))  # checks there are 2 or more
-        n_classes = len(self.classes_)
-        codes = y.map_blocks(partial(np.searchsorted, self.classes_), dtype=np.intp)
-        offset, scale = _fit_scaling(X, self.scaling)
-        active, offset, scale, counts, bad_weight = compute_all(
-            (X != offset).any(axis=0), offset, scale, weights_per_class(codes, weights, n_classes),
-            ((weights < 0) | ~np.isfinite(weights)).any())
-        if bad_weight:
-            raise ValueError("sample_weight must be finite and non-negative")
-        if not counts.sum() > 0:
-            raise ValueError("sample_weight: every weight is zero; at least one must be positive")
-        self.offset_, self.scale_ = np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64)
-        if self.class_weight is not None:
-            per_class = _class_weights(self.class_weight, self.classes_, counts)
-            weights = weights * codes.map_blocks(per_class.take, dtype=np.float64)
-        active = np.flatnonzero(active)
-        losses = chunked_losses(
-            X, codes, weights, active=active, offset=self.offset_[active], scale=self.scale_[active],
-            dtype=self.dtype, penalty=penalty, fit_intercept=self.fit_intercept, n_classes=n_classes,
-            one_vs_rest=self.multiclass == "ovr")
-        return be, active, losses
-
-
-def _class_weights(class_weight, classes: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per-class weights from the weighted count of each class (scikit-learn's rules)."""
-    if class_weight == "balanced":
-        with np.errstate(divide="ignore"):
-            return counts.sum() / (len(classes) * counts)
-    out = np.ones(len(classes))
-    for label, weight in class_weight.items():
-        where = np.flatnonzero(classes == label)
-        if where.size == 0:
-            raise ValueError(f"class_weight: label {label!r} is not among the classes {classes.tolist()}")
-        out[where[0]] = weight
-    return out
+            losses = [SoftmaxLogLoss(data, be.class_codes(codes), sw, penalty, self.fit_intercept, n_classes)]
+        return FitProblem(active, losses, centre, unit)
 
 
 def _tag_callback(cb, k):
@@ -667,10 +562,10 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "eta0": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
-        "scaling": [StrOptions({"auto", "pixels", "standard"}), None],
-        "dtype": [StrOptions({"float32", "float64"})],
+        "scaling": [StrOptions({s for s in SCALINGS if s is not None}), None],
+        "dtype": [StrOptions(set(DTYPES))],
         "device": [str],
-        "backend": [StrOptions({"auto", "numpy", "torch"})],
+        "backend": [StrOptions(set(BACKENDS))],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "callback": [callable, None],
@@ -707,7 +602,7 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
                 raise ValueError("classes: needs at least 2 classes")
         else:
             self._set_classes(y)
-        self.offset_, self.scale_ = _fit_scaling(X, self.scaling)
+        self.offset_, self.scale_ = fit_scaling(X, self.scaling)
         self.t_ = 0
         self._rng = np.random.default_rng(self.random_state)
 
@@ -727,26 +622,21 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self._validate_params()
         if epochs < 1:
             raise ValueError(f"max_iter must be >= 1, got {epochs}")
-        if is_dask_collection(X) or is_dask_collection(y):
-            return self._fit_dask(X, y, classes, sample_weight, epochs, reset)
+        be = select_backend(X, y, self.backend, self.device, self.dtype)
+        if be.chunked:  # the epochs run where the chunks are
+            return be.fit_sgd(self, X, y, classes, sample_weight, epochs, reset)
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=reset)
         batch_size = self._batch_size(X.shape[0])
-        be = get_backend(self.backend, self.device, self.dtype)
         self._start(X, y, classes, reset)
         self._check_labels(np.unique(y))
         codes = np.searchsorted(self.classes_, y)
         K = len(self.classes_)
         if sp.issparse(X):
-            if be.name != "numpy":
-                raise ValueError("sparse X is fitted on the CPU with the numpy backend")
-            data = SparseMatrix(self._preprocess(X, be.dtype_name), dtype=be.dtype)
+            data = be.sparse_matrix(self._preprocess(X, be.dtype_name))  # refused where not accepts_sparse
         else:
-            data = DenseMatrix(be.xp, be.asarray(self._preprocess(X, be.dtype_name)))
+            data = be.dense_rows(self._preprocess(X, be.dtype_name))
         sw = be.asarray(sample_weight[:, None])
-        if K == 2:
-            yb = be.asarray(codes.astype(np.float64))
-        else:
-            yb = be.asarray(codes, dtype=None if be.name == "numpy" else be.torch.int64)
+        yb = be.asarray(codes.astype(np.float64)) if K == 2 else be.class_codes(codes)
         no_penalty = make_penalty(math.inf)
 
         def make_loss(rows, yb_, sb):
@@ -765,48 +655,4 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
             )
         self.fit_time_ = time.perf_counter() - t0
         self._set_fitted(be.to_numpy(avg), be.to_numpy(last), X.shape[1], epochs, reset)
-        return self
-
-    def _fit_dask(self, X, y, classes, sample_weight, epochs, reset):
-        """SGD over a Dask array's chunks, one after another where each chunk is (``_dask.sgd_epochs``)."""
-        if self.device != "cpu" or self.backend == "torch":
-            raise ValueError("Dask arrays are fitted by the numpy backend on the workers' CPUs; "
-                             f"got device={self.device!r}, backend={self.backend!r}")
-        X = rows_chunked(X)
-        if X.dtype not in _ACCEPTED_DTYPES:
-            raise ValueError(f"X: expected dtype uint8, float32 or float64, found {X.dtype}")
-        if not reset and X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
-        y = row_aligned(y, X.chunks[0], "y")
-        weights = row_aligned(np.ones(X.shape[0]) if sample_weight is None else sample_weight, X.chunks[0],
-                              "sample_weight")
-        labels, bad_weight, n_positive = compute_all(
-            distinct_values(y, lazy=True), ((weights < 0) | ~np.isfinite(weights)).any(), (weights > 0).sum())
-        if bad_weight:
-            raise ValueError("sample_weight must be finite and non-negative")
-        if not n_positive:
-            raise ValueError("sample_weight: every weight is zero; at least one must be positive")
-        if reset:
-            self.__dict__.pop("feature_names_in_", None)
-            self.n_features_in_ = X.shape[1]
-        self._start(X, labels, classes, reset)
-        if reset:
-            offset, scale = compute_all(self.offset_, self.scale_)  # lazy for scaling="standard"
-            self.offset_, self.scale_ = np.asarray(offset, dtype=np.float64), np.asarray(scale, dtype=np.float64)
-        self._check_labels(labels)
-        batch_size = self._batch_size(int(n_positive))
-        K = len(self.classes_)
-        codes = y.map_blocks(partial(np.searchsorted, self.classes_), dtype=np.intp)
-        settings = SGDSettings(
-            n_classes=K, fit_intercept=self.fit_intercept, dtype=self.dtype, alpha=float(self.alpha),
-            batch_size=batch_size, eta0=float(self.eta0), power_t=float(self.power_t),
-            steps_per_epoch=max(1, math.ceil(int(n_positive) / batch_size)), offset=self.offset_, scale=self.scale_)
-        p = X.shape[1] + int(self.fit_intercept)
-        theta = np.zeros((p, 1 if K == 2 else K), dtype=self.dtype) if reset else self.theta_.astype(self.dtype)
-        t0 = time.perf_counter()
-        avg, last, self.t_ = sgd_epochs(X, codes, weights, theta, self.t_, self._rng, epochs, settings,
-                                        callback=self.callback)
-        self.fit_time_ = time.perf_counter() - t0
-        self._set_fitted(avg, last, X.shape[1], epochs, reset)
         return self
