@@ -24,6 +24,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 from .._npz import read_npz
+from ..errors import DataError
 from .idx import IDXFormatError, _decompress, idx_md5, parse_idx
 
 __all__ = ["IDX_FILES", "IDX_MIRRORS", "MNIST", "CacheWarning", "DataSourceError", "default_cache_dir", "load_mnist"]
@@ -68,7 +69,7 @@ class CacheWarning(UserWarning):
     """A cached file was corrupt or not what it claims, so it is discarded and fetched again."""
 
 
-class DataSourceError(RuntimeError):
+class DataSourceError(DataError, RuntimeError):
     """A data source could not deliver valid data (network, checksum, or content problem)."""
 
 
