@@ -49,6 +49,17 @@ def test_arrays_hash_to_published_checksums(mnist):
 def test_split_name_checked(mnist):
     with pytest.raises(ValueError, match="split must be 'train' or 'test'"):
         mnist.images("validation")
+    with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'validation'"):
+        mnist.split("validation")
+
+
+def test_split_gives_the_split_s_arrays(mnist):
+    """The public ``MNIST.split`` (which the command uses) gives the arrays themselves."""
+    X, y = mnist.split("train")
+    assert X is mnist.X_train and y is mnist.y_train and X.shape == (60000, 784) and y.shape == (60000,)
+    X, y = mnist.split("test")
+    assert X is mnist.X_test and y is mnist.y_test
+    assert np.shares_memory(mnist.images("test"), mnist.X_test) and mnist.images("test").shape == (10000, 28, 28)
 
 
 @pytest.mark.parametrize(

@@ -296,3 +296,23 @@ def test_page_keyboard_live_answer_and_errors(server):
         sync_api.expect(page.locator("#error")).to_contain_text("uploaded image: blank image", timeout=10000)
         sync_api.expect(answer).to_have_text("")
         browser.close()
+
+
+def test_statuses_follow_the_error_s_type(model_10k, monkeypatch):
+    """The answer's status comes from the error's class (errors.py), never from its message."""
+    from mnist_logreg import predict
+    from mnist_logreg._resources import ResourceError
+    from mnist_logreg.images import BlankImageError, ImageError
+    from mnist_logreg.web.app import http_status
+
+    assert http_status(BlankImageError("x")) == 422 and http_status(ImageError("x")) == 400
+    assert http_status(ResourceError("x")) == 503 and http_status(OSError("x")) == 400
+    client = TestClient(create_app(model_10k[1]), base_url="http://localhost")
+    for error, status in [(BlankImageError("nothing to read here"), 422), (ImageError("blank image"), 400),
+                          (ResourceError("decoding it needs 9 GiB of memory"), 503)]:
+        def fail(*args, error=error, **kwargs):
+            raise error
+
+        monkeypatch.setattr(predict, "read_image", fail)
+        r = client.post("/api/predict", content=b"\x89PNG", headers={"Content-Type": "image/png"})
+        assert (r.status_code, r.json()["detail"]) == (status, str(error))

@@ -20,6 +20,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from .errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
@@ -46,7 +48,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
         raise
 
 
-class OutputPathError(ValueError):
+class OutputPathError(InputError, ValueError):
     """An output path where the project refuses to write: it would replace something of the user's."""
 
 
@@ -277,7 +279,7 @@ def _free_sibling(path: Path) -> Path:
     raise AssertionError("unreachable")
 
 
-class FolderBusyError(OSError):
+class FolderBusyError(InputError, OSError):
     """Another process is building the same folder."""
 
 

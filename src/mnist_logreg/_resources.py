@@ -10,10 +10,12 @@ import os
 import shutil
 from pathlib import Path
 
+from .errors import ResourceLimitError
+
 __all__ = ["ResourceError", "available_memory", "check_disk", "check_memory", "format_bytes"]
 
 
-class ResourceError(ValueError):
+class ResourceError(ResourceLimitError, ValueError):
     """The work asked for needs more memory or disk than there is (the message says how much)."""
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .errors import InputError
+
 __all__ = ["AUGMENTED_ATTRS_SCHEMA", "FIT_SCHEMA", "METRICS_SCHEMA", "MODEL_EXTRA_SCHEMA", "SchemaError", "validate"]
 
 
-class SchemaError(ValueError):
+class SchemaError(InputError, ValueError):
     """A document does not match its schema; the message names the file and the field."""
 
 

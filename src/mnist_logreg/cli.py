@@ -1,7 +1,8 @@
 """The ``mnist-logreg`` command: a thin layer over the library.
 
 User mistakes (bad options, missing or corrupt files, unreachable sources) print one line
-``mnist-logreg: error: ...`` and exit with status 2; nothing prints a traceback for them.
+``mnist-logreg: error: ...`` and exit with the status their class gives (2; see
+:mod:`mnist_logreg.errors`); nothing prints a traceback for them.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from .errors import InputError, MnistLogregError, OptionError
+
 __all__ = ["build_parser", "main"]
 
 
-class UserError(Exception):
+class UserError(InputError):
     """An error the user can fix; printed as one line."""
 
 
@@ -55,7 +58,7 @@ def cmd_data_info(args) -> int:
     data = _load(args)
     info = {"source": data.source}
     for split in ("train", "test"):
-        _X, y = data._split(split)
+        _X, y = data.split(split)
         classes, counts = np.unique(y, return_counts=True)
         info[split] = {"images": list(data.images(split).shape), "labels": list(y.shape),
                        "class_counts": {int(c): int(n) for c, n in zip(classes, counts, strict=True)}}
@@ -86,7 +89,7 @@ def cmd_data_show(args) -> int:
 
     check_output_file(args.out or ("grid.png" if args.grid else "digit.png"))  # before any work
     data = _load(args)
-    X, y = data._split(args.split)
+    X, y = data.split(args.split)
     if args.grid:
         rows, cols = _parse_grid(args.grid)
         start = args.index or 0
@@ -226,10 +229,10 @@ def _C_values(text: str | None) -> float | list[float] | None:
     try:
         values = [float(part) for part in text.split(",")]
     except ValueError:
-        raise ValueError(f"--C: expected a number or numbers separated by commas, got {text!r}") from None
+        raise OptionError(f"--C: expected a number or numbers separated by commas, got {text!r}") from None
     bad = [v for v in values if not (math.isfinite(v) and v > 0)]
     if bad:
-        raise ValueError(f"--C: every C must be a finite number > 0, got {bad[0]:g}")
+        raise OptionError(f"--C: every C must be a finite number > 0, got {bad[0]:g}")
     return values[0] if len(values) == 1 else sorted(set(values))
 
 
@@ -306,8 +309,8 @@ def cmd_predict(args) -> int:
     import numpy as np
 
     from ._atomic import check_output_file
-    from .images import ImageError, read_image
     from .modelio import load_model
+    from .predict import read_and_predict
     from .tasks import parse_task
 
     if args.show_input:  # refused before any work: never replace a device node, a folder or a link
@@ -315,28 +318,21 @@ def cmd_predict(args) -> int:
     model, task_text, _ = load_model(resolve_model(args.model, args.json))
     task = parse_task(task_text)
     paths = _image_paths(args.images)
-    results, digits = [], []
-    for path in paths:  # a bad file is reported and skipped; the others are still read
-        try:
-            digit, notes = read_image(path, _quoted(str(path)))
-            digits.append(digit)
-            results.append({"file": str(path), "notes": notes})
-        except (ImageError, OSError) as exc:
-            results.append({"file": str(path), "error": str(exc)})
+    # a bad file is reported and skipped; the others are still read
+    answers = read_and_predict(model, task, paths, names=[_quoted(str(path)) for path in paths])
+    results = []
+    for path, a in zip(paths, answers, strict=True):
+        if a.prediction is None:
+            results.append({"file": str(path), "error": str(a.error)})
+        else:  # "label" is what the class means ("2", "not 2"); "digit" the digit it names (None for "not 2")
+            results.append({"file": str(path), "notes": a.notes, "label": a.prediction["label"],
+                            "digit": a.prediction["digit"], "top3": a.prediction["top3"]})
     read = [r for r in results if "error" not in r]
-    if read:
-        proba = model.predict_proba(np.stack(digits).reshape(len(digits), -1))
-        for r, p in zip(read, proba, strict=True):
-            top = np.argsort(-p)[:3]
-            best = model.classes_[top[0]]
-            # "label" is what the class means ("2", "not 2"); "digit" the digit it names (None for "not 2")
-            r.update({"label": task.label_of(best), "digit": task.digit_of(best),
-                      "top3": [[task.label_of(model.classes_[i]), float(p[i])] for i in top]})
     if args.show_input and read:
         from . import plots
 
         shown = read[:_MAX_SHOWN]
-        fig = plots.digit_grid(np.stack(digits[:_MAX_SHOWN]),
+        fig = plots.digit_grid(np.stack([a.input for a in answers if a.ok][:_MAX_SHOWN]),
                                [f"{_quoted(Path(r['file']).name)}\n→ {r['label']}" for r in shown],
                                cols=min(8, len(shown)), title="What the model saw (28x28)")
         plots.save_figure(fig, args.show_input)
@@ -612,10 +608,6 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 
 def _run(args) -> int:
     """``args.func(args)``, with every documented fault turned into one line and an exit status."""
-    from .datasets import DataSourceError, IDXFormatError
-    from .images import ImageError
-    from .modelio import ModelFileError
-
     try:
         return args.func(args)
     except BrokenPipeError:  # e.g. `mnist-logreg predict --json ... | head`: the reader left; end quietly
@@ -626,13 +618,15 @@ def _run(args) -> int:
         except (AttributeError, OSError, ValueError):
             pass
         return 141
-    except (UserError, ValueError, DataSourceError, IDXFormatError, ModelFileError, ImageError,
-            OSError, ImportError) as exc:
+    except (MnistLogregError, OSError, ImportError, ValueError) as exc:
+        # MnistLogregError: the library's typed faults (errors.py), each with its exit status;
         # OSError: a full disk, a read-only folder... one line that names the path;
-        # ImportError: an optional extra (dask, gpu, web) is missing, and the message says which
+        # ImportError: an optional extra (dask, gpu, web) is missing, and the message says which;
+        # ValueError: pipeline.py, _chunks.py and the estimators still check option values with a
+        # plain ValueError (to become errors.OptionError; the rest of the package raises typed errors)
         msg = str(exc) or type(exc).__name__
         print(f"mnist-logreg: error: {msg}", file=sys.stderr)
-        return 2
+        return exc.exit_code if isinstance(exc, MnistLogregError) else 2
     except KeyboardInterrupt:
         print("mnist-logreg: interrupted", file=sys.stderr)
         return 130

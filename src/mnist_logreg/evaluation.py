@@ -13,6 +13,8 @@ from sklearn.base import clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 
+from .errors import OptionError
+
 __all__ = ["confusion_examples", "correctly_classified", "cross_validate", "cross_validate_chunked", "evaluate",
            "learning_curve", "misclassified", "regularisation_path", "sweep_C_chunked", "top_confusions"]
 
@@ -57,7 +59,7 @@ def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, rando
     (fold 2 is reported once folds 1 and 2 have finished).
     """
     if not (isinstance(k, int) and k >= 2):
-        raise ValueError(f"cross-validation needs k >= 2 folds, got {k!r}")
+        raise OptionError(f"cross-validation needs k >= 2 folds, got {k!r}")
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
     from threadpoolctl import threadpool_limits
@@ -137,7 +139,7 @@ def cross_validate_chunked(estimator, X, y, k: int = 5, *, groups=None,
     from ._chunks import held_out, row_aligned, row_groups, rows_chunked
 
     if not (isinstance(k, int) and k >= 2):
-        raise ValueError(f"cross-validation needs k >= 2 folds, got {k!r}")
+        raise OptionError(f"cross-validation needs k >= 2 folds, got {k!r}")
     X = rows_chunked(X)
     groups = (row_groups(X.chunks[0]) if groups is None else row_aligned(groups, X.chunks[0], "groups")).persist()
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import InputError, NoDigitError
+
 __all__ = ["FORMATS", "MAX_PIXELS", "BlankImageError", "CropWarning", "ImageError", "load_image", "preprocess_array",
            "preprocess_image",
            "read_digit", "read_image"]
@@ -40,11 +42,11 @@ MIN_CONTRAST = 40
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "PPM")
 
 
-class ImageError(ValueError):
+class ImageError(InputError, ValueError):
     """An input is not a usable image of a digit."""
 
 
-class BlankImageError(ImageError):
+class BlankImageError(ImageError, NoDigitError):
     """An image was read but holds no ink to read a digit from."""
 
 

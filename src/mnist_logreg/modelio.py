@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 
 from ._atomic import atomic_write
 from ._npz import NpzError, read_npz
+from .errors import InputError
 from .features import FeatureSpecError, parse_features
 from .features.spec import STEPS, make_step
 from .features.state import FeatureStateError, export_state, import_state
@@ -34,7 +35,7 @@ _KINDS = {"LogisticRegression": LogisticRegression, "SGDLogisticRegression": SGD
 _FIELDS = ("format_version", "kind", "coef", "intercept", "classes", "offset", "scale", "task", "params")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(InputError, ValueError):
     """A model file is missing, unreadable, or does not hold a valid model."""
 
 
@@ -143,12 +144,12 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
     try:
         return read_npz(path, MAX_MEMBER_BYTES, max_total_bytes=MAX_MODEL_BYTES, expected=_model_member)
     except NpzError as exc:
-        if "unexpected member" in str(exc) or "in all" in str(exc):
+        if exc.reason in ("unexpected_member", "too_large_in_all"):
             raise ModelFileError(f"{exc} (not a model file written by save_model)") from exc
-        if "not an .npz archive" in str(exc):
+        if exc.reason == "not_npz":
             raise ModelFileError(f"{path}: not a model file (expected an .npz archive written by save_model)") \
                 from exc
-        if "not a readable archive" in str(exc):
+        if exc.reason == "unreadable":
             raise ModelFileError(str(exc).replace("not a readable archive", "not a readable model file")) from exc
         raise ModelFileError(str(exc).replace("allowed", "a model field may hold")) from exc
 

@@ -65,12 +65,12 @@ def _readable(value) -> str:
 
 
 def _read_metrics(path: Path) -> dict:
-    """metrics.json, checked against :data:`~._schema.METRICS_SCHEMA` (a ValueError names the file
-    and the first bad field)."""
+    """metrics.json, checked against :data:`~._schema.METRICS_SCHEMA` (a SchemaError, a ValueError, names
+    the file and the first bad field)."""
     try:
         m = json.loads(path.read_text())
     except (ValueError, RecursionError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        raise SchemaError(f"{path}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]})") from exc
     validate(m, METRICS_SCHEMA, path)
     n = len(m["test"]["per_class"])
     if len(m["test"]["confusion_matrix"]) != n or any(len(row) != n for row in m["test"]["confusion_matrix"]):
@@ -202,8 +202,8 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     ------
     FileNotFoundError
         ``run_dir`` has no ``metrics.json``.
-    ValueError
-        ``metrics.json`` is not valid JSON or lacks a field the report needs.
+    SchemaError
+        A ``ValueError``: ``metrics.json`` is not valid JSON or lacks a field the report needs.
     """
     import jinja2
 

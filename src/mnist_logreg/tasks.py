@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import OptionError
+
 __all__ = [
     "Task",
     "binary_target",
@@ -34,7 +36,7 @@ def random_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle with a seed, then split into ``(X_train, y_train, X_test, y_test)``."""
     if not 0 < test_size < len(y):
-        raise ValueError(f"test_size must be between 1 and {len(y) - 1}, got {test_size}")
+        raise OptionError(f"test_size must be between 1 and {len(y) - 1}, got {test_size}")
     Xs, ys = shuffle(X, y, random_state)
     return Xs[:-test_size], ys[:-test_size], Xs[-test_size:], ys[-test_size:]
 
@@ -50,7 +52,7 @@ def pair_subset(X: np.ndarray, y: np.ndarray, a: int, b: int) -> tuple[np.ndarra
     _check_digit(a)
     _check_digit(b)
     if a == b:
-        raise ValueError(f"a pair needs two different digits, got {a} and {b}")
+        raise OptionError(f"a pair needs two different digits, got {a} and {b}")
     mask = (y == a) | (y == b)
     return X[mask], y[mask]
 
@@ -65,14 +67,14 @@ def stratified_subsample(
 
     n_classes = len(np.unique(y))
     if n < n_classes:
-        raise ValueError(f"a stratified subsample needs at least {n_classes} rows (one per class), got {n}")
+        raise OptionError(f"a stratified subsample needs at least {n_classes} rows (one per class), got {n}")
     Xs, _, ys, _ = train_test_split(X, y, train_size=n, stratify=y, random_state=random_state)
     return Xs, ys
 
 
 def _check_digit(d: int) -> None:
     if not (isinstance(d, int | np.integer) and 0 <= d <= 9):
-        raise ValueError(f"digit must be an integer 0-9, got {d!r}")
+        raise OptionError(f"digit must be an integer 0-9, got {d!r}")
 
 
 @dataclass(frozen=True)
@@ -132,8 +134,8 @@ def parse_task(text: str) -> Task:
 
     Raises
     ------
-    ValueError
-        With the expected forms, when ``text`` is none of them.
+    OptionError
+        With the expected forms, when ``text`` is none of them (a ``ValueError`` too).
     """
     forms = "expected 'multiclass', 'digit:D' or 'pair:A,B' with digits 0-9"
     text = text.strip()
@@ -141,15 +143,15 @@ def parse_task(text: str) -> Task:
         return Task()
     kind, sep, rest = text.partition(":")
     if not sep or kind not in ("digit", "pair"):
-        raise ValueError(f"bad task {text!r}: {forms}")
+        raise OptionError(f"bad task {text!r}: {forms}")
     parts = [p.strip() for p in rest.split(",")]
     if not all(p.isdigit() for p in parts) or not parts:
-        raise ValueError(f"bad task {text!r}: {forms}")
+        raise OptionError(f"bad task {text!r}: {forms}")
     digits = tuple(int(p) for p in parts)
     if any(d > 9 for d in digits):
-        raise ValueError(f"bad task {text!r}: unknown digit {max(digits)}; {forms}")
+        raise OptionError(f"bad task {text!r}: unknown digit {max(digits)}; {forms}")
     if kind == "digit" and len(digits) != 1:
-        raise ValueError(f"bad task {text!r}: 'digit' takes one digit; {forms}")
+        raise OptionError(f"bad task {text!r}: 'digit' takes one digit; {forms}")
     if kind == "pair" and (len(digits) != 2 or digits[0] == digits[1]):
-        raise ValueError(f"bad task {text!r}: 'pair' takes two different digits; {forms}")
+        raise OptionError(f"bad task {text!r}: 'pair' takes two different digits; {forms}")
     return Task(kind, digits)

@@ -32,6 +32,7 @@ import numpy as np
 from .._atomic import resumable_folder
 from .._resources import check_disk, check_memory
 from .._schema import AUGMENTED_ATTRS_SCHEMA, SchemaError, validate
+from ..errors import DataError, OptionError
 
 __all__ = ["FORMAT", "AugmentError", "AugmentedDigits", "augment", "distort", "open_augmented"]
 
@@ -45,7 +46,7 @@ DISTORTION = {"max_shift": 2.0, "max_rotate_degrees": 10.0, "max_scale": 0.1, "e
               "elastic_sigma": 3.0}
 
 
-class AugmentError(ValueError):
+class AugmentError(DataError, ValueError):
     """An augmented store is missing, incomplete, of another format, or fails its checksums."""
 
 
@@ -144,9 +145,9 @@ def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str
         raise ValueError(f"train_images: expected uint8 rows of {SIDE * SIDE} pixels, found {train_images.dtype} "
                          f"{train_images.shape}")
     if not (isinstance(n, int | np.integer) and n >= 1):
-        raise ValueError(f"n: expected a positive number of digits, found {n!r}")
+        raise OptionError(f"n: expected a positive number of digits, found {n!r}")
     if not (isinstance(chunk_rows, int | np.integer) and chunk_rows >= 1):
-        raise ValueError(f"chunk_rows: expected a positive number of rows, found {chunk_rows!r}")
+        raise OptionError(f"chunk_rows: expected a positive number of rows, found {chunk_rows!r}")
     chunk_rows = min(int(chunk_rows), int(n))
     # measured: 20,000-row chunks peak at 1.27 GB (41 KB a row beside the data and libraries), and
     # 80,000 rows take 14.9 MB on disk (187 bytes a row, zstd)

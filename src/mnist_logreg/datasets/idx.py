@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .._atomic import atomic_write
+from ..errors import DataError
 
 __all__ = ["IDXFormatError", "idx_bytes", "idx_md5", "parse_idx", "read_idx", "write_idx"]
 
@@ -37,7 +38,7 @@ _CODE_FOR_KIND = {(dt.kind, dt.itemsize): code for code, dt in TYPE_CODES.items(
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class IDXFormatError(ValueError):
+class IDXFormatError(DataError, ValueError):
     """An IDX file (or bytes) does not follow the format."""
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 from .._npz import read_npz
+from ..errors import DataError
 from .idx import IDXFormatError, _decompress, idx_md5, parse_idx
 
 __all__ = ["IDX_FILES", "IDX_MIRRORS", "MNIST", "CacheWarning", "DataSourceError", "default_cache_dir", "load_mnist"]
@@ -68,7 +69,7 @@ class CacheWarning(UserWarning):
     """A cached file was corrupt or not what it claims, so it is discarded and fetched again."""
 
 
-class DataSourceError(RuntimeError):
+class DataSourceError(DataError, RuntimeError):
     """A data source could not deliver valid data (network, checksum, or content problem)."""
 
 
@@ -96,15 +97,34 @@ class MNIST:
 
     def images(self, split: str = "train") -> np.ndarray:
         """The images of ``split`` ("train" or "test") as a (n, 28, 28) view."""
-        X = self._split(split)[0]
+        X = self.split(split)[0]
         return X.reshape(-1, *self.image_shape)
 
-    def _split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        if split == "train":
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The pixels and labels of one split.
+
+        Parameters
+        ----------
+        name : {"train", "test"}
+            Which split.
+
+        Returns
+        -------
+        X : ndarray of shape (n, 784), uint8
+            The pixels (the arrays themselves, not copies).
+        y : ndarray of shape (n,), int64
+            The labels 0-9.
+
+        Raises
+        ------
+        ValueError
+            ``name`` is neither "train" nor "test".
+        """
+        if name == "train":
             return self.X_train, self.y_train
-        if split == "test":
+        if name == "test":
             return self.X_test, self.y_test
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+        raise ValueError(f"split must be 'train' or 'test', got {name!r}")
 
     def compute_checksums(self) -> dict[str, str]:
         """MD5 of each array as the IDX file it came from (images as (n, 28, 28) uint8)."""

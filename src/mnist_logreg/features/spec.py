@@ -22,6 +22,7 @@ from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import PolynomialFeatures
 
+from ..errors import OptionError
 from .deskew import Deskew
 from .patches import PatchFeatures
 
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 
-class FeatureSpecError(ValueError):
+class FeatureSpecError(OptionError, ValueError):
     """A feature spec names an unknown step or preset, or gives a bad argument."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from ..errors import InputError
 from .spec import make_step
 
 __all__ = ["FeatureStateError", "export_state", "import_state"]
@@ -29,7 +30,7 @@ _PARAMS = {
 _PLAUSIBLE = 1e6
 
 
-class FeatureStateError(ValueError):
+class FeatureStateError(InputError, ValueError):
     """A stored feature-map array or parameter is missing or invalid."""
 
 

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 
-import numpy as np
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
@@ -25,11 +24,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
-from ..images import BlankImageError, ImageError, read_image
+from ..errors import MnistLogregError
 from ..modelio import load_model
+from ..predict import ReadResult, read_and_predict
 from ..tasks import parse_task
 
-__all__ = ["LOCAL_HOSTS", "MAX_BODY_BYTES", "WEB_MAX_PIXELS", "app_from_environment", "create_app"]
+__all__ = ["LOCAL_HOSTS", "MAX_BODY_BYTES", "WEB_MAX_PIXELS", "app_from_environment", "create_app", "http_status"]
 
 #: the largest request body accepted (413 above it)
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -146,24 +146,39 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
             raise HTTPException(503, "busy: too many images are being read; try again in a second",
                                 headers={"Retry-After": "1"}) from None
         try:  # CPU-bound: in a worker thread, so the event loop keeps serving other requests
-            digit, notes, proba = await run_in_threadpool(_read, data, name)
-        except BlankImageError as exc:
-            raise HTTPException(422, str(exc)) from exc
-        except ImageError as exc:
-            raise HTTPException(400, str(exc)) from exc
+            result = await run_in_threadpool(_read, data, name)
         finally:
             decode_slots.release()
-        best = model.classes_[int(np.argmax(proba))]
-        return Prediction(digit=parsed.digit_of(best), label=parsed.label_of(best), probabilities=proba.tolist(),
+        if result.prediction is None or result.input is None:  # the status by the error's type
+            raise HTTPException(http_status(result.error), str(result.error)) from result.error
+        answer = result.prediction
+        return Prediction(digit=answer["digit"], label=answer["label"], probabilities=answer["probabilities"],
                           classes=model.classes_.tolist(), labels=[parsed.label_of(c) for c in model.classes_],
-                          note=parsed.scope_note, warnings=notes, input=digit.tolist())
+                          note=parsed.scope_note, warnings=result.notes, input=result.input.tolist())
 
-    def _read(data: bytes, name: str):
-        digit, notes = read_image(data, name=name, max_pixels=WEB_MAX_PIXELS)
-        return digit, notes, model.predict_proba(digit.reshape(1, -1))[0]
+    def _read(data: bytes, name: str) -> ReadResult:
+        return read_and_predict(model, parsed, [data], names=[name], max_pixels=WEB_MAX_PIXELS)[0]
 
     app.state.task = task
     return app
+
+
+def http_status(exc: BaseException | None) -> int:
+    """The HTTP status answering ``exc``: its class's ``http_status`` for the package's errors
+    (400 for a bad image, 422 for a blank one, 503 for too little memory; see
+    :mod:`mnist_logreg.errors`), 400 for anything else a request's input caused.
+
+    Parameters
+    ----------
+    exc : BaseException or None
+        The error that stopped the request.
+
+    Returns
+    -------
+    int
+        The status code.
+    """
+    return exc.http_status if isinstance(exc, MnistLogregError) else 400
 
 
 def app_from_environment() -> FastAPI:

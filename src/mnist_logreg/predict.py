@@ -1,0 +1,166 @@
+"""Reading images and labelling what a model predicts for them: the one predict path.
+
+``mnist-logreg predict`` and the web page's ``POST /api/predict`` both call
+:func:`read_and_predict` (or :func:`predict_digits` on digits already read); each keeps only its
+own input and output: the command formats text or JSON and sets its exit status, the web app
+answers HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict
+
+import numpy as np
+
+from .errors import MnistLogregError
+from .images import MAX_PIXELS, read_image
+from .tasks import Task, parse_task
+
+__all__ = ["DigitPrediction", "ReadResult", "predict_digits", "read_and_predict"]
+
+
+class Classifier(Protocol):
+    """What a model needs here: its classes and their probabilities for rows of 784 pixels."""
+
+    classes_: np.ndarray
+
+    def predict_proba(self, X: Any) -> np.ndarray: ...
+
+
+class DigitPrediction(TypedDict):
+    """The model's answer for one digit."""
+
+    label: str
+    """What the answer means: ``"7"``, or ``"2"`` / ``"not 2"`` for a ``digit:2`` model."""
+    digit: int | None
+    """The digit read; None when a binary model answers "not D"."""
+    probabilities: list[float]
+    """The probability of each class, in the order of ``model.classes_``."""
+    top3: list[tuple[str, float]]
+    """The three likeliest labels (fewer for a model with fewer classes) with their probabilities, best first."""
+
+
+@dataclass
+class ReadResult:
+    """One source of :func:`read_and_predict`: what the model saw and said, or why it was not read.
+
+    Attributes
+    ----------
+    name : str
+        The source as messages name it.
+    input : ndarray of uint8, shape (28, 28), or None
+        The digit the model saw; None when the source could not be read.
+    notes : list of str
+        What looks wrong about the crop (ink at the image's edge...); empty when nothing does.
+    prediction : DigitPrediction or None
+        The model's answer; None when the source could not be read.
+    error : MnistLogregError or OSError or None
+        Why the source could not be read (its message names the source); None when it was.
+        Mostly an :class:`~mnist_logreg.images.ImageError` (an
+        :class:`~mnist_logreg.errors.InputError`; a blank image's a
+        :class:`~mnist_logreg.errors.NoDigitError`): its class says how to answer.
+    """
+
+    name: str
+    input: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+    prediction: DigitPrediction | None = None
+    error: MnistLogregError | OSError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the source was read (and so has a prediction)."""
+        return self.error is None
+
+
+def _as_task(task: Task | str) -> Task:
+    return parse_task(task) if isinstance(task, str) else task
+
+
+def predict_digits(model: Classifier, task: Task | str, digits: np.ndarray | Sequence[np.ndarray]
+                   ) -> list[DigitPrediction]:
+    """The model's labelled answer for each digit.
+
+    Parameters
+    ----------
+    model : classifier
+        A fitted model (``load_model``'s first value): ``classes_`` and ``predict_proba`` on rows
+        of 784 pixels.
+    task : Task or str
+        What the model classifies (``load_model``'s second value, or its :class:`~mnist_logreg.tasks.Task`);
+        it turns classes into labels ("2" / "not 2" for ``digit:2``).
+    digits : array-like of shape (n, 28, 28) or (n, 784)
+        The digits, MNIST-style (as :func:`~mnist_logreg.images.read_image` gives them).
+
+    Returns
+    -------
+    list of DigitPrediction
+        One per digit, in order: ``label``, ``digit``, ``probabilities`` (one per class of
+        ``model.classes_``) and ``top3`` (``[label, probability]``, best first).
+    """
+    task = _as_task(task)
+    X = np.asarray(digits)
+    if len(X) == 0:
+        return []
+    proba = model.predict_proba(X.reshape(len(X), -1))
+    out: list[DigitPrediction] = []
+    for p in proba:
+        top = np.argsort(-p, kind="stable")[:3]  # ties: the first class, as argmax
+        best = model.classes_[top[0]]
+        out.append({"label": task.label_of(best), "digit": task.digit_of(best),
+                    "probabilities": [float(q) for q in p],
+                    "top3": [(task.label_of(model.classes_[i]), float(p[i])) for i in top]})
+    return out
+
+
+def read_and_predict(model: Classifier, task: Task | str,
+                     sources: Sequence[str | os.PathLike[str] | bytes | np.ndarray], *,
+                     names: Sequence[str] | None = None, max_pixels: int = MAX_PIXELS) -> list[ReadResult]:
+    """Read each image and predict the digit in those read; a source that fails does not stop the others.
+
+    Parameters
+    ----------
+    model : classifier
+        A fitted model, as for :func:`predict_digits`.
+    task : Task or str
+        What the model classifies, as for :func:`predict_digits`.
+    sources : sequence of path, bytes or ndarray
+        Image files, their bytes, or greyscale arrays (see :func:`~mnist_logreg.images.read_image`).
+    names : sequence of str, optional
+        How messages name each source (default: the path, or ``<image bytes>``).
+    max_pixels : int
+        The largest image read, in pixels (from its header, before decoding).
+
+    Returns
+    -------
+    list of ReadResult
+        One per source, in order: the digit seen, notes and prediction, or the error that
+        stopped it (a :class:`~mnist_logreg.errors.MnistLogregError`, mostly an
+        :class:`~mnist_logreg.images.ImageError`, or an ``OSError`` for a file that cannot be
+        opened). Other exceptions (a bug) propagate. The digits read are predicted together, in one call of the model.
+    """
+    if names is not None and len(names) != len(sources):
+        raise ValueError(f"names: expected {len(sources)} names, one per source, found {len(names)}")
+    results = []
+    for i, source in enumerate(sources):
+        if names is not None:
+            name = names[i]
+        elif isinstance(source, bytes):
+            name = "<image bytes>"
+        elif isinstance(source, np.ndarray):
+            name = "<array>"
+        else:
+            name = str(source)
+        try:
+            digit, notes = read_image(source, name, max_pixels)
+        except (MnistLogregError, OSError) as exc:  # this source's fault: the others are still read
+            results.append(ReadResult(name, error=exc))
+            continue
+        results.append(ReadResult(name, input=digit, notes=notes))
+    read = [r for r in results if r.ok]
+    for r, prediction in zip(read, predict_digits(model, task, [r.input for r in read]), strict=True):
+        r.prediction = prediction
+    return results
