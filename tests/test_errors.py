@@ -70,8 +70,22 @@ def test_errors_is_the_bottom_layer():
     tree = ast.parse(Path(errors.__file__).read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            assert node.level == 0 and node.module == "__future__", ast.dump(node)
-        assert not isinstance(node, ast.Import), ast.dump(node)
+            assert node.level == 0 and not (node.module or "").startswith("mnist_logreg"), ast.dump(node)
+        if isinstance(node, ast.Import):
+            assert not any(a.name.startswith("mnist_logreg") for a in node.names), ast.dump(node)
+
+
+def test_option_errors_name_parameters_and_the_cli_says_flags(capsys):
+    """The library's message names the parameter (worker_memory); the command line, its flag."""
+    from mnist_logreg.cli import main
+    from mnist_logreg.pipeline import TrainOptions, train
+
+    with pytest.raises(errors.OptionError) as caught:
+        train(TrainOptions(worker_memory="4GiB"))
+    assert "worker_memory sets the memory" in str(caught.value) and "--" not in str(caught.value)
+    assert main(["train", "--worker-memory", "4GiB"]) == 2
+    err = capsys.readouterr().err
+    assert "--worker-memory sets the memory" in err and "give --workers N (or --train-source)" in err, err
 
 
 def test_option_values_are_option_errors():

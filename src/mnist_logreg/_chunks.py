@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import DataError, OptionError
+
 __all__ = ["compute_all", "dask_client", "distinct_values", "held_out", "is_dask_collection", "map_rows",
            "row_aligned", "row_groups", "rows_chunked", "weighted_accuracy", "weights_per_class"]
 
@@ -151,10 +153,10 @@ def check_worker_memory(text: str) -> int:
     try:
         size = parse_bytes(text)
     except (ValueError, TypeError):
-        raise ValueError(f"--worker-memory {text!r}: expected a size such as 4GiB or 2000MB") from None
+        raise OptionError.naming(f"$worker_memory {text!r}: expected a size such as 4GiB or 2000MB") from None
     if size < MIN_WORKER_MEMORY:
-        raise ValueError(f"--worker-memory {text!r}: {format_bytes(size)} is too little for a worker; give at least "
-                         f"{format_bytes(MIN_WORKER_MEMORY)} (e.g. 4GiB)")
+        raise OptionError.naming(f"$worker_memory {text!r}: {format_bytes(size)} is too little for a worker; give at "
+                                 f"least {format_bytes(MIN_WORKER_MEMORY)} (e.g. 4GiB)")
     return size
 
 
@@ -166,7 +168,7 @@ def check_scheduler_address(text: str) -> str:
     scheme, _, rest = address.partition("://")
     host, _, port = rest.rpartition(":")
     if scheme != "tcp" or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--scheduler {text!r}: expected tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+        raise OptionError.naming(f"$scheduler {text!r}: expected tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
     return address
 
 
@@ -174,7 +176,7 @@ def check_scheduler_address(text: str) -> str:
 NO_WORKERS_TIMEOUT_S = 60
 
 
-class ClusterError(ValueError):
+class ClusterError(DataError, ValueError):
     """The Dask cluster lost its workers or its scheduler during the work."""
 
 
@@ -194,7 +196,7 @@ def _cluster_errors_as_one_line() -> Iterator[None]:
             concurrent.futures.CancelledError) as exc:
         raise ClusterError(f"the Dask cluster stopped during the work ({type(exc).__name__}: {str(exc)[:160]}): a "
                            "worker or the scheduler died or left (out of memory, killed); run the command again, "
-                           "with more --worker-memory or fewer digits") from None
+                           "with more worker memory or fewer digits") from None
 
 
 def _probe_scheduler(address: str, timeout: float) -> None:
@@ -238,15 +240,15 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
         Active as Dask's default scheduler inside the block.
     """
     if workers is not None and scheduler is not None:
-        raise ValueError("--workers starts a local Dask cluster and --scheduler connects to a running one: "
-                         "give one of them")
+        raise OptionError.naming("$workers starts a local Dask cluster and $scheduler connects to a running one: "
+                                 "give one of them")
     if workers is not None and workers < 1:
-        raise ValueError(f"--workers: expected at least 1 worker, found {workers}")
+        raise OptionError.naming(f"$workers: expected at least 1 worker, found {workers}")
     if memory_limit is not None:
         check_worker_memory(memory_limit)
         if scheduler is not None:
-            raise ValueError("--worker-memory sets the memory of the local workers that --workers starts; a running "
-                             "cluster's workers have their own (drop --worker-memory, or use --workers)")
+            raise OptionError.naming("$worker_memory sets the memory of the local workers that $workers starts; a "
+                                     "running cluster's workers have their own (drop $worker_memory, or use $workers)")
     try:
         import dask
         from distributed import Client, LocalCluster
@@ -264,8 +266,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
             with dask.config.set({"distributed.comm.timeouts.connect": timeout}):
                 client = Client(address, timeout=timeout)
         except Exception as exc:  # every failure to connect is the same to the user
-            raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answered there within {CONNECT_TIMEOUT_S} s "
-                             f"({type(exc).__name__}: {str(exc)[:160]})") from None
+            raise OptionError.naming(f"$scheduler {scheduler}: no Dask scheduler answered there within "
+                                     f"{CONNECT_TIMEOUT_S} s ({type(exc).__name__}: {str(exc)[:160]})") from None
         with client, _cluster_errors_as_one_line():
             yield client
         return

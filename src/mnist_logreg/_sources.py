@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from .datasets import MNIST
+from .errors import OptionError
 from .evaluation import (
     cross_validate,
     cross_validate_chunked,
@@ -152,13 +153,13 @@ class MemorySource(Source):
         X, y = task.apply(*shuffle(data.X_train, data.y_train, opts.seed))
         if opts.train_size is not None:
             if opts.train_size < 2:
-                raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
+                raise OptionError.naming(f"$train_size must be at least 2, got {opts.train_size}")
             X, y = stratified_subsample(X, y, opts.train_size, opts.seed)
         if opts.cv:
             smallest = int(np.min(np.unique(y, return_counts=True)[1]))
             if opts.cv > smallest:
-                raise ValueError(f"--cv {opts.cv}: more folds than the {smallest} training digits of the "
-                                 "rarest class")
+                raise OptionError.naming(f"$cv {opts.cv}: more folds than the {smallest} training digits of "
+                                         "the rarest class")
         self.X, self._y = X, y
 
     @property
@@ -228,7 +229,7 @@ class DaskSource(Source):
         from .datasets.augment import open_augmented
 
         if opts.train_size is not None and opts.train_size < 2:
-            raise ValueError(f"train_size must be at least 2, got {opts.train_size}")
+            raise OptionError.naming(f"$train_size must be at least 2, got {opts.train_size}")
         self.store = open_augmented(opts.train_source) if opts.train_source else None  # a bad store fails here
         if self.store is not None:  # the per-chunk checksums are in the store; the report needs its identity
             self.data_extra = {"augmented": {k: v for k, v in self.store.attrs.items() if k != "sha256"}}

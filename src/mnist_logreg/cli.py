@@ -606,6 +606,11 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
     print(f"mnist-logreg: warning: {message}", file=sys.stderr if file is None else file)
 
 
+def _flag(option: str) -> str:
+    """The command-line flag of a library parameter: ``worker_memory`` -> ``--worker-memory``."""
+    return "--" + option.replace("_", "-")
+
+
 def _run(args) -> int:
     """``args.func(args)``, with every documented fault turned into one line and an exit status."""
     try:
@@ -622,9 +627,9 @@ def _run(args) -> int:
         # MnistLogregError: the library's typed faults (errors.py), each with its exit status;
         # OSError: a full disk, a read-only folder... one line that names the path;
         # ImportError: an optional extra (dask, gpu, web) is missing, and the message says which;
-        # ValueError: pipeline.py, _chunks.py and the estimators still check option values with a
-        # plain ValueError (to become errors.OptionError; the rest of the package raises typed errors)
-        msg = str(exc) or type(exc).__name__
+        # ValueError: datasets/mnist.py's source checks still raise it (to become OptionError)
+        # the library names parameters ("worker_memory"); the command line says its flags
+        msg = (exc.message_naming(_flag) if isinstance(exc, OptionError) else str(exc)) or type(exc).__name__
         print(f"mnist-logreg: error: {msg}", file=sys.stderr)
         return exc.exit_code if isinstance(exc, MnistLogregError) else 2
     except KeyboardInterrupt:

@@ -24,6 +24,9 @@ This module is the bottom layer: it imports nothing from the package.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from string import Template
+
 __all__ = ["DataError", "InputError", "MnistLogregError", "NoDigitError", "OptionError", "ResourceLimitError"]
 
 
@@ -49,8 +52,60 @@ class InputError(MnistLogregError):
     http_status = 400
 
 
+class _Names(dict):  # type: ignore[type-arg]
+    """A mapping that names each option by ``name_of(option)`` (default: the option itself)."""
+
+    def __init__(self, name_of: Callable[[str], str] | None = None) -> None:
+        super().__init__()
+        self.name_of = name_of or (lambda option: option)
+
+    def __missing__(self, key: str) -> str:
+        return self.name_of(key)
+
+
 class OptionError(InputError, ValueError):
-    """A bad option or parameter value (``--C -1``, ``--task digit:12``); a ``ValueError`` too."""
+    """A bad option or parameter value (``--C -1``, ``--task digit:12``); a ``ValueError`` too.
+
+    Made by :meth:`naming`, the message names options as ``$name``: the library's message shows
+    the parameter's name (``worker_memory``), the command line its flag (``--worker-memory``,
+    :meth:`message_naming`), so that library errors never speak of flags.
+    """
+
+    template: str | None = None
+
+    @classmethod
+    def naming(cls, template: str) -> OptionError:
+        """An error whose ``template`` names options as ``$name`` (``string.Template``'s syntax).
+
+        Parameters
+        ----------
+        template : str
+            The message, ``$option`` (or ``${option}``) where an option is named.
+
+        Returns
+        -------
+        OptionError
+            Its message shows each option by its parameter name.
+        """
+        exc = cls(Template(template).safe_substitute(_Names()))
+        exc.template = template
+        return exc
+
+    def message_naming(self, name_of: Callable[[str], str]) -> str:
+        """The message with each option named by ``name_of(option)`` (the CLI: its flag).
+
+        Parameters
+        ----------
+        name_of : callable
+            Maps a parameter name to what the reader knows it as.
+
+        Returns
+        -------
+        str
+        """
+        if self.template is None:
+            return str(self)
+        return Template(self.template).safe_substitute(_Names(name_of))
 
 
 class NoDigitError(InputError):

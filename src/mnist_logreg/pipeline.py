@@ -27,6 +27,7 @@ from ._resources import check_memory
 from ._schema import MODEL_EXTRA_SCHEMA, validate
 from ._sources import TRAIN_SCORED, DaskSource, FittedRun, Hooks, Source, open_source
 from .datasets import MNIST, load_mnist
+from .errors import OptionError
 from .evaluation import confusion_examples, correctly_classified, cross_validate, evaluate, misclassified
 from .features import PRESETS, linear_scaling, parse_features, preset_C
 from .features.spec import output_width
@@ -113,9 +114,9 @@ def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 10
                                   scaling=scaling, penalty=penalty, **stopping)
     if model == "sgd":
         if penalty != "l2":
-            raise ValueError(f"model 'sgd' fits an L2 penalty only, not {penalty!r}: use --model softmax")
+            raise OptionError.naming(f"$model 'sgd' fits an L2 penalty only, not {penalty!r}: use $model softmax")
         return SGDLogisticRegression(alpha=1.0 / (C * n_train), random_state=seed, scaling=scaling)
-    raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
+    raise OptionError.naming(f"unknown $model {model!r}: expected one of {', '.join(MODELS)}")
 
 
 def _model_kind(model) -> str:
@@ -284,17 +285,17 @@ def _check_options(opts: TrainOptions) -> tuple[Task, list[float] | None, float]
     C) and the C to fit (the first of the path, the preset's, or 1)."""
     task = parse_task(opts.task)
     if opts.model not in MODELS:
-        raise ValueError(f"unknown model {opts.model!r}: expected one of {', '.join(MODELS)}")
+        raise OptionError.naming(f"unknown $model {opts.model!r}: expected one of {', '.join(MODELS)}")
     parse_features(opts.features)  # a bad spec fails before any work
     if not opts.uses_dask:  # on Dask the features are made chunk by chunk on the workers
         _check_feature_memory(opts.features, opts.train_size)
     Cs, C = _check_C(opts)
     if opts.cv is not None and not (isinstance(opts.cv, int) and opts.cv >= 2):
-        raise ValueError(f"--cv: cross-validation needs at least 2 folds, got {opts.cv!r}")
+        raise OptionError.naming(f"$cv: cross-validation needs at least 2 folds, got {opts.cv!r}")
     if Cs and len(Cs) > 1 and opts.model == "sgd":
-        raise ValueError("a path over C (several --C values) needs --model softmax or ovr, not sgd")
+        raise OptionError.naming("a path over C (several $C values) needs $model softmax or ovr, not sgd")
     if opts.penalty not in ("l2", "l1"):
-        raise ValueError(f"penalty must be 'l2' or 'l1', got {opts.penalty!r}")
+        raise OptionError.naming(f"$penalty must be 'l2' or 'l1', got {opts.penalty!r}")
     _check_dask_options(opts)
     return task, (Cs if Cs and len(Cs) > 1 else None), float(C)
 
@@ -305,7 +306,7 @@ def _check_C(opts: TrainOptions) -> tuple[list[float] | None, float]:
     C = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
     for value in Cs or [C]:
         if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_C):
-            raise ValueError(f"C must be a number > 0 and at most {MAX_C:g}, got {value!r} (a larger C "
+            raise OptionError(f"C must be a number > 0 and at most {MAX_C:g}, got {value!r} (a larger C "
                              "leaves the penalty below float32 resolution: the fit would not be meaningful)")
     return Cs, C
 
@@ -316,8 +317,8 @@ def _check_dask_options(opts: TrainOptions) -> None:
 
         check_worker_memory(opts.worker_memory)
         if opts.workers is None and opts.train_source is None:
-            raise ValueError("--worker-memory sets the memory of local Dask workers: give --workers N (or "
-                             "--train-source) with it")
+            raise OptionError.naming("$worker_memory sets the memory of local Dask workers: give $workers N (or "
+                                     "$train_source) with it")
     if opts.scheduler is not None:
         from ._chunks import check_scheduler_address
 
