@@ -57,3 +57,27 @@ def test_the_check_sees_a_backend_name():
 def test_no_estimator_asks_which_backend_it_has():
     text = (PACKAGE / "linear" / "estimator.py").read_text()
     assert "be.name" not in text and "is_dask_collection" not in text
+
+
+def test_the_command_line_is_built_from_the_library_options():
+    """``train``'s flags come from TrainOptions and DataOptions: with no flags the CLI asks for
+    exactly the library's defaults, and every option is a flag with the library's choices."""
+    import dataclasses
+    import inspect
+
+    from mnist_logreg.cli import _options, build_parser
+    from mnist_logreg.linear import LogisticRegression
+    from mnist_logreg.pipeline import MODELS, DataOptions, TrainOptions
+
+    args = build_parser().parse_args(["train"])
+    assert _options(TrainOptions, args) == TrainOptions()
+    assert _options(DataOptions, args) == DataOptions()
+    train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
+                 if "--model" in a.option_strings)
+    assert tuple(train.choices) == MODELS
+    # a default written once: the iteration limit is the estimator's own
+    assert TrainOptions().max_iter == inspect.signature(LogisticRegression).parameters["max_iter"].default
+    flags = {s for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
+             for s in a.option_strings}
+    for f in dataclasses.fields(TrainOptions):
+        assert f"--{f.name.replace('_', '-')}" in flags or f"--no-{f.name}" in flags, f.name

@@ -25,22 +25,49 @@ class UserError(InputError):
     """An error the user can fix; printed as one line."""
 
 
+def _add_options(p: argparse.ArgumentParser, table: type, skip: tuple[str, ...] = ()) -> None:
+    """The flags of an options dataclass (``pipeline.DataOptions``, ``pipeline.TrainOptions``),
+    built from its fields: name, type, default, choices and help are written once, there."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(table)
+    groups: dict[str | None, argparse._ActionsContainer] = {None: p}
+    for f in dataclasses.fields(table):
+        if f.name in skip:
+            continue
+        meta = f.metadata
+        target = groups.get(meta.get("group"))
+        if target is None:
+            target = groups[meta["group"]] = p.add_argument_group(meta["group"])
+        flag = _flag(f.name)
+        if hints[f.name] is bool:  # on by default: the flag turns it off
+            target.add_argument(f"--no-{f.name.replace('_', '-')}", dest=f.name, action="store_false",
+                                help=meta.get("help"))
+            continue
+        kinds = set(typing.get_args(hints[f.name])) - {type(None)} or {hints[f.name]}
+        kind = next(iter(kinds)) if len(kinds) == 1 and next(iter(kinds)) in (int, float) else None
+        target.add_argument(flag, type=kind, default=f.default, choices=meta.get("choices"),
+                            metavar=meta.get("metavar"), help=meta.get("help"))
+
+
 def _add_source_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("data source")
-    g.add_argument("--source", choices=["bundled", "openml", "idx"], default="bundled",
-                   help="where the digits come from (default: the copy shipped with the package)")
-    g.add_argument("--name", help="OpenML dataset name, e.g. mnist_784 (not with --data-id)")
-    g.add_argument("--version", type=int, help="OpenML dataset version (with --name)")
-    g.add_argument("--data-id", type=int, help="OpenML data id, e.g. 554 (not with --name)")
-    g.add_argument("--base-url", help="IDX mirror URL (source idx; default: the built-in mirror list)")
-    g.add_argument("--cache-dir", help="cache folder (default: $MNIST_LOGREG_CACHE or the user cache dir)")
+    from .pipeline import DataOptions
+
+    _add_options(p, DataOptions)
+
+
+def _options(table: type, args, **given):
+    """An options dataclass from the parsed flags (``given`` overrides, e.g. a converted value)."""
+    import dataclasses
+
+    return table(**{f.name: given.get(f.name, getattr(args, f.name)) for f in dataclasses.fields(table)})
 
 
 def _data_options(args):
     from .pipeline import DataOptions
 
-    return DataOptions(source=args.source, name=args.name, version=args.version, data_id=args.data_id,
-                       base_url=args.base_url, cache_dir=args.cache_dir)
+    return _options(DataOptions, args)
 
 
 def _load(args, progress=True):
@@ -223,28 +250,22 @@ def _emit(m: dict, args) -> None:
 
 
 def _C_values(text: str | None) -> float | list[float] | None:
-    """``--C``: one positive number, or several separated by commas (a path)."""
+    """``--C``: one number, or several separated by commas (a path); the library checks them."""
     if text is None:
         return None
     try:
         values = [float(part) for part in text.split(",")]
     except ValueError:
         raise OptionError(f"--C: expected a number or numbers separated by commas, got {text!r}") from None
-    bad = [v for v in values if not (math.isfinite(v) and v > 0)]
-    if bad:
-        raise OptionError(f"--C: every C must be a finite number > 0, got {bad[0]:g}")
+    if not all(math.isfinite(v) for v in values):  # NaN would not sort
+        return values[0] if len(values) == 1 else values
     return values[0] if len(values) == 1 else sorted(set(values))
 
 
 def cmd_train(args) -> int:
     from .pipeline import TrainOptions, train
 
-    opts = TrainOptions(task=args.task, model=args.model, features=args.features, C=_C_values(args.C),
-                        penalty=args.penalty,
-                        seed=args.seed,
-                        train_size=args.train_size, cv=args.cv, max_iter=args.max_iter,
-                        figures=not args.no_figures, train_source=args.train_source, workers=args.workers,
-                        scheduler=args.scheduler, worker_memory=args.worker_memory)
+    opts = _options(TrainOptions, args, C=_C_values(args.C))
     status = _Status(args.quiet or args.json)
     try:
         m = train(opts, _data_options(args), args.out, on_iteration=status.iteration, on_fold=status.fold,
@@ -517,35 +538,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", **_with_examples("train"), help="train, evaluate, write figures and an HTML report",
                        description="Train a model, evaluate it on the test set and write a run folder "
                                    "(model.npz, metrics.json, figures, report.html).")
-    p.add_argument("--task", default="multiclass", help="multiclass | digit:D | pair:A,B (default multiclass)")
-    p.add_argument("--model", choices=["softmax", "ovr", "sgd"], default="softmax",
-                   help="softmax (one model over all classes, default), ovr (one binary model per class) or sgd "
-                        "(softmax by mini-batch SGD)")
-    p.add_argument("--features", default="pixels", metavar="SPEC",
-                   help="feature map: a preset (pixels, deskew, poly, accurate) or steps such as "
-                        "deskew,pca:60,poly:2 (default pixels; accurate reaches 99.2%%)")
-    p.add_argument("--C", default=None, metavar="C[,C...]",
-                   help="inverse penalty (default: the feature preset's, 1.0 on pixels); several values, "
-                        "e.g. 0.001,0.01,0.1,1,10, fit the regularisation path, choose C on a held-out 10%% "
-                        "of the training digits and write regularisation_path.png")
-    p.add_argument("--penalty", choices=["l2", "l1"], default="l2",
-                   help="l2 (default) or l1 (sparse coefficients; softmax and ovr)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the shuffle and subsample (default 0)")
-    p.add_argument("--train-size", type=int, help="stratified subsample of N training digits")
-    p.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation on the training set")
-    p.add_argument("--max-iter", type=int, default=1000, help="solver iteration limit (default 1000)")
+    from .pipeline import TrainOptions
+
+    _add_options(p, TrainOptions)  # the library's table of options: flags, defaults, choices, help
     p.add_argument("--out", help="run folder (default runs/<timestamp>): a new or empty folder, or a run folder "
                    "this command wrote (then replaced whole); any other folder is refused")
-    p.add_argument("--no-figures", action="store_true", help="skip figures and the HTML report")
     p.add_argument("--json", action="store_true", help="machine-readable summary on stdout")
     p.add_argument("--quiet", action="store_true", help="no live status")
-    g = p.add_argument_group("Dask (more digits than memory holds; the dask extra)")
-    g.add_argument("--train-source", metavar="DIR",
-                   help="train on an augmented store written by 'mnist-logreg data augment' (read lazily)")
-    g.add_argument("--workers", type=int, metavar="N", help="fit on a local Dask cluster of N worker processes")
-    g.add_argument("--scheduler", metavar="ADDRESS",
-                   help="fit on a running Dask cluster, e.g. tcp://10.0.0.5:8786 (not with --workers)")
-    g.add_argument("--worker-memory", metavar="SIZE", help="memory limit per local worker, e.g. 4GiB")
     _add_source_options(p)
     p.set_defaults(func=cmd_train)
 

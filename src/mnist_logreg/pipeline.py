@@ -8,14 +8,16 @@ figures of :data:`mnist_logreg.report.FIGURES` and ``report.html``. The CLI's ``
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import json
 import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
@@ -27,6 +29,7 @@ from ._resources import check_memory
 from ._schema import MODEL_EXTRA_SCHEMA, validate
 from ._sources import TRAIN_SCORED, DaskSource, FittedRun, Hooks, Source, open_source
 from .datasets import MNIST, load_mnist
+from .datasets.mnist import SOURCES
 from .errors import OptionError
 from .evaluation import confusion_examples, correctly_classified, cross_validate, evaluate, misclassified
 from .features import PRESETS, linear_scaling, parse_features, preset_C
@@ -38,6 +41,7 @@ from .tasks import Task, parse_task, shuffle
 
 __all__ = [
     "MODELS",
+    "PENALTIES",
     "PRESETS",
     "DataOptions",
     "TrainOptions",
@@ -46,48 +50,97 @@ __all__ = [
     "evaluate_model",
     "load_data",
     "make_model",
+    "option",
     "train",
 ]
 
 MODELS = ("softmax", "ovr", "sgd")
+PENALTIES = ("l2", "l1")
+
+#: the estimator's own defaults, read from its signature: written once, in the estimator
+_ESTIMATOR_DEFAULTS = {name: p.default for name, p in inspect.signature(LogisticRegression).parameters.items()}
+
+
+def option(default: Any, help: str, *, choices: tuple | None = None, metavar: str | None = None,
+           group: str | None = None) -> Any:
+    """A field of an options dataclass with what the command line needs to offer it.
+
+    The dataclasses :class:`DataOptions` and :class:`TrainOptions` are the main job's one table of
+    options: the CLI builds its flags from their fields (name, type, default, choices, help), so
+    the command line cannot drift from the library.
+
+    Parameters
+    ----------
+    default : object
+        The option's default (``None``: not set; the help says what that means).
+    help : str
+        One line for ``--help``; ``%(default)s`` is argparse's.
+    choices : tuple, optional
+        The accepted values.
+    metavar : str, optional
+        The value's name in ``--help``.
+    group : str, optional
+        The heading the flag is listed under.
+
+    Returns
+    -------
+    dataclasses.Field
+    """
+    return field(default=default, metadata={"help": help, "choices": choices, "metavar": metavar, "group": group})
 
 
 @dataclass
 class DataOptions:
     """Where the digits come from (see :func:`mnist_logreg.datasets.load_mnist`)."""
 
-    source: str = "bundled"
-    name: str | None = None
-    version: int | None = None
-    data_id: int | None = None
-    base_url: str | None = None
-    cache_dir: str | None = None
+    source: str = option("bundled", "where the digits come from (default: the copy shipped with the package)",
+                         choices=SOURCES, group="data source")
+    name: str | None = option(None, "OpenML dataset name, e.g. mnist_784 (not with --data-id)", group="data source")
+    version: int | None = option(None, "OpenML dataset version (with --name)", group="data source")
+    data_id: int | None = option(None, "OpenML data id, e.g. 554 (not with --name)", group="data source")
+    base_url: str | None = option(None, "IDX mirror URL (source idx; default: the built-in mirror list)",
+                                  group="data source")
+    cache_dir: str | None = option(None, "cache folder (default: $MNIST_LOGREG_CACHE or the user cache dir)",
+                                   group="data source")
 
 
 #: the largest C accepted by ``train``: beyond it the penalty is below float32 resolution
 MAX_C = 1e6
+
+_DASK = "Dask (more digits than memory holds; the dask extra)"
 
 
 @dataclass
 class TrainOptions:
     """Options of :func:`train`; the defaults are the full softmax pipeline on bundled MNIST."""
 
-    task: str = "multiclass"
-    model: str = "softmax"
-    features: str = "pixels"
-    C: float | list[float] | None = None  # None: the preset's C (1.0 on pixels); a list: a path
-    penalty: str = "l2"  # "l2" or "l1" (softmax / ovr)
-    seed: int = 0
-    train_size: int | None = None
-    cv: int | None = None
-    max_iter: int = 1000
-    tol: float | None = None  # None: the estimator's default
-    figures: bool = True
+    task: str = option("multiclass", "multiclass | digit:D | pair:A,B (default multiclass)")
+    model: str = option("softmax", "softmax (one model over all classes, default), ovr (one binary model per "
+                        "class) or sgd (softmax by mini-batch SGD)", choices=MODELS)
+    features: str = option("pixels", "feature map: a preset (pixels, deskew, poly, accurate) or steps such as "
+                           "deskew,pca:60,poly:2 (default pixels; accurate reaches 99.2%%)", metavar="SPEC")
+    # None: the preset's C (1.0 on pixels); a list: a path
+    C: float | list[float] | None = option(  # noqa: RUF009 (option() returns a dataclasses.field)
+        None, "inverse penalty (default: the feature preset's, 1.0 on pixels); several values, e.g. "
+        "0.001,0.01,0.1,1,10, fit the regularisation path, choose C on a held-out 10%% of the training digits "
+        "and write regularisation_path.png", metavar="C[,C...]")
+    penalty: str = option("l2", "l2 (default) or l1 (sparse coefficients; softmax and ovr)", choices=PENALTIES)
+    seed: int = option(0, "seed of the shuffle and subsample (default 0)")
+    train_size: int | None = option(None, "stratified subsample of N training digits", metavar="N")
+    cv: int | None = option(None, "K-fold cross-validation on the training set", metavar="K")
+    max_iter: int = option(_ESTIMATOR_DEFAULTS["max_iter"], "solver iteration limit (default %(default)s)")
+    tol: float | None = option(None, "the solver's relative accuracy (default: the estimator's, "
+                               f"{_ESTIMATOR_DEFAULTS['tol']:g})")
+    figures: bool = option(True, "figures and the HTML report (default: written; --no-figures skips them)")
     # Dask (the dask extra): training digits from an augmented Zarr store, and where to fit
-    train_source: str | None = None  # a folder written by `mnist-logreg data augment`
-    workers: int | None = None  # a local cluster of this many worker processes
-    scheduler: str | None = None  # or the address of a running Dask scheduler
-    worker_memory: str | None = None  # memory limit per local worker, e.g. "4GiB"
+    train_source: str | None = option(None, "train on an augmented store written by 'mnist-logreg data augment' "
+                                      "(read lazily)", metavar="DIR", group=_DASK)
+    workers: int | None = option(None, "fit on a local Dask cluster of N worker processes", metavar="N",
+                                 group=_DASK)
+    scheduler: str | None = option(None, "fit on a running Dask cluster, e.g. tcp://10.0.0.5:8786 (not with "
+                                   "--workers)", metavar="ADDRESS", group=_DASK)
+    worker_memory: str | None = option(None, "memory limit per local worker, e.g. 4GiB", metavar="SIZE",
+                                       group=_DASK)
 
     @property
     def uses_dask(self) -> bool:
@@ -101,7 +154,7 @@ def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
                       base_url=opts.base_url, cache_dir=opts.cache_dir, progress=progress)
 
 
-def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 1000, tol: float | None = None,
+def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int | None = None, tol: float | None = None,
                *, scaling: str | None = "pixels", penalty: str = "l2"):
     """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``.
 
@@ -109,7 +162,8 @@ def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int = 10
     feature maps.
     """
     if model in ("softmax", "ovr"):
-        stopping = {"max_iter": max_iter} if tol is None else {"max_iter": max_iter, "tol": tol}
+        # None: the estimator's own default
+        stopping = {k: v for k, v in (("max_iter", max_iter), ("tol", tol)) if v is not None}
         return LogisticRegression(C=C, multiclass="multinomial" if model == "softmax" else "ovr",
                                   scaling=scaling, penalty=penalty, **stopping)
     if model == "sgd":
@@ -294,7 +348,7 @@ def _check_options(opts: TrainOptions) -> tuple[Task, list[float] | None, float]
         raise OptionError.naming(f"$cv: cross-validation needs at least 2 folds, got {opts.cv!r}")
     if Cs and len(Cs) > 1 and opts.model == "sgd":
         raise OptionError.naming("a path over C (several $C values) needs $model softmax or ovr, not sgd")
-    if opts.penalty not in ("l2", "l1"):
+    if opts.penalty not in PENALTIES:
         raise OptionError.naming(f"$penalty must be 'l2' or 'l1', got {opts.penalty!r}")
     _check_dask_options(opts)
     return task, (Cs if Cs and len(Cs) > 1 else None), float(C)
@@ -306,8 +360,8 @@ def _check_C(opts: TrainOptions) -> tuple[list[float] | None, float]:
     C = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
     for value in Cs or [C]:
         if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_C):
-            raise OptionError(f"C must be a number > 0 and at most {MAX_C:g}, got {value!r} (a larger C "
-                             "leaves the penalty below float32 resolution: the fit would not be meaningful)")
+            raise OptionError(f"every C must be a finite number > 0 and at most {MAX_C:g}, got {value!r} (a "
+                              "larger C leaves the penalty below float32 resolution: the fit would not be meaningful)")
     return Cs, C
 
 
