@@ -12,13 +12,30 @@ def test_sgd_learns_digits(small):
     np.testing.assert_array_equal(model.coef_, again.coef_)  # same seed, same model
 
 
-def test_sgd_close_to_full_batch_optimum(small):
-    """SGD on mean loss + alpha/2 ||W||^2 with alpha = 1/(C n) approaches the L-BFGS optimum."""
-    Xtr, ytr, Xte, _yte = small
-    exact = LogisticRegression(C=1.0).fit(Xtr, ytr)
-    sgd = SGDLogisticRegression(alpha=1.0 / len(ytr), max_iter=100, random_state=0).fit(Xtr, ytr)
-    agree = np.mean(exact.predict(Xte) == sgd.predict(Xte))
-    assert agree > 0.88
+def test_sgd_approaches_the_full_batch_optimum(small):
+    """SGD minimises mean loss + alpha/2 ||W||^2; with alpha = 1/(C n) that is LogisticRegression's
+    objective divided by n. The float64 optimum is a lower bound of every SGD objective, and the
+    gap to it shrinks with the epochs (measured: 168%, 80%, 26% after 5, 20, 100 epochs)."""
+    from sklearn.metrics import log_loss
+
+    Xtr, ytr, _, _ = small
+
+    def objective(model):
+        p = model.predict_proba(Xtr).astype(np.float64)
+        return log_loss(ytr, p, normalize=False, labels=model.classes_) + 0.5 * np.sum(
+            model.coef_.astype(np.float64) ** 2)
+
+    exact = LogisticRegression(C=1.0, dtype="float64", tol=1e-8).fit(Xtr, ytr)
+    optimum = objective(exact)
+    gaps, distances = [], []
+    for epochs in (5, 20, 100):
+        sgd = SGDLogisticRegression(alpha=1.0 / len(ytr), max_iter=epochs, random_state=0).fit(Xtr, ytr)
+        value = objective(sgd)
+        assert value >= optimum * (1 - 1e-9), (epochs, value, optimum)
+        gaps.append((value - optimum) / optimum)
+        distances.append(np.linalg.norm(sgd.coef_ - exact.coef_) / np.linalg.norm(exact.coef_))
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[2] < 0.35, gaps
+    assert distances[0] > distances[2] and distances[2] < 0.45, distances
 
 
 def test_partial_fit_streams(small):
