@@ -327,8 +327,6 @@ def _image_paths(items: Sequence[str]) -> list[Path]:
 
 
 def cmd_predict(args) -> int:
-    import numpy as np
-
     from ._atomic import check_output_file
     from .modelio import load_model
     from .predict import read_and_predict
@@ -350,31 +348,43 @@ def cmd_predict(args) -> int:
                             "digit": a.prediction["digit"], "top3": a.prediction["top3"]})
     read = [r for r in results if "error" not in r]
     if args.show_input and read:
-        from . import plots
-
-        shown = read[:_MAX_SHOWN]
-        fig = plots.digit_grid(np.stack([a.input for a in answers if a.ok][:_MAX_SHOWN]),
-                               [f"{_quoted(Path(r['file']).name)}\n→ {r['label']}" for r in shown],
-                               cols=min(8, len(shown)), title="What the model saw (28x28)")
-        plots.save_figure(fig, args.show_input)
+        _show_inputs(args.show_input, [a.input for a in answers if a.ok], read)
     if args.json:
         print(json.dumps({"task": task_text, "note": task.scope_note, "predictions": results}, indent=2))
     else:
-        for r in results:
-            if "error" in r:
-                print(f"mnist-logreg: error: {_quoted(r['error'])}", file=sys.stderr)
-                continue
-            tops = "  ".join(f"{d}: {q:.1%}" for d, q in r["top3"])
-            print(f"{_quoted(r['file'])}: {r['label']}   ({tops})")
-            for note in r["notes"]:  # the crop looks wrong: say so beside the answer
-                print(f"note: {note}", file=sys.stderr)
-        if task.scope_note:
-            print(f"note: {task.scope_note}", file=sys.stderr)
+        _print_predictions(results, task.scope_note)
     failed = len(results) - len(read)
     if failed:
         print(f"mnist-logreg: {failed} of {len(results)} images could not be read", file=sys.stderr)
     # none read: the user's mistake (2, as for any bad input); some read: 1, after the others' results
     return 2 if not read else 1 if failed else 0
+
+
+def _show_inputs(out: str, inputs: list, read: list[dict]) -> None:
+    """``--show-input``: the 28x28 inputs the model saw, with the file names and answers."""
+    import numpy as np
+
+    from . import plots
+
+    shown = read[:_MAX_SHOWN]
+    fig = plots.digit_grid(np.stack(inputs[:_MAX_SHOWN]),
+                           [f"{_quoted(Path(r['file']).name)}\n→ {r['label']}" for r in shown],
+                           cols=min(8, len(shown)), title="What the model saw (28x28)")
+    plots.save_figure(fig, out)
+
+
+def _print_predictions(results: list[dict], scope_note: str | None) -> None:
+    """The text answers: one line per image on stdout; errors and notes on stderr."""
+    for r in results:
+        if "error" in r:
+            print(f"mnist-logreg: error: {_quoted(r['error'])}", file=sys.stderr)
+            continue
+        tops = "  ".join(f"{d}: {q:.1%}" for d, q in r["top3"])
+        print(f"{_quoted(r['file'])}: {r['label']}   ({tops})")
+        for note in r["notes"]:  # the crop looks wrong: say so beside the answer
+            print(f"note: {note}", file=sys.stderr)
+    if scope_note:
+        print(f"note: {scope_note}", file=sys.stderr)
 
 
 #: at most this many inputs in the --show-input figure

@@ -72,27 +72,7 @@ def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageError(f"{label}: {w}x{h} = {w * h} pixels is over the limit of {max_pixels}")
-            img.seek(0)
-            big = w * h > WORKING_PIXELS
-            if big and img.format == "JPEG":  # decode at a reduced scale directly
-                factor = math.ceil(math.sqrt(w * h / WORKING_PIXELS))
-                img.draft(img.mode, (w // factor, h // factor))
-            img = ImageOps.exif_transpose(img)  # before reducing: it reads the orientation tag
-            if big:
-                if img.mode not in ("L", "LA", "RGB", "RGBA"):
-                    img = img.convert("RGBA")
-                factor = math.ceil(math.sqrt(img.width * img.height / WORKING_PIXELS))
-                if factor > 1:
-                    img = img.reduce(factor)
-            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
-                grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
-                alpha = rgba[..., 3] / 255.0
-                opaque = alpha > 0.5
-                ink_is_dark = grey[opaque].mean() < 128 if opaque.any() else True
-                bg = 255.0 if ink_is_dark else 0.0
-                return grey * alpha + bg * (1 - alpha)
-            return np.asarray(img.convert("L"), dtype=np.float64)
+            return _greyscale(_decoded(img))
     except ImageError:
         raise
     except UnidentifiedImageError as exc:
@@ -103,6 +83,39 @@ def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
         raise ImageError(f"{label}: unreadable image ({exc})") from exc
     except Exception as exc:  # a decoder's own failure on a damaged file (EOFError, struct.error, ...)
         raise ImageError(f"{label}: unreadable image ({type(exc).__name__}: {str(exc)[:200]})") from exc
+
+
+def _decoded(img: Image.Image) -> Image.Image:
+    """The first frame, turned as its EXIF tag says, reduced to about ``WORKING_PIXELS`` while it
+    is decoded when larger (JPEG: at a reduced scale directly)."""
+    w, h = img.size
+    img.seek(0)
+    big = w * h > WORKING_PIXELS
+    if big and img.format == "JPEG":  # decode at a reduced scale directly
+        factor = math.ceil(math.sqrt(w * h / WORKING_PIXELS))
+        img.draft(img.mode, (w // factor, h // factor))
+    img = ImageOps.exif_transpose(img)  # before reducing: it reads the orientation tag
+    if big:
+        if img.mode not in ("L", "LA", "RGB", "RGBA"):
+            img = img.convert("RGBA")
+        factor = math.ceil(math.sqrt(img.width * img.height / WORKING_PIXELS))
+        if factor > 1:
+            img = img.reduce(factor)
+    return img
+
+
+def _greyscale(img: Image.Image) -> np.ndarray:
+    """Grey levels 0..255 as float; a transparent image flattened onto a background that
+    contrasts with its ink."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.float64)
+        grey = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        alpha = rgba[..., 3] / 255.0
+        opaque = alpha > 0.5
+        ink_is_dark = grey[opaque].mean() < 128 if opaque.any() else True
+        bg = 255.0 if ink_is_dark else 0.0
+        return np.asarray(grey * alpha + bg * (1 - alpha))
+    return np.asarray(img.convert("L"), dtype=np.float64)
 
 
 def _is_mnist_style(a: np.ndarray) -> bool:

@@ -186,55 +186,12 @@ def load_model(path: str | os.PathLike[str]):
 def _model_from_arrays(path, z: dict[str, np.ndarray]):
     """``(model, task, extra)`` from a model file's arrays, every field checked (``load_model``);
     ``path`` names the file in messages."""
-    try:
-        missing = [f for f in _FIELDS if f not in z]
-        if missing:
-            _fail(path, f"missing fields {missing}; expected {list(_FIELDS)}")
-        data = {f: z[f] for f in _FIELDS}
-        for f in ("features", "features_params"):
-            if f in z:
-                data[f] = z[f]
-        feature_arrays = {f: z[f] for f in z if f.startswith("features.")}
-    except ModelFileError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
-        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from exc
-
-    version = data["format_version"]
-    if version.shape != () or version.dtype.kind not in "iu" or int(version) not in _READABLE_VERSIONS:
-        _fail(path, f"format_version: expected one of {_READABLE_VERSIONS}, found {version!r}")
-    data.setdefault("features", np.array(""))
-    data.setdefault("features_params", np.array("[]"))
-    for f in ("kind", "task", "params", "features", "features_params"):
-        if data[f].shape != () or data[f].dtype.kind != "U":
-            _fail(path, f"{f}: expected a string, found {data[f].dtype} of shape {data[f].shape}")
-    kind = str(data["kind"])
-    if kind not in _KINDS:
-        _fail(path, f"kind: expected one of {sorted(_KINDS)}, found {kind!r}")
-    classes = data["classes"]
-    if classes.ndim != 1 or classes.dtype.kind not in "iu" or len(classes) < 2:
-        _fail(path, f"classes: expected at least 2 integer labels, found {classes.dtype} {classes.shape}")
-    if len(np.unique(classes)) != len(classes):
-        _fail(path, "classes: labels repeat")
+    data, feature_arrays = _read_fields(path, z)
+    kind, classes = _check_header(path, data)
     steps, width = _load_features(path, str(data["features"]), str(data["features_params"]), feature_arrays)
     n_out = 1 if len(classes) == 2 else len(classes)
-    expect = {
-        "coef": (n_out, width),
-        "intercept": (n_out,),
-        "offset": (width,),
-        "scale": (width,),
-    }
-    for f, shape in expect.items():
-        arr = data[f]
-        if arr.dtype != np.float64:
-            _fail(path, f"{f}: expected float64, found {arr.dtype}")
-        if arr.shape != shape:
-            _fail(path, f"{f}: expected shape {shape}, found {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            _fail(path, f"{f}: values must be finite")
-        if arr.size and float(np.max(np.abs(arr))) > _MAX_MAGNITUDE:
-            _fail(path, f"{f}: values up to {float(np.max(np.abs(arr))):.3g}, above {_MAX_MAGNITUDE:g} (predictions "
-                        "would overflow)")
+    _check_numbers(path, data, {"coef": (n_out, width), "intercept": (n_out,), "offset": (width,),
+                                "scale": (width,)})
     try:
         meta = json.loads(str(data["params"]))
         params, extra = meta["params"], meta["extra"]
@@ -253,6 +210,60 @@ def _model_from_arrays(path, z: dict[str, np.ndarray]):
     if steps:
         model = Pipeline([*steps, ("logreg", model)])
     return model, str(data["task"]), extra
+
+
+def _read_fields(path, z: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The model's fields (the optional feature fields defaulted) and the feature steps' arrays."""
+    try:
+        missing = [f for f in _FIELDS if f not in z]
+        if missing:
+            _fail(path, f"missing fields {missing}; expected {list(_FIELDS)}")
+        data = {f: z[f] for f in _FIELDS}
+        for f in ("features", "features_params"):
+            if f in z:
+                data[f] = z[f]
+        feature_arrays = {f: z[f] for f in z if f.startswith("features.")}
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, KeyError) as exc:
+        raise ModelFileError(f"{path}: not a readable model file ({type(exc).__name__}: {exc})") from exc
+    data.setdefault("features", np.array(""))
+    data.setdefault("features_params", np.array("[]"))
+    return data, feature_arrays
+
+
+def _check_header(path, data: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
+    """The format version, the string fields, the kind and the classes; returns the kind and classes."""
+    version = data["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu" or int(version) not in _READABLE_VERSIONS:
+        _fail(path, f"format_version: expected one of {_READABLE_VERSIONS}, found {version!r}")
+    for f in ("kind", "task", "params", "features", "features_params"):
+        if data[f].shape != () or data[f].dtype.kind != "U":
+            _fail(path, f"{f}: expected a string, found {data[f].dtype} of shape {data[f].shape}")
+    kind = str(data["kind"])
+    if kind not in _KINDS:
+        _fail(path, f"kind: expected one of {sorted(_KINDS)}, found {kind!r}")
+    classes = data["classes"]
+    if classes.ndim != 1 or classes.dtype.kind not in "iu" or len(classes) < 2:
+        _fail(path, f"classes: expected at least 2 integer labels, found {classes.dtype} {classes.shape}")
+    if len(np.unique(classes)) != len(classes):
+        _fail(path, "classes: labels repeat")
+    return kind, classes
+
+
+def _check_numbers(path, data: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]) -> None:
+    """Each numeric field is float64 of its shape, finite and small enough to predict with."""
+    for f, shape in shapes.items():
+        arr = data[f]
+        if arr.dtype != np.float64:
+            _fail(path, f"{f}: expected float64, found {arr.dtype}")
+        if arr.shape != shape:
+            _fail(path, f"{f}: expected shape {shape}, found {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            _fail(path, f"{f}: values must be finite")
+        if arr.size and float(np.max(np.abs(arr))) > _MAX_MAGNITUDE:
+            _fail(path, f"{f}: values up to {float(np.max(np.abs(arr))):.3g}, above {_MAX_MAGNITUDE:g} (predictions "
+                        "would overflow)")
 
 
 def _load_features(path, spec: str, params_json: str, arrays: dict) -> tuple[list, int]:

@@ -362,27 +362,46 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         """
         self._check_params()
         previous = self._previous_fit() if self.warm_start else None
-        no_penalty = self.penalty is None or math.isinf(float(self.C))
         penalty = self._penalty()
         be = select_backend(X, y, self.backend, self.device, self.dtype)
         # a chunked backend builds the losses where the chunks are; in memory the estimator does
         problem = be.fit_problem(self, X, y, sample_weight, penalty) if be.chunked \
             else self._memory_problem(be, X, y, sample_weight)
-        active, losses, centre, unit = problem
-        n_features = self.n_features_in_
-        solve = SOLVERS[self.solver] if penalty.smooth else owlqn
-        n_classes = len(self.classes_)
         t0 = time.perf_counter()
-        starts = [loss.initial() for loss in losses]
-        cold = True
-        if previous is not None and np.array_equal(previous[2], self.classes_) \
-                and previous[0].shape[1] == n_features:
-            cold = False
-            W_prev = previous[0][:, active]
-            b_prev = previous[1] if centre is None else previous[1] + W_prev @ centre
-            theta = np.vstack([W_prev.T, b_prev[None]]) if self.fit_intercept else W_prev.T
-            cols = [theta] if len(losses) == 1 else [theta[:, [k]] for k in range(len(losses))]
-            starts = [be.asarray(c) for c in cols]
+        starts = self._warm_starts(be, problem, previous)
+        results = self._solve(be, problem, starts, smooth=penalty.smooth)
+        self.fit_time_ = time.perf_counter() - t0
+        self._set_solution(be, problem, results, centred_coef=self.penalty is None or math.isinf(float(self.C))
+                           or penalty.smooth)
+        if not self.converged_:
+            worst = max((r for r in results if not r.converged), key=lambda r: r.grad_norm)
+            warnings.warn(
+                f"{type(self).__name__} ({self.solver}) did not converge: stopped after "
+                f"{worst.n_iter} iterations with gradient norm {worst.grad_norm:.3g} "
+                f"({worst.message}); " + _convergence_advice(worst.message, self.tol, self.max_iter, self.dtype),
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        return self
+
+    def _warm_starts(self, be: Backend, problem: FitProblem, previous) -> list | None:
+        """The solver's starting points from the previous fit (``warm_start``), or None (zeros)
+        when there is none or its classes or features differ."""
+        if previous is None or not np.array_equal(previous[2], self.classes_) \
+                or previous[0].shape[1] != self.n_features_in_:
+            return None
+        W_prev = previous[0][:, problem.active]
+        b_prev = previous[1] if problem.centre is None else previous[1] + W_prev @ problem.centre
+        theta = np.vstack([W_prev.T, b_prev[None]]) if self.fit_intercept else W_prev.T
+        cols = [theta] if len(problem.losses) == 1 else [theta[:, [k]] for k in range(len(problem.losses))]
+        return [be.asarray(c) for c in cols]
+
+    def _solve(self, be: Backend, problem: FitProblem, starts: list | None, *, smooth: bool) -> list:
+        """Run the solver on each loss (one, or one per class for one-vs-rest)."""
+        losses = problem.losses
+        solve = SOLVERS[self.solver] if smooth else owlqn
+        cold = starts is None
+        starts = [loss.initial() for loss in losses] if starts is None else starts
         results = []
         with be.session():
             shared = None
@@ -397,21 +416,26 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
                     cb = _tag_callback(cb, k)
                 results.append(solve(loss, start, eigh=be.eigh, tol=self.tol, max_iter=self.max_iter,
                                      verbose=self.verbose, callback=cb, start_preconditioner=shared))
-        self.fit_time_ = time.perf_counter() - t0
+        return results
+
+    def _set_solution(self, be: Backend, problem: FitProblem, results: list, *, centred_coef: bool) -> None:
+        """The fitted attributes from the solver's results: coefficients over all the features
+        (0 for those left out), intercepts of the uncentred columns, counts, objective, history."""
+        active, losses, centre, unit = problem
         theta = np.concatenate([be.to_numpy(r.theta).astype(np.float64) for r in results], axis=1)
         n_active = len(active)
-        coef = np.zeros((theta.shape[1], n_features))
+        coef = np.zeros((theta.shape[1], self.n_features_in_))
         coef[:, active] = theta[:n_active].T
         intercept = theta[n_active].copy() if self.fit_intercept else np.zeros(theta.shape[1])
         if centre is not None:  # the solver's intercept is that of the centred columns
             intercept -= coef[:, active] @ centre
-        if len(losses) == 1 and n_classes > 2:
+        if len(losses) == 1 and len(self.classes_) > 2:
             # softmax is unchanged by adding one number to every class's intercept, or one
             # vector to every class's coefficients: the intercepts are taken centred (sum 0), as
             # scikit-learn's; so are the coefficients where that does not raise the penalty
             # (none or L2, whose optimum is centred: this removes the solver's rounding there)
             intercept -= intercept.mean()
-            if no_penalty or penalty.smooth:
+            if centred_coef:
                 coef -= coef.mean(axis=0, keepdims=True)
         self.coef_ = coef.astype(self.dtype)
         self.intercept_ = intercept.astype(self.dtype)
@@ -424,16 +448,6 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
                 for row in r.history:
                     row["objective"] *= unit
         self.history_ = results[0].history if len(results) == 1 else [r.history for r in results]
-        if not self.converged_:
-            worst = max((r for r in results if not r.converged), key=lambda r: r.grad_norm)
-            warnings.warn(
-                f"{type(self).__name__} ({self.solver}) did not converge: stopped after "
-                f"{worst.n_iter} iterations with gradient norm {worst.grad_norm:.3g} "
-                f"({worst.message}); " + _convergence_advice(worst.message, self.tol, self.max_iter, self.dtype),
-                ConvergenceWarning,
-                stacklevel=2,
-            )
-        return self
 
     def _penalty(self, unit: float = 1.0):
         """The penalty object for ``C * unit`` (see :meth:`_memory_problem`)."""
