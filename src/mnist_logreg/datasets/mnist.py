@@ -391,7 +391,8 @@ def _load_openml(name: str | None, version: int | str | None, data_id: int | Non
         return cached
     from sklearn.datasets import fetch_openml
 
-    kwargs = {"data_id": data_id} if data_id is not None else {"name": name, "version": version or "active"}
+    kwargs: dict[str, Any] = (
+        {"data_id": data_id} if data_id is not None else {"name": name, "version": version or "active"})
     try:
         bunch = fetch_openml(
             **kwargs, data_home=str(cache / "openml" / "sklearn"), as_frame=False, parser="liac-arff"

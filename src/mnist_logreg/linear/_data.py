@@ -354,6 +354,8 @@ class ScaledIntegerMatrix:
     numpy only (parameters are numpy arrays on the CPU).
     """
 
+    xp: Any  # numpy (declared: mypy before 2.0 took a module-typed attribute for no protocol member)
+
     def __init__(self, X_int: NDArray[Any], scale: npt.ArrayLike, dtype: Any = np.float32, *,
                  rows: npt.ArrayLike | None = None, columns: npt.ArrayLike | None = None) -> None:
         X_int = np.asarray(X_int)
@@ -462,6 +464,8 @@ class ScaledIntegerMatrix:
 
 class SparseMatrix:
     """A scipy sparse matrix (CSR), products through scipy.sparse; parameters are numpy arrays."""
+
+    xp: Any  # numpy (declared: mypy before 2.0 took a module-typed attribute for no protocol member)
 
     def __init__(self, X: Any, dtype: Any = np.float32) -> None:
         import scipy.sparse as sp
