@@ -47,6 +47,7 @@ chromium:
 
 test: $(FULL) chromium
 	$(BIN)/ruff check src tests benchmarks examples docs
+	$(BIN)/mypy
 	# one BLAS thread per pytest worker: two workers on two cores, no spinning BLAS threads
 	# oversubscribing them (OpenBLAS then slows small eigh/gemm calls a hundredfold)
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -q

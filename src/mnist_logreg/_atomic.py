@@ -18,13 +18,13 @@ import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .errors import InputError
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path``; on success rename it over ``path``.
 
     If the block raises, the temporary file is removed and ``path`` is left untouched,
@@ -99,7 +99,7 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def read_marker(path: Path) -> dict | None:
+def read_marker(path: Path) -> dict[str, Any] | None:
     """The marker of a folder this project built at ``path`` (its kind and entries), or None."""
     try:
         marker = json.loads((path / MARKER).read_text())
@@ -287,7 +287,8 @@ _RESUME_KEY = ".resume-key.json"
 
 
 @contextlib.contextmanager
-def resumable_folder(path: str | os.PathLike[str], key: dict, kind: str = "store") -> Iterator[tuple[Path, bool]]:
+def resumable_folder(path: str | os.PathLike[str], key: dict[str, Any],
+                     kind: str = "store") -> Iterator[tuple[Path, bool]]:
     """Build a folder in a hidden sibling that survives an interruption, then put it at ``path``.
 
     Like :func:`atomic_folder`, ``path`` is only ever the previous complete folder or the new

@@ -59,15 +59,17 @@ def read_npz(path: str | os.PathLike[str], max_member_bytes: int, *, max_total_b
         if not isinstance(z, np.lib.npyio.NpzFile):
             raise NpzError(f"{path}: not an .npz archive (found a {type(z).__name__})", reason="not_npz")
         with z:
+            archive = z.zip
+            assert archive is not None  # numpy sets it to None only when the file is closed
             total = 0
-            for info in z.zip.infolist():
+            for info in archive.infolist():
                 name = info.filename.removesuffix(".npy")
                 if expected is not None and not expected(name):
                     raise NpzError(f"{path}: unexpected member {name!r}", reason="unexpected_member")
                 if info.file_size > max_member_bytes:
                     raise NpzError(f"{path}: member {name!r} inflates to {info.file_size} bytes, more than "
                                    f"the {max_member_bytes} allowed", reason="member_too_large")
-                with z.zip.open(info) as fh:
+                with archive.open(info) as fh:
                     version = np.lib.format.read_magic(fh)
                     read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                    else np.lib.format.read_array_header_2_0)

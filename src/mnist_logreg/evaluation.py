@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
@@ -18,9 +21,11 @@ from .errors import OptionError
 __all__ = ["confusion_examples", "correctly_classified", "cross_validate", "cross_validate_chunked", "evaluate",
            "learning_curve", "misclassified", "regularisation_path", "sweep_C_chunked", "top_confusions"]
 
+_T = TypeVar("_T")
 
-def evaluate(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
-             labels: Sequence | None = None) -> dict:
+
+def evaluate(y_true: NDArray[Any], y_pred: NDArray[Any], class_names: Sequence[str],
+             labels: Sequence[Any] | None = None) -> dict[str, Any]:
     """Accuracy, per-class precision/recall/F1/support, confusion matrix and the text report."""
     labels = list(labels) if labels is not None else sorted(np.unique(np.concatenate([y_true, y_pred])))
     names = [str(c) for c in class_names]
@@ -40,7 +45,7 @@ def evaluate(y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str],
     }
 
 
-def _quiet_clone(estimator, **params):
+def _quiet_clone(estimator: Any, **params: Any) -> Any:
     """A clone of ``estimator`` with no callback and no verbose output, and ``params`` set; for a
     scikit-learn Pipeline (a feature map before the classifier) they go to its last step."""
     model = clone(estimator)
@@ -50,8 +55,8 @@ def _quiet_clone(estimator, **params):
     return model.set_params(**{prefix + k: v for k, v in wanted.items() if prefix + k in known or k in params})
 
 
-def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, random_state: int = 0,
-                   n_jobs: int = 2, on_fold: Callable[[int, float], None] | None = None) -> dict:
+def cross_validate(estimator: Any, X: NDArray[Any], y: NDArray[Any], k: int = 5, *, random_state: int = 0,
+                   n_jobs: int = 2, on_fold: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """Stratified k-fold accuracy of ``estimator`` on ``X, y``, folds fitted in parallel threads.
 
     The solvers spend their time in BLAS, which releases the GIL, so threads run folds in
@@ -66,13 +71,13 @@ def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, rando
 
     folds = list(StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state).split(X, y))
 
-    def run(i):
+    def run(i: int) -> tuple[int, float]:
         train, test = folds[i]
         model = _quiet_clone(estimator)
         model.fit(X[train], y[train])
         return i, float(model.score(X[test], y[test]))
 
-    scores: list[float | None] = [None] * k
+    scores: list[Any] = [None] * k  # a fold's score, None until it ends
     reported = 0
     workers = max(1, min(n_jobs, k))
     with threadpool_limits(limits=1 if workers > 1 else None), ThreadPoolExecutor(workers) as pool:
@@ -86,13 +91,13 @@ def cross_validate(estimator, X: np.ndarray, y: np.ndarray, k: int = 5, *, rando
     return {"k": k, "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores))}
 
 
-def _in_order(results, on_result: Callable[[int, object], None] | None) -> list:
+def _in_order(results: list[Future[_T]], on_result: Callable[[int, _T], None] | None) -> list[_T]:
     """The results of concurrent futures, in submission order; ``on_result(i, value)`` is told
     each one in that order as soon as it and all before it have finished."""
     from concurrent.futures import as_completed
 
     index = {fut: i for i, fut in enumerate(results)}
-    values: list = [None] * len(results)
+    values: list[Any] = [None] * len(results)
     done = [False] * len(results)
     reported = 0
     for fut in as_completed(results):
@@ -105,8 +110,8 @@ def _in_order(results, on_result: Callable[[int, object], None] | None) -> list:
     return values
 
 
-def cross_validate_chunked(estimator, X, y, k: int = 5, *, groups=None,
-                           on_fold: Callable[[int, float], None] | None = None) -> dict:
+def cross_validate_chunked(estimator: Any, X: Any, y: Any, k: int = 5, *, groups: Any = None,
+                           on_fold: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """k-fold accuracy of ``estimator`` on Dask arrays, the folds fitted concurrently on the cluster.
 
     No data moves: fold ``f`` fits on all the chunks with the rows it holds out weighted 0
@@ -153,9 +158,10 @@ def cross_validate_chunked(estimator, X, y, k: int = 5, *, groups=None,
     return {"k": k, "scores": scores, "mean": float(np.mean(scores)), "std": float(np.std(scores))}
 
 
-def sweep_C_chunked(estimator, X, y, Cs: Sequence[float], *, groups=None,
-                    eval_sets: dict[str, tuple] | None = None,
-                    on_step: Callable[[int, dict], None] | None = None) -> tuple[list[dict], list[np.ndarray]]:
+def sweep_C_chunked(estimator: Any, X: Any, y: Any, Cs: Sequence[float], *, groups: Any = None,
+                    eval_sets: dict[str, tuple[Any, Any]] | None = None,
+                    on_step: Callable[[int, dict[str, Any]], None] | None = None
+                    ) -> tuple[list[dict[str, Any]], list[NDArray[Any]]]:
     """Fit ``estimator`` at each ``C`` on Dask arrays, all concurrently on the cluster, 10% of
     the rows held out (weighted 0; the copies of a digit together, as in
     :func:`cross_validate_chunked`) to choose among them.
@@ -175,7 +181,7 @@ def sweep_C_chunked(estimator, X, y, Cs: Sequence[float], *, groups=None,
     groups = (row_groups(X.chunks[0]) if groups is None else row_aligned(groups, X.chunks[0], "groups")).persist()
     Cs = sorted(float(C) for C in Cs)
 
-    def run(C: float) -> tuple[dict, np.ndarray]:
+    def run(C: float) -> tuple[dict[str, Any], NDArray[Any]]:
         fit_w = held_out(groups, 10, 0, weight_of_held_out=0.0, weight_of_others=1.0)
         val_w = held_out(groups, 10, 0)
         model = _quiet_clone(estimator, C=C)
@@ -194,7 +200,7 @@ def sweep_C_chunked(estimator, X, y, Cs: Sequence[float], *, groups=None,
     return [r for r, _ in results], [c for _, c in results]
 
 
-def misclassified(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, limit: int = 40) -> dict:
+def misclassified(y_true: NDArray[Any], y_pred: NDArray[Any], proba: NDArray[Any], limit: int = 40) -> dict[str, Any]:
     """Indices of wrongly classified rows, most confident mistakes first, with their confidence."""
     wrong = np.flatnonzero(y_true != y_pred)
     conf = proba.max(axis=1)[wrong]
@@ -202,17 +208,18 @@ def misclassified(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, lim
     return {"index": order, "true": y_true[order], "pred": y_pred[order], "confidence": proba.max(axis=1)[order]}
 
 
-def correctly_classified(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, limit: int = 20,
-                         seed: int = 0) -> dict:
+def correctly_classified(y_true: NDArray[Any], y_pred: NDArray[Any], proba: NDArray[Any], limit: int = 20,
+                         seed: int = 0) -> dict[str, Any]:
     """A random sample of correctly classified rows with their predicted labels and confidence."""
     right = np.flatnonzero(y_true == y_pred)
     pick = np.sort(np.random.default_rng(seed).choice(right, min(limit, len(right)), replace=False))
     return {"index": pick, "true": y_true[pick], "pred": y_pred[pick], "confidence": proba.max(axis=1)[pick]}
 
 
-def regularisation_path(model, X_train: np.ndarray, y_train: np.ndarray, Cs: Sequence[float],
-                        eval_sets: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-                        on_step: Callable[[int, dict], None] | None = None) -> tuple[list[dict], list[np.ndarray]]:
+def regularisation_path(model: Any, X_train: NDArray[Any], y_train: NDArray[Any], Cs: Sequence[float],
+                        eval_sets: dict[str, tuple[NDArray[Any], NDArray[Any]]] | None = None,
+                        on_step: Callable[[int, dict[str, Any]], None] | None = None
+                        ) -> tuple[list[dict[str, Any]], list[NDArray[Any]]]:
     """Fit ``model`` (a LogisticRegression) at each ``C``, smallest first, each fit warm-started.
 
     Parameters
@@ -240,7 +247,8 @@ def regularisation_path(model, X_train: np.ndarray, y_train: np.ndarray, Cs: Seq
     Cs = sorted(float(C) for C in Cs)
     sets = {"train": (X_train, y_train), **(eval_sets or {})}
     path_model = clone(model).set_params(warm_start=True)
-    rows, coefs = [], []
+    rows: list[dict[str, Any]] = []
+    coefs: list[NDArray[Any]] = []
     for i, C in enumerate(Cs):
         path_model.set_params(C=C).fit(X_train, y_train)
         row = {"C": C, **{f"{name}_accuracy": float(path_model.score(X, y)) for name, (X, y) in sets.items()},
@@ -262,8 +270,8 @@ def top_confusions(cm: Sequence[Sequence[int]], k: int = 5) -> list[tuple[int, i
     return sorted(cells, key=lambda c: -c[2])[:k]
 
 
-def confusion_examples(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray, labels: Sequence,
-                       k: int = 5, per_confusion: int = 8) -> list[dict]:
+def confusion_examples(y_true: NDArray[Any], y_pred: NDArray[Any], proba: NDArray[Any], labels: Sequence[Any],
+                       k: int = 5, per_confusion: int = 8) -> list[dict[str, Any]]:
     """Example digits of each of the ``k`` top confusions, the most confident mistakes first.
 
     Returns
@@ -283,9 +291,9 @@ def confusion_examples(y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray
     return out
 
 
-def learning_curve(model, X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
-                   sizes: Sequence[int], *, max_scored: int = 10000,
-                   on_step: Callable[[int, dict], None] | None = None) -> list[dict]:
+def learning_curve(model: Any, X_train: NDArray[Any], y_train: NDArray[Any], X_test: NDArray[Any],
+                   y_test: NDArray[Any], sizes: Sequence[int], *, max_scored: int = 10000,
+                   on_step: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Accuracy against the number of training digits: ``model`` fitted on the first ``n``
     rows for each ``n`` of ``sizes``, smallest first, each fit warm-started from the previous
     one (where the model has ``warm_start``).

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
@@ -59,7 +61,7 @@ _GRID_LABEL_CHARS = 15
 
 def digit_grid(
     images: np.ndarray,
-    labels: Sequence | None = None,
+    labels: Sequence[Any] | None = None,
     *,
     rows: int | None = None,
     cols: int | None = None,
@@ -105,7 +107,7 @@ def confusion_examples(rows: Sequence[tuple[str, np.ndarray]], per_row: int = 8)
     return fig
 
 
-def learning_curve(rows: Sequence[dict]) -> Figure:
+def learning_curve(rows: Sequence[dict[str, Any]]) -> Figure:
     """Train and test accuracy against the number of training digits (log scale)."""
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.subplots()
@@ -166,6 +168,7 @@ def coefficient_images(coef: np.ndarray, class_names: Sequence[str], *,
             im = ax.imshow(np.clip(coef[i], -limit, limit).reshape(28, 28), cmap="RdBu_r", norm=norm,
                            interpolation="nearest")
             ax.set_title(f"class {class_names[i]}", fontsize=9)
+    assert im is not None  # k >= 1: at least one class's image
     fig.colorbar(im, ax=axes.ravel().tolist(), fraction=0.03)
     fig.suptitle(title)
     return fig
@@ -179,7 +182,7 @@ def pixel_correlation(X: np.ndarray, max_rows: int = 10000, seed: int = 0) -> Fi
     Xf = X.astype(np.float64)
     std = Xf.std(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.corrcoef(Xf, rowvar=False)
+        corr = np.asarray(np.corrcoef(Xf, rowvar=False))  # asarray: numpy types the result array or scalar
     corr[std == 0, :] = np.nan
     corr[:, std == 0] = np.nan
     fig = Figure(figsize=(6.5, 5.5), layout="constrained")
@@ -200,7 +203,7 @@ def mean_images(X: np.ndarray, y: np.ndarray, classes: Sequence[int] = tuple(ran
                       title="Mean image per digit")
 
 
-def training_curve(history: Sequence[dict], test_accuracy: float | None = None) -> Figure:
+def training_curve(history: Sequence[dict[str, Any]], test_accuracy: float | None = None) -> Figure:
     """Objective (and estimated gap) per solver iteration, log scale."""
     fig = Figure(figsize=(7, 3.2), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
@@ -257,7 +260,7 @@ def feature_ladder(names: Sequence[str], accuracies: Sequence[float], *, current
     return fig
 
 
-def regularisation_path(rows: Sequence[dict], coefs: Sequence[np.ndarray], class_names: Sequence[str], *,
+def regularisation_path(rows: Sequence[dict[str, Any]], coefs: Sequence[np.ndarray], class_names: Sequence[str], *,
                         chosen_C: float | None = None, max_images: int = 4) -> Figure:
     """Accuracy against C (train, validation, test), the share of zero coefficients for L1 paths, and
     coefficient images at a few C (rows: C, columns: classes) when the features are pixels.
@@ -268,7 +271,8 @@ def regularisation_path(rows: Sequence[dict], coefs: Sequence[np.ndarray], class
     show = [i for i in np.unique(np.linspace(0, len(rows) - 1, min(max_images, len(rows))).round().astype(int))]
     pixels = coefs[0].shape[1] == 784
     fig = Figure(figsize=(11, 3.4 + (1.25 * len(show) if pixels else 0)), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[3.4, 1.25 * len(show)]) if pixels else (fig, None)
+    # matplotlib's stub types subfigures() as one SubFigure or an array, whatever the grid: 2 x 1 is an array
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.4, 1.25 * len(show)]) if pixels else (fig, None)  # type: ignore[misc]
     ax = top.subplots()
     for name, style in (("train", "o-"), ("validation", "s-"), ("test", "^-")):
         key = f"{name}_accuracy"
@@ -286,7 +290,8 @@ def regularisation_path(rows: Sequence[dict], coefs: Sequence[np.ndarray], class
         ax2.set_ylabel("share of coefficients = 0")
         ax2.set_ylim(0, 1)
     # one legend beside the axes, never on the points (inside, it covered the smallest C's)
-    handles, labels = [], []
+    handles: list[Artist] = []
+    labels: list[str] = []
     for a in top.axes:
         h, lab = a.get_legend_handles_labels()
         handles += h

@@ -161,6 +161,7 @@ def read_and_predict(model: Classifier, task: Task | str,
             continue
         results.append(ReadResult(name, input=digit, notes=notes))
     read = [r for r in results if r.ok]
-    for r, prediction in zip(read, predict_digits(model, task, [r.input for r in read]), strict=True):
+    inputs = [r.input for r in read if r.input is not None]  # every read result has its input
+    for r, prediction in zip(read, predict_digits(model, task, inputs), strict=True):
         r.prediction = prediction
     return results

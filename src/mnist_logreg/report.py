@@ -7,6 +7,7 @@ import json
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 from ._atomic import atomic_write
 from ._schema import METRICS_SCHEMA, SchemaError, validate
@@ -53,7 +54,7 @@ def _wilson(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def _readable(value) -> str:
+def _readable(value: object) -> str:
     """An option's value as a person reads it (not JSON: no null, no quotes)."""
     if value is None:
         return "default"
@@ -64,7 +65,7 @@ def _readable(value) -> str:
     return str(value)
 
 
-def _read_metrics(path: Path) -> dict:
+def _read_metrics(path: Path) -> dict[str, Any]:
     """metrics.json, checked against :data:`~._schema.METRICS_SCHEMA` (a SchemaError, a ValueError, names
     the file and the first bad field)."""
     try:
@@ -82,12 +83,13 @@ def _read_metrics(path: Path) -> dict:
     return m
 
 
-def _context(m: dict, run_dir: Path) -> dict:
+def _context(m: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Everything the template shows, computed from metrics.json and the figures in ``run_dir``."""
     test, fit, opts = m["test"], m.get("fit", {}), m["options"]
     accuracy, n_test = float(test["accuracy"]), int(test["n_samples"])
-    per_class = [{"name": str(name), "precision": float(v["precision"]), "recall": float(v["recall"]),
-                  "f1": float(v["f1-score"]), "support": int(v["support"])} for name, v in test["per_class"].items()]
+    per_class: list[dict[str, Any]] = [
+        {"name": str(name), "precision": float(v["precision"]), "recall": float(v["recall"]),
+         "f1": float(v["f1-score"]), "support": int(v["support"])} for name, v in test["per_class"].items()]
     weakest = [r["name"] for r in sorted(per_class, key=lambda r: r["f1"])[: 2 if len(per_class) > 2 else 1]]
     names = [r["name"] for r in per_class]
     cm = [[int(x) for x in row] for row in test["confusion_matrix"]]
@@ -138,7 +140,8 @@ def _context(m: dict, run_dir: Path) -> dict:
     if cv:
         cv_ctx = {"k": int(cv["k"]), "mean": float(cv["mean"]), "std": float(cv["std"]),
                   "folds": ", ".join(f"{100 * float(s):.2f}%" for s in cv["scores"])}
-    figures, appendix = [], []
+    figures: list[dict[str, str]] = []
+    appendix: list[dict[str, str]] = []
     for name, caption in FIGURES.items():
         png = run_dir / name
         if png.is_file():

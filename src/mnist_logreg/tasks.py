@@ -7,6 +7,7 @@ for D, 0 for every other digit) or ``"pair:A,B"`` (only digits A and B, labels k
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -98,13 +99,13 @@ class Task:
             return [str(d) for d in sorted(self.digits)]
         return [str(d) for d in range(10)]
 
-    def label_of(self, class_value) -> str:
+    def label_of(self, class_value: int | np.integer[Any]) -> str:
         """What a predicted class means to a person: "2" / "not 2" for ``digit:2``, the digit otherwise."""
         if self.kind == "digit":
             return str(self.digits[0]) if int(class_value) == 1 else f"not {self.digits[0]}"
         return str(int(class_value))
 
-    def digit_of(self, class_value) -> int | None:
+    def digit_of(self, class_value: int | np.integer[Any]) -> int | None:
         """The digit a predicted class names, or None ("not 2" names no digit)."""
         if self.kind == "digit":
             return self.digits[0] if int(class_value) == 1 else None

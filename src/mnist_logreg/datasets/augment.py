@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._atomic import resumable_folder
 from .._resources import check_disk, check_memory
@@ -50,7 +51,7 @@ class AugmentError(DataError, ValueError):
     """An augmented store is missing, incomplete, of another format, or fails its checksums."""
 
 
-def distort(images: np.ndarray, rng: np.random.Generator, **params: float) -> np.ndarray:
+def distort(images: NDArray[np.uint8], rng: np.random.Generator, **params: float) -> NDArray[np.uint8]:
     """Random affine and elastic distortions of 28x28 digits (rows of 784 uint8 pixels).
 
     Parameters
@@ -84,10 +85,12 @@ def distort(images: np.ndarray, rng: np.random.Generator, **params: float) -> np
     which = np.broadcast_to(np.arange(n, dtype=np.float64)[:, None, None], src_r.shape)
     out = ndimage.map_coordinates(images.reshape(n, SIDE, SIDE).astype(np.float32), [which, src_r, src_c],
                                   order=1, mode="constant", cval=0.0)
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(n, SIDE * SIDE)
+    distorted: NDArray[np.uint8] = np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(n, SIDE * SIDE)
+    return distorted
 
 
-def _chunk(train_images: np.ndarray, train_labels: np.ndarray, lo: int, hi: int, seed: int, index: int):
+def _chunk(train_images: NDArray[np.uint8], train_labels: NDArray[Any], lo: int, hi: int, seed: int,
+           index: int) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     """Rows ``lo:hi`` of the store: sources ``i % n_train``, distorted from the second copy on."""
     n_train = train_images.shape[0]
     rows = np.arange(lo, hi)
@@ -100,7 +103,7 @@ def _chunk(train_images: np.ndarray, train_labels: np.ndarray, lo: int, hi: int,
     return images, train_labels[rows % n_train].astype(np.uint8)
 
 
-def _sha256(a: np.ndarray) -> str:
+def _sha256(a: NDArray[Any]) -> str:
     return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
 
 
@@ -109,8 +112,8 @@ _MEMORY_PER_ROW = 48 * 2**10
 _DISK_PER_ROW = 200
 
 
-def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str | Path, *, seed: int = 0,
-            chunk_rows: int = DEFAULT_CHUNK_ROWS, source_checksums: dict | None = None,
+def augment(train_images: NDArray[np.uint8], train_labels: NDArray[Any], n: int, out: str | Path, *, seed: int = 0,
+            chunk_rows: int = DEFAULT_CHUNK_ROWS, source_checksums: dict[str, str] | None = None,
             on_chunk: Callable[[int, int], None] | None = None,
             on_resume: Callable[[int, int], None] | None = None) -> Path:
     """Write ``n`` rows of augmented digits to the Zarr store ``out`` (module doc), atomically.
@@ -157,6 +160,8 @@ def augment(train_images: np.ndarray, train_labels: np.ndarray, n: int, out: str
     # what decides the store's bytes: a left-over partial store is resumed only if all of it agrees
     key = {"format": FORMAT, "n": int(n), "seed": int(seed), "chunk_rows": chunk_rows, "distortion": DISTORTION,
            "source_sha256": [_sha256(train_images), _sha256(np.asarray(train_labels))]}
+    images: Any  # the store's zarr arrays (zarr types a group's member as an array or a group)
+    labels: Any
     with resumable_folder(out, key) as (staging, resumed):
         progress = staging / _PROGRESS
         if resumed:
@@ -221,9 +226,10 @@ def _clear_staging(staging: Path) -> None:
             child.unlink()
 
 
-def _verified_chunks(progress: Path, images, labels, chunk_rows: int, n: int) -> dict[int, tuple[str, str]]:
+def _verified_chunks(progress: Path, images: Any, labels: Any, chunk_rows: int,
+                     n: int) -> dict[int, tuple[str, str]]:
     """The chunks an interrupted run recorded as written whose contents still match their checksums."""
-    done = {}
+    done: dict[int, tuple[str, str]] = {}
     try:
         lines = progress.read_text().splitlines()
     except FileNotFoundError:
@@ -253,11 +259,11 @@ class AugmentedDigits:
 
     images: Any
     labels: Any
-    attrs: dict
+    attrs: dict[str, Any]
     path: Path
 
 
-def _read_chunk(store: str, what: str, sums: list[str], path: Path, block_info=None) -> np.ndarray:
+def _read_chunk(store: str, what: str, sums: list[str], path: Path, block_info: Any = None) -> NDArray[Any]:
     """One chunk of ``what`` (images or labels) of the store, decoded and checked by its SHA-256."""
     import zarr
 

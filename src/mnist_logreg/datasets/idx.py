@@ -17,8 +17,10 @@ import math
 import os
 import zlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .._atomic import atomic_write
 from ..errors import DataError
@@ -26,7 +28,7 @@ from ..errors import DataError
 __all__ = ["IDXFormatError", "idx_bytes", "idx_md5", "parse_idx", "read_idx", "write_idx"]
 
 #: IDX type code -> numpy big-endian dtype
-TYPE_CODES: dict[int, np.dtype] = {
+TYPE_CODES: dict[int, np.dtype[Any]] = {
     0x08: np.dtype(">u1"),
     0x09: np.dtype(">i1"),
     0x0B: np.dtype(">i2"),
@@ -42,12 +44,12 @@ class IDXFormatError(DataError, ValueError):
     """An IDX file (or bytes) does not follow the format."""
 
 
-def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
+def parse_idx(data: bytes | bytearray, name: str = "<bytes>") -> NDArray[Any]:
     """Decode IDX bytes (already decompressed) into a native-endian array.
 
     Parameters
     ----------
-    data : bytes
+    data : bytes or bytearray
         The whole uncompressed file.
     name : str
         Used in error messages (usually the file name).
@@ -153,7 +155,7 @@ def _decompress(raw: bytes, name: str, max_size: int | None = None) -> bytes | b
     return out
 
 
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
     """Read an IDX file (plain or gzip) into a numpy array.
 
     Raises
@@ -168,7 +170,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
     return parse_idx(_decompress(raw, str(path)), name=str(path))
 
 
-def idx_bytes(array: np.ndarray) -> bytes:
+def idx_bytes(array: NDArray[Any]) -> bytes:
     """Encode ``array`` as uncompressed IDX bytes."""
     array = np.asarray(array)
     key = (array.dtype.kind, array.dtype.itemsize)
@@ -182,12 +184,12 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + np.ascontiguousarray(array, dtype=TYPE_CODES[code]).tobytes()
 
 
-def idx_md5(array: np.ndarray) -> str:
+def idx_md5(array: NDArray[Any]) -> str:
     """MD5 of the uncompressed IDX encoding of ``array`` (what MNIST's published checksums hash)."""
     return hashlib.md5(idx_bytes(array)).hexdigest()
 
 
-def write_idx(path: str | os.PathLike[str], array: np.ndarray, *, compress: bool | None = None) -> None:
+def write_idx(path: str | os.PathLike[str], array: NDArray[Any], *, compress: bool | None = None) -> None:
     """Write ``array`` as an IDX file, atomically; gzip when ``compress`` (default: name ends .gz)."""
     path = Path(path)
     data = idx_bytes(array)

@@ -18,7 +18,9 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +35,7 @@ SOURCES = ("bundled", "openml", "idx")
 
 #: The four MNIST files, with the SHA-256, MD5 and size of their *uncompressed* content, so that
 #: any mirror's gzip of the same bytes is accepted, and nothing larger is ever downloaded or inflated.
-IDX_FILES: dict[str, dict] = {
+IDX_FILES: dict[str, dict[str, Any]] = {
     "train-images-idx3-ubyte": {
         "sha256": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
         "md5": "6bbc9ace898e44ae57da46a324031adb",
@@ -203,7 +205,7 @@ def load_mnist(
 # ---------------------------------------------------------------- bundled
 
 
-def _arrays_from_idx(blobs: dict[str, bytes], source: str) -> MNIST:
+def _arrays_from_idx(blobs: dict[str, bytes | bytearray], source: str) -> MNIST:
     """Build an MNIST from the four IDX files' uncompressed bytes, checking they agree."""
     arrays = {key: parse_idx(data, name=key) for key, data in blobs.items()}
     out = {}
@@ -232,7 +234,7 @@ def _arrays_from_idx(blobs: dict[str, bytes], source: str) -> MNIST:
     return MNIST(*out["train"], *out["test"], source=source, checksums=checksums)
 
 
-def _bundled_dir():
+def _bundled_dir() -> Traversable:
     return resources.files("mnist_logreg.datasets") / "_bundled"
 
 
@@ -293,7 +295,7 @@ def _max_download(key: str) -> int:
     return 2 * int(size) + (1 << 20) if size else 256 << 20
 
 
-def _verified_idx(raw: bytes, key: str, origin: str) -> bytes:
+def _verified_idx(raw: bytes, key: str, origin: str) -> bytes | bytearray:
     """Decompress and check the SHA-256 of one downloaded or cached IDX file."""
     size = IDX_FILES[key].get("size")
     data = _decompress(raw, origin, max_size=int(size) if size else None)
@@ -336,7 +338,7 @@ def _load_idx_mirrors(mirrors: list[str], cache: Path, progress: bool, timeout: 
 # ---------------------------------------------------------------- OpenML
 
 
-def _openml_cache_file(cache: Path, name: str | None, version, data_id: int | None) -> Path:
+def _openml_cache_file(cache: Path, name: str | None, version: int | str | None, data_id: int | None) -> Path:
     if data_id is not None:
         return cache / "openml" / f"id-{int(data_id)}.npz"
     return cache / "openml" / f"name-{name}-v{version if version is not None else 'active'}.npz"
@@ -377,7 +379,7 @@ def _read_npz_cache(path: Path) -> MNIST | None:
         return None
     try:
         z = read_npz(path, _MAX_CACHED_ARRAY)
-        arrays = {k: z[k] for k in _KEYS}
+        arrays: dict[str, Any] = {k: z[k] for k in _KEYS}
         digest, source = str(z["sha256"]), str(z["source"])
         if digest != _array_digest(arrays):
             raise ValueError("digest mismatch")
@@ -395,7 +397,7 @@ def _write_npz_cache(path: Path, data: MNIST) -> None:
         np.savez_compressed(fh, **arrays, sha256=_array_digest(arrays), source=data.source)
 
 
-def _load_openml(name, version, data_id, cache: Path) -> MNIST:
+def _load_openml(name: str | None, version: int | str | None, data_id: int | None, cache: Path) -> MNIST:
     if (name is None) == (data_id is None):
         raise ValueError(
             "OpenML needs exactly one of name (with an optional version) or data_id, "
@@ -409,7 +411,8 @@ def _load_openml(name, version, data_id, cache: Path) -> MNIST:
         return cached
     from sklearn.datasets import fetch_openml
 
-    kwargs = {"data_id": data_id} if data_id is not None else {"name": name, "version": version or "active"}
+    kwargs: dict[str, Any] = (
+        {"data_id": data_id} if data_id is not None else {"name": name, "version": version or "active"})
     try:
         bunch = fetch_openml(
             **kwargs, data_home=str(cache / "openml" / "sklearn"), as_frame=False, parser="liac-arff"

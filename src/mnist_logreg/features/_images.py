@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 __all__ = ["as_images", "image_shape_for"]
 
@@ -28,6 +30,6 @@ def image_shape_for(n_features: int, image_shape: tuple[int, int] | None) -> tup
     return h, w
 
 
-def as_images(X: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def as_images(X: NDArray[Any], shape: tuple[int, int]) -> NDArray[Any]:
     """A view of the rows of ``X`` as ``(n, height, width)`` images."""
     return np.asarray(X).reshape(len(X), *shape)

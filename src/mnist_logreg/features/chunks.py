@@ -18,7 +18,7 @@ __all__ = ["SAMPLE_ROWS", "fit_on_sample", "transform_chunks"]
 SAMPLE_ROWS = 20_000
 
 
-def fit_on_sample(feature_map, X, y=None, rows: int = SAMPLE_ROWS):
+def fit_on_sample(feature_map: Any, X: Any, y: Any = None, rows: int = SAMPLE_ROWS) -> Any:
     """Fit ``feature_map`` on ``rows`` rows of the Dask array ``X`` spread evenly over it.
 
     Parameters
@@ -41,7 +41,7 @@ def fit_on_sample(feature_map, X, y=None, rows: int = SAMPLE_ROWS):
     return feature_map.fit(sample, labels)
 
 
-def transform_chunks(feature_map, X) -> Any:
+def transform_chunks(feature_map: Any, X: Any) -> Any:
     """``feature_map.transform`` of each chunk of rows of the Dask array ``X`` (lazy).
 
     Returns

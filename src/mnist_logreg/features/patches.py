@@ -16,9 +16,11 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Self
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.utils import check_random_state
@@ -32,7 +34,7 @@ __all__ = ["PatchFeatures"]
 _BLOCK_ROWS = 32
 
 
-def _pool_edges(size: int, cells: int) -> np.ndarray:
+def _pool_edges(size: int, cells: int) -> NDArray[np.int_]:
     return np.linspace(0, size, cells + 1).round().astype(int)
 
 
@@ -89,7 +91,7 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
         image_shape: tuple[int, int] | None = None,
         n_jobs: int | None = None,
         random_state: int | None = 0,
-    ):
+    ) -> None:
         self.n_filters = n_filters
         self.patch_size = patch_size
         self.pool_grid = pool_grid
@@ -104,20 +106,20 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
 
     # -- geometry
 
-    def _geometry(self):
+    def _geometry(self) -> tuple[int, int, int, int, int, int]:
         h, w = self.image_shape_
         ph, pw = min(self.patch_size, h), min(self.patch_size, w)
         oh, ow = h - ph + 1, w - pw + 1
         gh, gw = min(self.pool_grid, oh), min(self.pool_grid, ow)
         return ph, pw, oh, ow, gh, gw
 
-    def _patches(self, imgs: np.ndarray) -> np.ndarray:
+    def _patches(self, imgs: NDArray[np.float32]) -> NDArray[np.float32]:
         ph, pw, *_ = self._geometry()
         P = sliding_window_view(imgs, (ph, pw), axis=(1, 2)).reshape(-1, ph * pw)
         # the reshape copies except when one patch covers the image: then it is a read-only view
         return P if P.flags.writeable else P.copy()
 
-    def _normalise(self, P: np.ndarray) -> np.ndarray:
+    def _normalise(self, P: NDArray[np.float32]) -> NDArray[np.float32]:
         """Contrast-normalise patches (rows) in place: zero mean, unit norm-ish."""
         mean = P.mean(axis=1, keepdims=True)
         P -= mean
@@ -125,7 +127,7 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
         P *= 1.0 / np.sqrt(var + np.float32(self.contrast))
         return P
 
-    def _check_params(self):
+    def _check_params(self) -> None:
         for name in ("n_filters", "patch_size", "pool_grid", "n_patches"):
             v = getattr(self, name)
             if not (isinstance(v, int | np.integer) and not isinstance(v, bool) and v >= 1):
@@ -141,7 +143,7 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
         if not (isinstance(self.threshold, int | float) and math.isfinite(self.threshold)):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
 
-    def fit(self, X, y=None):
+    def fit(self, X: Any, y: object = None) -> Self:
         """Learn the whitening and the k-means filters from patches of the rows of ``X``."""
         self._check_params()
         X = validate_data(self, X, dtype=[np.float32, np.float64, np.uint8])
@@ -166,16 +168,16 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
         km = MiniBatchKMeans(k, random_state=rng.randint(2**31 - 1), n_init=1, batch_size=4096).fit(Z)
         D = km.cluster_centers_
         D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), 1e-12)
-        self.filters_ = (whiten @ D.T).astype(np.float32)
-        self.offsets_ = (-(mean @ whiten) @ D.T).astype(np.float32)
+        self.filters_: NDArray[np.float32] = (whiten @ D.T).astype(np.float32)
+        self.offsets_: NDArray[np.float32] = (-(mean @ whiten) @ D.T).astype(np.float32)
         return self
 
     @property
     def n_features_out_(self) -> int:
         *_, gh, gw = self._geometry()
-        return 2 * self.filters_.shape[1] * gh * gw
+        return 2 * int(self.filters_.shape[1]) * gh * gw
 
-    def transform(self, X):
+    def transform(self, X: Any) -> NDArray[np.float32]:
         """Pooled rectified filter responses, float32 ``(n, 2 K g^2)``."""
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64, np.uint8])
@@ -218,7 +220,7 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
                 list(ex.map(work, starts))
         return out
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(self, input_features: object = None) -> NDArray[np.object_]:
         """Names ``patch{k}{+|-}_cell{c}`` in output order."""
         check_is_fitted(self)
         K = self.filters_.shape[1]
@@ -226,7 +228,7 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
         names = [f"patch{k}{s}_cell{c}" for c in range(gh * gw) for s in "+-" for k in range(K)]
         return np.asarray(names, dtype=object)
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags

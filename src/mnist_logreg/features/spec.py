@@ -17,6 +17,7 @@ preset's ``C``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
@@ -137,15 +138,16 @@ def output_width(spec: str, n_in: int = 784) -> list[int]:
 
     widths, width, side = [], n_in, round(n_in**0.5)
     for name, arg in parse_features(spec):
+        n = 0 if arg is None else int(arg)  # every step but deskew has its argument (parse_features)
         if name == "pca":
-            width = min(int(arg), width)
+            width = min(n, width)
         elif name == "poly":
-            width = comb(width + int(arg), int(arg)) - 1
+            width = comb(width + n, n) - 1
         elif name == "patches":
-            defaults = PatchFeatures(int(arg))
+            defaults = PatchFeatures(n)
             positions = max(1, side - min(defaults.patch_size, side) + 1)
             cells = min(defaults.pool_grid, positions) ** 2
-            width = 2 * int(arg) * cells
+            width = 2 * n * cells
         widths.append(width)
     return widths
 
@@ -156,7 +158,7 @@ def make_feature_map(spec: str, random_state: int | None = 0) -> Pipeline | None
     return Pipeline(steps) if steps else None
 
 
-def make_step(name: str, arg: int | None, random_state: int | None = 0):
+def make_step(name: str, arg: int | None, random_state: int | None = 0) -> Any:
     """The unfitted transformer of one parsed step ``name:arg``."""
     if name == "deskew":
         return Deskew()
@@ -165,6 +167,8 @@ def make_step(name: str, arg: int | None, random_state: int | None = 0):
     if name == "poly":
         return PolynomialFeatures(arg, include_bias=False)
     if name == "patches":
+        if arg is None:  # PatchFeatures(None) would only fail when fitted
+            raise FeatureSpecError("features: step 'patches' needs the number of filters, as patches:K")
         return PatchFeatures(arg, random_state=random_state)
     raise FeatureSpecError(f"features: unknown step {name!r}; valid: {_valid_choices()}")
 

@@ -8,7 +8,10 @@ values with a :class:`FeatureStateError` naming the array, expected vs found.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 from sklearn.base import BaseEstimator
 
 from ..errors import InputError
@@ -34,7 +37,7 @@ class FeatureStateError(InputError, ValueError):
     """A stored feature-map array or parameter is missing or invalid."""
 
 
-def export_state(name: str, step: BaseEstimator) -> tuple[dict, dict[str, np.ndarray]]:
+def export_state(name: str, step: BaseEstimator) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
     """The parameters (JSON-ready) and arrays that rebuild the fitted ``step`` named ``name``."""
     params = {k: step.get_params()[k] for k in _PARAMS[name]}
     if name == "deskew":
@@ -53,7 +56,8 @@ def export_state(name: str, step: BaseEstimator) -> tuple[dict, dict[str, np.nda
     return params, arrays
 
 
-def _array(arrays: dict, key: str, kinds: str, shape: tuple, where: str, limit: float | None = None) -> np.ndarray:
+def _array(arrays: dict[str, Any], key: str, kinds: str, shape: tuple[int | None, ...], where: str,
+           limit: float | None = None) -> NDArray[Any]:
     if key not in arrays:
         raise FeatureStateError(f"{where}.{key}: missing")
     a = arrays[key]
@@ -70,7 +74,7 @@ def _array(arrays: dict, key: str, kinds: str, shape: tuple, where: str, limit: 
     return a
 
 
-def import_state(name: str, arg: int | None, params: dict, arrays: dict, n_in: int,
+def import_state(name: str, arg: int | None, params: dict[str, Any], arrays: dict[str, Any], n_in: int,
                  where: str) -> tuple[BaseEstimator, int]:
     """Rebuild one fitted step from its spec step ``name:arg``; returns it and its output width.
 
@@ -93,6 +97,8 @@ def import_state(name: str, arg: int | None, params: dict, arrays: dict, n_in: i
     if name == "deskew":
         return step, n_in
     if name == "pca":
+        if arg is None:  # a spec parsed by parse_features always gives it
+            raise FeatureStateError(f"{where}: 'pca' needs its number of components")
         # PCA's components are unit vectors: no entry above 1
         comp = _array(arrays, "components", "f", (arg, n_in), where, limit=1.0 + 1e-6)
         step.components_ = comp

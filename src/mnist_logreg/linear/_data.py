@@ -24,9 +24,11 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, TypeVar, runtime_checkable
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 
 __all__ = ["DenseMatrix", "DesignMatrix", "ScaledIntegerMatrix", "SparseMatrix", "as_design_matrix",
            "preprocessed_array", "preprocessed_matrix"]
@@ -42,6 +44,13 @@ _SKETCH_ROWS_PER_COLUMN = 8
 # full MNIST, 2 threads: 34 ms a pass at 512 and 1024 rows, 44 ms at 2048, 56 ms at 4096)
 _CONVERT_BLOCK = 1024
 
+#: an array of a design matrix's namespace ``xp``: a numpy array, or a torch tensor through the
+#: array API standard, which has no static types (so ``Any`` to a type checker)
+Array: TypeAlias = Any
+
+_T = TypeVar("_T")
+_B = TypeVar("_B")
+
 
 @runtime_checkable
 class DesignMatrix(Protocol):
@@ -56,11 +65,17 @@ class DesignMatrix(Protocol):
         Of the parameter arrays the solver should use.
     """
 
-    xp: Any
-    n_samples: int
-    n_features: int
-    dtype: Any
-    device: Any
+    # read-only to the solvers: an implementation may hold them as plain attributes
+    @property
+    def xp(self) -> Any: ...
+    @property
+    def n_samples(self) -> int: ...
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def dtype(self) -> Any: ...
+    @property
+    def device(self) -> Any: ...
 
     def matmul(self, W: Any) -> Any:
         """``X @ W`` for ``W`` of shape ``(n_features, K)``; returns ``(n_samples, K)``."""
@@ -68,7 +83,7 @@ class DesignMatrix(Protocol):
     def rmatmul(self, R: Any) -> Any:
         """``X.T @ R`` for ``R`` of shape ``(n_samples, K)``; returns ``(n_features, K)``."""
 
-    def forward_backward(self, W: Any, b: Any, residual: Residual) -> tuple[float, Any, Any]:
+    def forward_backward(self, W: Any, b: Any | None, residual: Residual) -> tuple[float, Any, Any]:
         """One pass over the rows: scores, the loss's residual, and the gradient products.
 
         For blocks of rows ``rows`` (a ``slice``), ``Z = X[rows] @ W (+ b)`` and
@@ -100,7 +115,7 @@ class DesignMatrix(Protocol):
 Residual = Callable[[slice, Any], tuple[float, Any]]
 
 
-def _one_block(data: DesignMatrix, W, b, residual: Residual) -> tuple[float, Any, Any]:
+def _one_block(data: DesignMatrix, W: Array, b: Array | None, residual: Residual) -> tuple[float, Array, Array]:
     """:meth:`DesignMatrix.forward_backward` with all rows as one block."""
     Z = data.matmul(W)
     if b is not None:
@@ -122,7 +137,7 @@ class _RowThreads:
     several threads at once; the BLAS setting is restored when the last one ends.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._active = 0
         self._limiter: Any = None
@@ -146,14 +161,14 @@ class _RowThreads:
             self._active += 1
             return self.threads
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._active -= 1
             if self._active == 0 and self._limiter is not None:
                 self._limiter.restore_original_limits()
                 self._limiter = None
 
-    def map_rows(self, fn: Callable[[int, int], Any], n_rows: int, block: int) -> list:
+    def map_rows(self, fn: Callable[[int, int], _T], n_rows: int, block: int) -> list[_T]:
         """``fn(lo, hi)`` over contiguous ranges of rows, one per thread (ranges start at multiples
         of ``block``); the list of results in row order. One block or less (an SGD mini-batch)
         runs here, without touching BLAS's setting."""
@@ -164,7 +179,7 @@ class _RowThreads:
             bounds = [n_rows * i // parts // block * block for i in range(parts)] + [n_rows]
             return self._run(fn, [(bounds[i], bounds[i + 1]) for i in range(parts)])
 
-    def map_blocks(self, fn: Callable[[list], Any], blocks: list) -> list:
+    def map_blocks(self, fn: Callable[[list[_B]], _T], blocks: list[_B]) -> list[_T]:
         """``fn(share)`` for each thread's share of ``blocks``: every ``threads``-th block, so that
         neighbouring blocks, often alike in cost (rows sorted by class), go to different threads.
         One block runs here, without touching BLAS's setting."""
@@ -174,7 +189,7 @@ class _RowThreads:
             parts = min(threads, len(blocks))
             return self._run(fn, [(blocks[t::parts],) for t in range(parts)])
 
-    def _run(self, fn: Callable, args: list[tuple]) -> list:
+    def _run(self, fn: Callable[..., _T], args: list[tuple[Any, ...]]) -> list[_T]:
         """``fn(*a)`` for each ``a`` in ``args``: the calling thread takes the first, the pool the
         others (all here, one after another, when there is no pool)."""
         if len(args) == 1 or self._pool is None:
@@ -186,12 +201,13 @@ class _RowThreads:
 row_threads = _RowThreads()
 
 
-def _blocked_pass(X: np.ndarray, W, b, residual: Residual, block: int):
+def _blocked_pass(X: NDArray[Any], W: NDArray[Any], b: NDArray[Any] | None, residual: Residual,
+                  block: int) -> tuple[float, NDArray[Any], NDArray[Any]]:
     """:meth:`DesignMatrix.forward_backward` for a dense numpy matrix, in blocks of rows shared
     among :data:`row_threads`."""
     K = W.shape[1]
 
-    def part(lo: int, hi: int) -> tuple[float, np.ndarray, np.ndarray]:
+    def part(lo: int, hi: int) -> tuple[float, NDArray[Any], NDArray[Any]]:
         value, XtR, R_sum = 0.0, np.zeros((X.shape[1], K), dtype=W.dtype), np.zeros((1, K), dtype=W.dtype)
         for start in range(lo, hi, block):
             rows = slice(start, min(start + block, hi))
@@ -212,14 +228,14 @@ def _blocked_pass(X: np.ndarray, W, b, residual: Residual, block: int):
     return value, XtR, R_sum
 
 
-def _blocked_gram(X: np.ndarray, w: np.ndarray, dtype, block: int) -> np.ndarray:
+def _blocked_gram(X: NDArray[Any], w: NDArray[Any], dtype: Any, block: int) -> NDArray[Any]:
     """``X.T @ diag(w) @ X`` for a numpy ``X``, in ``dtype``, by blocks of rows shared among
     :data:`row_threads`. (BLAS's symmetric rank-k update does half the arithmetic but was slower
     than the full product in OpenBLAS here: 15 against 12 ms for 2,048 x 717 rows.)"""
     root = np.sqrt(np.asarray(w, dtype=dtype))[:, None]
 
-    def part(lo: int, hi: int) -> np.ndarray:
-        G = np.zeros((X.shape[1], X.shape[1]), dtype=dtype)
+    def part(lo: int, hi: int) -> NDArray[Any]:
+        G: NDArray[Any] = np.zeros((X.shape[1], X.shape[1]), dtype=dtype)
         for start in range(lo, hi, block):
             rows = slice(start, min(start + block, hi))
             Xs = np.multiply(X[rows], root[rows], dtype=dtype)
@@ -233,7 +249,8 @@ def _blocked_gram(X: np.ndarray, w: np.ndarray, dtype, block: int) -> np.ndarray
     return G
 
 
-def _sketch_rows(w: np.ndarray, n_features: int, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+def _sketch_rows(w: NDArray[np.float64], n_features: int,
+                 seed: int) -> tuple[NDArray[np.intp], NDArray[np.float64]] | None:
     """Rows sampled with probability proportional to ``w`` and their scales, or None to go exact.
 
     ``sum_j c_j x_j x_j^T`` over the sampled rows ``j`` with ``c_j = sum(w) / (m p_j) * w_j``
@@ -255,23 +272,23 @@ def _sketch_rows(w: np.ndarray, n_features: int, seed: int) -> tuple[np.ndarray,
 class DenseMatrix:
     """A dense array (numpy, or a torch tensor through the array API)."""
 
-    def __init__(self, xp: Any, X: Any):
+    def __init__(self, xp: Any, X: Array) -> None:
         self.xp, self.X = xp, X
         self.n_samples, self.n_features = X.shape
         self.dtype, self.device = X.dtype, X.device
 
-    def matmul(self, W):
+    def matmul(self, W: Array) -> Array:
         return self.X @ W
 
-    def rmatmul(self, R):
+    def rmatmul(self, R: Array) -> Array:
         return self.X.T @ R
 
-    def forward_backward(self, W, b, residual):
+    def forward_backward(self, W: Array, b: Array | None, residual: Residual) -> tuple[float, Array, Array]:
         if self.xp is np:  # blocks in threads; another namespace gets one call of each product
             return _blocked_pass(self.X, W, b, residual, _CONVERT_BLOCK)
         return _one_block(self, W, b, residual)
 
-    def weighted_gram(self, w, *, sketch: bool = False, seed: int = 0):
+    def weighted_gram(self, w: Array, *, sketch: bool = False, seed: int = 0) -> Array:
         xp, X = self.xp, self.X
         rows, scales = None, None
         if sketch:
@@ -289,7 +306,7 @@ class DenseMatrix:
             G = G + Xs.T @ Xs
         return G
 
-    def take_rows(self, idx):
+    def take_rows(self, idx: Array) -> DenseMatrix:
         return DenseMatrix(self.xp, self.X[idx])
 
     def __sizeof__(self) -> int:
@@ -303,11 +320,16 @@ class DenseMatrix:
 _COMPACT_SHARE = 0.9
 
 
-def _integer_blocks(X: np.ndarray, rows, columns, n_rows: int, block: int) -> list:
+#: a block of integer rows: ``(first row, the block, its columns or None for all)``
+_IntegerBlock: TypeAlias = tuple[int, NDArray[Any], NDArray[np.intp] | None]
+
+
+def _integer_blocks(X: NDArray[Any], rows: NDArray[Any] | None, columns: NDArray[Any] | None, n_rows: int,
+                    block: int) -> list[_IntegerBlock]:
     """``(first row, block, its columns or None)`` for blocks of ``block`` rows of
     ``X[rows][:, columns]``, each keeping only the columns where it is not all 0 (module doc of
     :class:`ScaledIntegerMatrix`); a block that keeps them all is a view of ``X`` when it can be."""
-    out = []
+    out: list[_IntegerBlock] = []
     for lo in range(0, n_rows, block):
         part = X[lo : lo + block] if rows is None else X[rows[lo : lo + block]]
         if columns is not None:
@@ -333,8 +355,10 @@ class ScaledIntegerMatrix:
     numpy only (parameters are numpy arrays on the CPU).
     """
 
-    def __init__(self, X_int: np.ndarray, scale: np.ndarray, dtype: Any = np.float32, *,
-                 rows: np.ndarray | None = None, columns: np.ndarray | None = None):
+    xp: Any  # numpy (declared: mypy before 2.0 took a module-typed attribute for no protocol member)
+
+    def __init__(self, X_int: NDArray[Any], scale: npt.ArrayLike, dtype: Any = np.float32, *,
+                 rows: npt.ArrayLike | None = None, columns: npt.ArrayLike | None = None) -> None:
         X_int = np.asarray(X_int)
         if X_int.dtype.kind not in "iu":
             raise TypeError(f"ScaledIntegerMatrix needs integer data, got {X_int.dtype}")
@@ -343,20 +367,20 @@ class ScaledIntegerMatrix:
         columns = None if columns is None else np.asarray(columns)
         self.n_samples = X_int.shape[0] if rows is None else len(rows)
         self.n_features = X_int.shape[1] if columns is None else len(columns)
-        self.scale = np.asarray(scale, dtype=self.dtype).reshape(-1, 1)
+        self.scale: NDArray[Any] = np.asarray(scale, dtype=self.dtype).reshape(-1, 1)
         if self.scale.shape[0] != self.n_features:
             raise ValueError(f"scale: expected {self.n_features} values, found {self.scale.shape[0]}")
         self._source = (X_int, rows, columns)
         self._blocks = _integer_blocks(X_int, rows, columns, self.n_samples, _CONVERT_BLOCK)
 
-    def matmul(self, W):
+    def matmul(self, W: NDArray[Any]) -> NDArray[Any]:
         Ws = self.scale * W
         out = np.empty((self.n_samples, W.shape[1]), dtype=Ws.dtype)
         for lo, Xb, cols in self._blocks:
             np.matmul(Xb.astype(self.dtype), Ws if cols is None else Ws[cols], out=out[lo : lo + Xb.shape[0]])
         return out
 
-    def rmatmul(self, R):
+    def rmatmul(self, R: NDArray[Any]) -> NDArray[Any]:
         G = np.zeros((self.n_features, R.shape[1]), dtype=np.result_type(self.dtype, R.dtype))
         for lo, Xb, cols in self._blocks:
             part = Xb.astype(self.dtype).T @ R[lo : lo + Xb.shape[0]]
@@ -366,7 +390,8 @@ class ScaledIntegerMatrix:
                 G[cols] += part
         return self.scale * G
 
-    def forward_backward(self, W, b, residual):
+    def forward_backward(self, W: NDArray[Any], b: NDArray[Any] | None,
+                         residual: Residual) -> tuple[float, NDArray[Any], NDArray[Any]]:
         """Block by block, each converted block used for its scores and its gradient while it is
         in cache; the blocks are shared among threads (:data:`row_threads`)."""
         Ws = self.scale * W
@@ -374,7 +399,7 @@ class ScaledIntegerMatrix:
 
         ones = np.ones((1, max((Xb.shape[0] for _, Xb, _ in self._blocks), default=0)), dtype=dtype)
 
-        def share(blocks: list) -> tuple[float, np.ndarray, np.ndarray]:
+        def share(blocks: list[_IntegerBlock]) -> tuple[float, NDArray[Any], NDArray[Any]]:
             value, XtR, R_sum = 0.0, np.zeros((self.n_features, K), dtype=dtype), np.zeros((1, K), dtype=dtype)
             for lo, Xb, cols in blocks:
                 F = Xb.astype(dtype)
@@ -396,7 +421,7 @@ class ScaledIntegerMatrix:
             value, XtR, R_sum = value + v, XtR + xtr, R_sum + rs
         return value, self.scale * XtR, R_sum
 
-    def weighted_gram(self, w, *, sketch: bool = False, seed: int = 0):
+    def weighted_gram(self, w: npt.ArrayLike, *, sketch: bool = False, seed: int = 0) -> NDArray[Any]:
         w = np.asarray(w, dtype=self.dtype)
         if sketch:
             picked = _sketch_rows(np.asarray(w, dtype=np.float64), self.n_features, seed)
@@ -405,8 +430,8 @@ class ScaledIntegerMatrix:
         root = np.sqrt(w)[:, None]
         d = self.n_features
 
-        def share(blocks: list) -> np.ndarray:
-            G = np.zeros((d, d), dtype=self.dtype)
+        def share(blocks: list[_IntegerBlock]) -> NDArray[Any]:
+            G: NDArray[Any] = np.zeros((d, d), dtype=self.dtype)
             flat = G.reshape(-1)
             for lo, Xb, cols in blocks:
                 rb = root[lo : lo + Xb.shape[0]]
@@ -425,9 +450,10 @@ class ScaledIntegerMatrix:
         G = parts[0]
         for other in parts[1:]:
             G += other
-        return G * (self.scale * self.scale.T)
+        scaled: NDArray[Any] = G * (self.scale * self.scale.T)  # numpy types a product of dtype-Any arrays as Any
+        return scaled
 
-    def take_rows(self, idx):
+    def take_rows(self, idx: npt.ArrayLike) -> ScaledIntegerMatrix:
         X, rows, columns = self._source
         idx = np.asarray(idx)
         return ScaledIntegerMatrix(X, self.scale[:, 0], dtype=self.dtype, rows=idx if rows is None else rows[idx],
@@ -440,7 +466,9 @@ class ScaledIntegerMatrix:
 class SparseMatrix:
     """A scipy sparse matrix (CSR), products through scipy.sparse; parameters are numpy arrays."""
 
-    def __init__(self, X: Any, dtype: Any = np.float32):
+    xp: Any  # numpy (declared: mypy before 2.0 took a module-typed attribute for no protocol member)
+
+    def __init__(self, X: Any, dtype: Any = np.float32) -> None:
         import scipy.sparse as sp
 
         self.X = sp.csr_array(X, dtype=dtype)
@@ -448,16 +476,17 @@ class SparseMatrix:
         self.n_samples, self.n_features = self.X.shape
         self.dtype, self.device = self.X.dtype, "cpu"
 
-    def matmul(self, W):
+    def matmul(self, W: NDArray[Any]) -> NDArray[Any]:
         return np.asarray(self.X @ W)
 
-    def rmatmul(self, R):
+    def rmatmul(self, R: NDArray[Any]) -> NDArray[Any]:
         return np.asarray(self.X.T @ R)
 
-    def forward_backward(self, W, b, residual):
+    def forward_backward(self, W: NDArray[Any], b: NDArray[Any] | None,
+                         residual: Residual) -> tuple[float, NDArray[Any], NDArray[Any]]:
         return _one_block(self, W, b, residual)
 
-    def weighted_gram(self, w, *, sketch: bool = False, seed: int = 0):
+    def weighted_gram(self, w: npt.ArrayLike, *, sketch: bool = False, seed: int = 0) -> NDArray[Any]:
         X = self.X
         if sketch:
             picked = _sketch_rows(np.asarray(w, dtype=np.float64), self.n_features, seed)
@@ -466,7 +495,7 @@ class SparseMatrix:
         Xs = X.multiply(np.sqrt(np.asarray(w, dtype=self.dtype))[:, None]).tocsr()
         return np.asarray((Xs.T @ Xs).toarray(), dtype=self.dtype)
 
-    def take_rows(self, idx):
+    def take_rows(self, idx: npt.ArrayLike) -> SparseMatrix:
         return SparseMatrix(self.X[np.asarray(idx)], dtype=self.dtype)
 
     def __sizeof__(self) -> int:
@@ -484,30 +513,30 @@ class CentredMatrix:
     iris (features of mean 1 to 6). Sparse input stays sparse.
     """
 
-    def __init__(self, inner: DesignMatrix, mean: Any):
+    def __init__(self, inner: DesignMatrix, mean: Array) -> None:
         self.inner, self.xp = inner, inner.xp
         self.n_samples, self.n_features = inner.n_samples, inner.n_features
         self.dtype, self.device = inner.dtype, inner.device
         self.mean = self.xp.reshape(mean, (-1, 1))  # (n_features, 1)
 
-    def matmul(self, W):
+    def matmul(self, W: Array) -> Array:
         return self.inner.matmul(W) - self.mean.T @ W
 
-    def rmatmul(self, R):
+    def rmatmul(self, R: Array) -> Array:
         return self.inner.rmatmul(R) - self.mean * self.xp.sum(R, axis=0, keepdims=True)
 
-    def forward_backward(self, W, b, residual):
+    def forward_backward(self, W: Array, b: Array | None, residual: Residual) -> tuple[float, Array, Array]:
         shift = self.mean.T @ W
         value, XtR, R_sum = self.inner.forward_backward(W, -shift if b is None else b - shift, residual)
         return value, XtR - self.mean * R_sum, R_sum
 
-    def weighted_gram(self, w, *, sketch: bool = False, seed: int = 0):
+    def weighted_gram(self, w: Array, *, sketch: bool = False, seed: int = 0) -> Array:
         xp = self.xp
         G = self.inner.weighted_gram(w, sketch=sketch, seed=seed)
         v = self.inner.rmatmul(xp.reshape(w, (-1, 1)))  # X^T w, (n_features, 1)
         return G - self.mean @ v.T - v @ self.mean.T + float(xp.sum(w)) * (self.mean @ self.mean.T)
 
-    def take_rows(self, idx):
+    def take_rows(self, idx: Array) -> CentredMatrix:
         return CentredMatrix(self.inner.take_rows(idx), self.mean)
 
     def __sizeof__(self) -> int:
@@ -521,7 +550,7 @@ def _to_host(a: Any) -> Any:
     return a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
 
 
-def preprocessed_array(X: np.ndarray, offset: np.ndarray, scale: np.ndarray, dtype: Any) -> np.ndarray:
+def preprocessed_array(X: NDArray[Any], offset: npt.ArrayLike, scale: npt.ArrayLike, dtype: Any) -> NDArray[Any]:
     """``(X - offset) * scale`` as a new dense array in ``dtype`` (no float64 copy on the way)."""
     out = X.astype(dtype)
     if np.any(offset):
@@ -530,7 +559,7 @@ def preprocessed_array(X: np.ndarray, offset: np.ndarray, scale: np.ndarray, dty
     return out
 
 
-def preprocessed_matrix(X: np.ndarray, offset: np.ndarray, scale: np.ndarray, dtype: Any) -> DesignMatrix:
+def preprocessed_matrix(X: NDArray[Any], offset: npt.ArrayLike, scale: npt.ArrayLike, dtype: Any) -> DesignMatrix:
     """``(X - offset) * scale`` as a numpy design matrix in ``dtype``.
 
     Integer pixels with no offset stay 1 byte each (:class:`ScaledIntegerMatrix`); anything else

@@ -17,9 +17,10 @@ runs the same loss chunk by chunk on Dask workers.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Protocol, runtime_checkable
 
-from ._data import DesignMatrix
+from ._data import Array, DesignMatrix, Residual
 from ._penalties import Penalty
 
 __all__ = ["BinaryLogLoss", "Loss", "SoftmaxLogLoss"]
@@ -65,19 +66,40 @@ class Loss(Protocol):
         """The starting point."""
 
 
-class _PenalisedLoss:
-    """Common data, intercept handling and penalty for both losses."""
+class _PenalisedLoss(ABC):
+    """Common data, intercept handling and penalty for both losses.
+
+    A loss adds its per-sample curvature (:meth:`curvature`, :meth:`class_sum`,
+    :meth:`_curvature_times`) and :meth:`value_grad`.
+    """
 
     n_outputs: int
 
-    def __init__(self, data: DesignMatrix, sample_weight, penalty: Penalty, fit_intercept: bool):
+    def __init__(self, data: DesignMatrix, sample_weight: Array, penalty: Penalty, fit_intercept: bool) -> None:
         self.data, self.xp, self.s = data, data.xp, sample_weight
         self.n, self.d = data.n_samples, data.n_features
         self.penalty, self.fit_intercept = penalty, fit_intercept
         self.alpha = penalty.curvature
         self.n_params_rows = self.d + int(fit_intercept)
 
-    def _pass(self, theta, residual):
+    @abstractmethod
+    def value_grad(self, theta: Array) -> tuple[float, Array, Array]:
+        """Objective value (float), gradient (same shape as theta), and state (probabilities)."""
+
+    @abstractmethod
+    def curvature(self, state: Array) -> Array:
+        """Per-sample curvature weights ``w_i`` at ``state`` (``(n,)``)."""
+
+    @abstractmethod
+    def class_sum(self, state: Array) -> Array:
+        """The unnormalised class-coupling matrix ``sum_i s_i M_i`` (``(K, K)``) at ``state``."""
+
+    @abstractmethod
+    def _curvature_times(self, state: Array, U: Array, rows: slice = slice(None)) -> Array:
+        """The rows ``rows`` of the loss's Hessian blocks ``s_i M_i`` applied to the scores' directions ``U``
+        (``state`` already restricted to those rows)."""
+
+    def _pass(self, theta: Array, residual: Residual) -> tuple[float, Array]:
         """``(value, gradient rows without the penalty)`` from one pass over the data:
         ``X^T R`` and, with an intercept, the row ``sum(R)`` (``DesignMatrix.forward_backward``)."""
         xp = self.xp
@@ -87,20 +109,21 @@ class _PenalisedLoss:
             gW = xp.concat([gW, R_sum], axis=0)
         return value, gW
 
-    def _with_penalty(self, theta, f, g):
+    def _with_penalty(self, theta: Array, f: float, g: Array) -> tuple[float, Array]:
         """Adds the penalty's value and gradient to a pass's ``f`` and gradient rows ``g``."""
         if self.alpha:
             gW = g[: self.d] + self.penalty.gradient(self.xp, theta[: self.d])
             g = self.xp.concat([gW, g[self.d :]], axis=0) if self.fit_intercept else gW
         return f + self._penalty(theta), g
 
-    def _empty_state(self, theta):
+    def _empty_state(self, theta: Array) -> Array:
         return self.xp.empty((self.n, theta.shape[1]), dtype=theta.dtype, device=self.data.device)
 
-    def _penalty(self, theta) -> float:
+    def _penalty(self, theta: Array) -> float:
         return self.penalty.value(self.xp, theta[: self.d])
 
-    def curvature_sums(self, state, *, seed: int = 0, left_out: float = 0.0, exact: bool = False):
+    def curvature_sums(self, state: Array, *, seed: int = 0, left_out: float = 0.0,
+                       exact: bool = False) -> tuple[Array, Array, float]:
         """``(G, S_sum, w_sum)`` at ``state`` (see :class:`Loss`)."""
         xp, data = self.xp, self.data
         w = self.curvature(state)
@@ -115,7 +138,7 @@ class _PenalisedLoss:
             G = xp.concat([top, bottom], axis=0)
         return G, self.class_sum(state), w_sum
 
-    def hessp(self, state, V):
+    def hessp(self, state: Array, V: Array) -> Array:
         """Hessian-vector product H @ V at the point where ``state`` was computed."""
         _, HV = self._pass(V, lambda rows, U: (0.0, self._curvature_times(state[rows], U, rows)))
         if self.alpha:
@@ -127,7 +150,7 @@ class _PenalisedLoss:
         arrays = [a for a in vars(self).values() if hasattr(a, "nbytes")]
         return object.__sizeof__(self) + self.data.__sizeof__() + int(sum(a.nbytes for a in arrays))
 
-    def initial(self):
+    def initial(self) -> Array:
         """The starting point: all zeros."""
         return self.xp.zeros((self.n_params_rows, self.n_outputs), dtype=self.data.dtype,
                              device=self.data.device)
@@ -138,17 +161,18 @@ class BinaryLogLoss(_PenalisedLoss):
 
     n_outputs = 1
 
-    def __init__(self, data: DesignMatrix, y, sample_weight, penalty: Penalty, fit_intercept: bool):
+    def __init__(self, data: DesignMatrix, y: Array, sample_weight: Array, penalty: Penalty,
+                 fit_intercept: bool) -> None:
         super().__init__(data, sample_weight, penalty, fit_intercept)
         xp = self.xp
         self.y = xp.reshape(xp.astype(y, data.dtype), (-1, 1))
 
-    def value_grad(self, theta):
+    def value_grad(self, theta: Array) -> tuple[float, Array, Array]:
         """Objective value (float), gradient (same shape as theta), and state for ``hessp``."""
         xp = self.xp
         p_all = self._empty_state(theta)
 
-        def residual(rows, z):
+        def residual(rows: slice, z: Array) -> tuple[float, Array]:
             y, s = self.y[rows], self.s[rows]
             # softplus(z) = max(z, 0) + log1p(exp(-|z|)), stable for any z
             e = xp.exp(-xp.abs(z))  # in (0, 1]: no overflow for any z
@@ -160,24 +184,24 @@ class BinaryLogLoss(_PenalisedLoss):
         f, g = self._with_penalty(theta, *self._pass(theta, residual))
         return f, g, p_all
 
-    def curvature(self, p):
+    def curvature(self, p: Array) -> Array:
         """Per-sample weights w_i: the exact Hessian weight s_i * p_i (1 - p_i)."""
         return self.xp.reshape(self.s * p * (1.0 - p), (-1,))
 
-    def class_sum(self, p):
+    def class_sum(self, p: Array) -> Array:
         """The (1, 1) class sum ``sum_i w_i``, so that the class matrix is 1 and ``w_i`` the
         exact Hessian weight."""
         return self.xp.reshape(self.xp.sum(self.curvature(p)), (1, 1))
 
-    def _curvature_times(self, p, U, rows=slice(None)):
+    def _curvature_times(self, p: Array, U: Array, rows: slice = slice(None)) -> Array:
         return self.s[rows] * p * (1.0 - p) * U
 
 
 class SoftmaxLogLoss(_PenalisedLoss):
     """Multinomial log loss with integer labels ``y`` in 0..K-1: ``logsumexp(z) - z_y``."""
 
-    def __init__(self, data: DesignMatrix, y, sample_weight, penalty: Penalty, fit_intercept: bool,
-                 n_classes: int):
+    def __init__(self, data: DesignMatrix, y: Array, sample_weight: Array, penalty: Penalty, fit_intercept: bool,
+                 n_classes: int) -> None:
         super().__init__(data, sample_weight, penalty, fit_intercept)
         xp = self.xp
         self.n_outputs = n_classes
@@ -187,17 +211,17 @@ class SoftmaxLogLoss(_PenalisedLoss):
         self.unit_weights = bool(xp.all(self.s == 1))
         self._ones = xp.ones((n_classes, 1), dtype=data.dtype, device=data.device)
 
-    def _row_sums(self, A):
+    def _row_sums(self, A: Array) -> Array:
         """``A``'s row sums as a column, by a matrix product: numpy's reduction along a short
         last axis costs several times more (28 against 4 us for 1,024 x 10 values)."""
         return A @ self._ones
 
-    def value_grad(self, theta):
+    def value_grad(self, theta: Array) -> tuple[float, Array, Array]:
         """Objective value (float), gradient (same shape as theta), and state (probabilities)."""
         xp = self.xp
         P_all = self._empty_state(theta)
 
-        def residual(rows, Z):
+        def residual(rows: slice, Z: Array) -> tuple[float, Array]:
             sY = self.sY[rows]
             Z -= _row_max(xp, Z)
             # sum_i s_i (logsumexp(z_i) - z_iy), with z shifted by its maximum: each row's loss
@@ -221,7 +245,7 @@ class SoftmaxLogLoss(_PenalisedLoss):
         f, g = self._with_penalty(theta, *self._pass(theta, residual))
         return f, g, P_all
 
-    def curvature(self, P):
+    def curvature(self, P: Array) -> Array:
         """Per-sample weights w_i = 2 s_i max_k p_ik (1 - p_ik): large for ambiguous digits.
 
         ``M_i = diag(p_i) - p_i p_i^T`` is the sample's class-coupling Hessian block; for a digit
@@ -231,17 +255,17 @@ class SoftmaxLogLoss(_PenalisedLoss):
         xp = self.xp
         return 2.0 * self.s[:, 0] * xp.max(P * (1.0 - P), axis=1)
 
-    def class_sum(self, P):
+    def class_sum(self, P: Array) -> Array:
         """``sum_i s_i M_i`` (K, K); divided by ``sum_i w_i`` it is the class matrix ``S``."""
         xp = self.xp
         sP = self.s * P
         return _diag(xp, xp.sum(sP, axis=0)) - sP.T @ P
 
-    def _curvature_times(self, P, U, rows=slice(None)):
+    def _curvature_times(self, P: Array, U: Array, rows: slice = slice(None)) -> Array:
         return self.s[rows] * P * (U - self._row_sums(P * U))
 
 
-def _without_lightest(xp, w, s, share: float):
+def _without_lightest(xp: Any, w: Array, s: Array, share: float) -> Array:
     """``w`` with 0 for the rows of least curvature per unit of sample weight (``w / s``) that
     together hold at most ``share`` of ``sum(w)``. Ties at the cut are kept, so a row of weight 2
     and the same row twice get the same answer (scikit-learn's sample-weight equivalence)."""
@@ -256,7 +280,7 @@ def _without_lightest(xp, w, s, share: float):
     return xp.where(unit < cut, xp.zeros_like(w), w)
 
 
-def _row_max(xp, Z):
+def _row_max(xp: Any, Z: Array) -> Array:
     """The maximum of each row of ``Z`` as a column. With few columns, as maxima of columns taken
     in turn: numpy's reduction along a short last axis costs 3 times more (45 against 14 us for
     1,024 x 10 values)."""
@@ -268,7 +292,7 @@ def _row_max(xp, Z):
     return xp.reshape(m, (-1, 1))
 
 
-def _diag(xp, v):
+def _diag(xp: Any, v: Array) -> Array:
     """A diagonal matrix from a vector (array API has no ``diag``)."""
     n = v.shape[0]
     return xp.eye(n, dtype=v.dtype, device=v.device) * v[None, :]

@@ -47,21 +47,21 @@ class L2:
     smooth = True
     l1_strength = 0.0
 
-    def __init__(self, alpha: float):
+    def __init__(self, alpha: float) -> None:
         if not (alpha >= 0 and math.isfinite(alpha)):
             raise ValueError(f"L2 penalty strength must be finite and >= 0, got {alpha!r}")
         self.alpha = float(alpha)
         self.curvature = self.alpha
 
-    def value(self, xp, W) -> float:
+    def value(self, xp: Any, W: Any) -> float:
         if not self.alpha:
             return 0.0
         return 0.5 * self.alpha * float(xp.sum(W * W))
 
-    def gradient(self, xp, W):
+    def gradient(self, xp: Any, W: Any) -> Any:
         return self.alpha * W
 
-    def prox(self, xp, W, step: float):
+    def prox(self, xp: Any, W: Any, step: float) -> Any:
         return W / (1.0 + step * self.alpha)
 
     def __repr__(self) -> str:
@@ -71,7 +71,7 @@ class L2:
 class ElasticNet:
     """``h(W) = alpha * (l1_ratio * ||W||_1 + 0.5 * (1 - l1_ratio) * ||W||_F^2)``; ``l1_ratio=1`` is L1."""
 
-    def __init__(self, alpha: float, l1_ratio: float):
+    def __init__(self, alpha: float, l1_ratio: float) -> None:
         if not (alpha >= 0 and math.isfinite(alpha)) or not 0 <= l1_ratio <= 1:
             raise ValueError(f"elastic net needs finite alpha >= 0 and 0 <= l1_ratio <= 1, got {alpha!r}, {l1_ratio!r}")
         self.alpha, self.l1_ratio = float(alpha), float(l1_ratio)
@@ -79,7 +79,7 @@ class ElasticNet:
         self.curvature = self.alpha * (1.0 - self.l1_ratio)
         self.smooth = self.l1_strength == 0
 
-    def value(self, xp, W) -> float:
+    def value(self, xp: Any, W: Any) -> float:
         out = 0.0
         if self.l1_strength:
             out += self.l1_strength * float(xp.sum(xp.abs(W)))
@@ -87,11 +87,11 @@ class ElasticNet:
             out += 0.5 * self.curvature * float(xp.sum(W * W))
         return out
 
-    def gradient(self, xp, W):
+    def gradient(self, xp: Any, W: Any) -> Any:
         """The gradient of the smooth (L2) part only."""
         return self.curvature * W
 
-    def prox(self, xp, W, step: float):
+    def prox(self, xp: Any, W: Any, step: float) -> Any:
         """Soft-threshold by ``step * l1_strength``, then shrink by the L2 part."""
         shrunk = xp.sign(W) * xp.clip(xp.abs(W) - step * self.l1_strength, min=0.0)
         return shrunk / (1.0 + step * self.curvature)

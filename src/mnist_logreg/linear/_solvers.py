@@ -42,14 +42,31 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeAlias
 
 import numpy as np
+from numpy.typing import NDArray
 
-from ._data import DesignMatrix
+from ._data import Array, DesignMatrix
 from ._loss import Loss
 
 __all__ = ["SolverResult", "epoch_seed", "lbfgs", "newton_cg", "owlqn", "sgd", "visiting_order"]
+
+#: the backend's symmetric eigendecomposition: ``A -> (eigenvalues, eigenvectors)``
+Eigh: TypeAlias = Callable[[Array], tuple[Array, Array]]
+#: a solver's per-iteration callback, given the iteration's record (``SolverResult.history``)
+Callback: TypeAlias = Callable[[dict[str, Any]], object]
+
+
+class InverseOperator(Protocol):
+    """An approximate inverse Hessian ``P^-1`` as the stopping rule and the two-loop recursion use it."""
+
+    def __call__(self, R: Array) -> Array:
+        """``P^-1 @ R``."""
+
+    def size2(self, theta: Array) -> float:
+        """``theta^T P theta``."""
+
 
 @dataclass
 class SolverResult:
@@ -63,10 +80,10 @@ class SolverResult:
     grad_norm: float
     objective: float
     n_hessp: int = 0
-    history: list[dict] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _dot(xp, a, b) -> float:
+def _dot(xp: Any, a: Array, b: Array) -> float:
     return float(xp.sum(a * b))
 
 
@@ -94,7 +111,7 @@ class Preconditioner:
     columns of mixed scales (10^-1 beside 10^1) do not all sit on the largest one's floor.
     """
 
-    def __init__(self, loss: Loss, state, eigh: Callable, seed: int = 0, floor: float = 1e-9):
+    def __init__(self, loss: Loss, state: Any, eigh: Eigh, seed: int = 0, floor: float = 1e-9) -> None:
         xp = loss.xp
         # without any penalty the loss is flat along the null space of the data (collinear
         # columns, a constant column beside the intercept): P is then a pseudo-inverse that never
@@ -107,15 +124,15 @@ class Preconditioner:
         lam_s = xp.clip(lam_s, min=0.0)
         s_top = max(float(xp.max(lam_s)), 1e-12)
         alpha = loss.alpha
-        self.scale = None  # D^-1/2 as a column, when scaled
+        self.scale: Array | None = None  # D^-1/2 as a column, when scaled
         if scaled:
             diag = xp.linalg.diagonal(G)
             largest = max(float(xp.max(diag)), 1e-300)
             diag = xp.where(diag > 1e-12 * largest, diag, xp.full_like(diag, largest))  # zero columns
-            self.scale = (1.0 / xp.sqrt(diag))[:, None]
-            G = G * self.scale * self.scale.T
+            self.scale = scale = (1.0 / xp.sqrt(diag))[:, None]
+            G = G * scale * scale.T
             if alpha:
-                G = G + xp.eye(G.shape[0], dtype=G.dtype, device=G.device) * (alpha / s_top) * self.scale * self.scale
+                G = G + xp.eye(G.shape[0], dtype=G.dtype, device=G.device) * (alpha / s_top) * scale * scale
                 alpha = 0.0
         lam_g, self.U = eigh(G)
         lam_g = xp.clip(lam_g, min=0.0)
@@ -135,27 +152,27 @@ class Preconditioner:
         # OWL-QN at least its floor (scaled by each row's own curvature): the L1 term's subgradient
         # has a part along that direction, and a step of it over alpha alone, however small alpha
         # is, runs far past the kinks of |w| (elastic-net, l1_ratio 0.9, C = 50: steps of 1/32)
-        self.flat = loss.alpha
+        self.flat: float | Array = loss.alpha
         if scaled:
-            self.flat = xp.maximum(floor / (self.scale * self.scale), xp.full_like(self.scale, loss.alpha))
+            self.flat = xp.maximum(floor / (scale * scale), xp.full_like(scale, loss.alpha))
 
-    def _kron(self, A, values):
+    def _kron(self, A: Array, values: Array) -> Array:
         """``U ((U^T A V) * values) V^T``, in the scaled coordinates when scaled."""
         return self.U @ (((self.U.T @ A) @ self.V) * values) @ self.V.T
 
-    def _flat_times(self, mean, inverse: bool):
+    def _flat_times(self, mean: Array, inverse: bool) -> Array:
         """The all-classes part of ``P`` (or of ``P^-1``) applied to the coefficient rows of ``mean``."""
         flat = self.flat if isinstance(self.flat, float | int) else self.flat[: self.d]
         return mean[: self.d] / flat if inverse else flat * mean[: self.d]
 
-    def _split(self, A):
+    def _split(self, A: Array) -> tuple[Array, Array | None]:
         """``(A without its class mean, the mean)``; the mean is None for one output."""
         if self.K == 1:
             return A, None
         mean = self.xp.mean(A, axis=1, keepdims=True)
         return A - mean, mean
 
-    def times(self, theta):
+    def times(self, theta: Array) -> Array:
         """``P @ theta`` (the all-classes intercept direction, where ``P`` is 0, maps to 0)."""
         theta, mean = self._split(theta)
         if self.scale is None:
@@ -169,40 +186,17 @@ class Preconditioner:
     def _has_flat(self) -> bool:
         return not isinstance(self.flat, float | int) or bool(self.flat)
 
-    def on_subspace(self, free, max_iter: int = 3, rtol: float = 1e-2) -> Callable:
+    def on_subspace(self, free: Array, max_iter: int = 3, rtol: float = 1e-2) -> InverseOperator:
         """``R -> (P_FF)^-1 R_F``: the inverse of ``P`` restricted to the coordinates ``free``.
 
         Solved by conjugate gradients preconditioned with ``P^-1`` masked to ``free``: exact
         in one step when every coordinate is free; on a small free set (an L1 fit with most
         coefficients at 0) it corrects the coupling that masking ``P^-1`` alone would get wrong.
+        Its :meth:`~InverseOperator.size2` is this preconditioner's.
         """
-        xp = self.xp
-        mask = xp.astype(free, self.U.dtype)
+        return _OnSubspace(self, free, max_iter, rtol)
 
-        def solve(R):
-            r = R * mask
-            x = xp.zeros_like(r)
-            z = self(r) * mask
-            p, rz = z, _dot(xp, r, z)
-            r0 = math.sqrt(_dot(xp, r, r))
-            for _ in range(max_iter):
-                Ap = self.times(p) * mask
-                pAp = _dot(xp, p, Ap)
-                if pAp <= 0 or rz <= 0:
-                    break
-                a = rz / pAp
-                x, r = x + a * p, r - a * Ap
-                if math.sqrt(_dot(xp, r, r)) <= rtol * r0:
-                    break
-                z = self(r) * mask
-                rz_new = _dot(xp, r, z)
-                p, rz = z + (rz_new / rz) * p, rz_new
-            return x
-
-        solve.size2 = self.size2
-        return solve
-
-    def size2(self, theta) -> float:
+    def size2(self, theta: Array) -> float:
         """``theta^T P theta``: the squared size of ``theta`` in the preconditioner's norm."""
         theta, mean = self._split(theta)
         mean_part = 0.0
@@ -213,7 +207,7 @@ class Preconditioner:
         rotated = (self.U.T @ theta) @ self.V
         return _dot(self.xp, rotated * rotated, self.den) + mean_part
 
-    def __call__(self, R):
+    def __call__(self, R: Array) -> Array:
         R, mean = self._split(R)
         if self.scale is None:
             out = self._kron(R, self.inv)
@@ -224,6 +218,36 @@ class Preconditioner:
         return out
 
 
+class _OnSubspace:
+    """:meth:`Preconditioner.on_subspace`: ``P^-1`` restricted to the coordinates ``free``."""
+
+    def __init__(self, precond: Preconditioner, free: Array, max_iter: int, rtol: float) -> None:
+        self.precond, self.max_iter, self.rtol = precond, max_iter, rtol
+        self.mask = precond.xp.astype(free, precond.U.dtype)
+        self.size2 = precond.size2
+
+    def __call__(self, R: Array) -> Array:
+        precond, mask, xp = self.precond, self.mask, self.precond.xp
+        r = R * mask
+        x = xp.zeros_like(r)
+        z = precond(r) * mask
+        p, rz = z, _dot(xp, r, z)
+        r0 = math.sqrt(_dot(xp, r, r))
+        for _ in range(self.max_iter):
+            Ap = precond.times(p) * mask
+            pAp = _dot(xp, p, Ap)
+            if pAp <= 0 or rz <= 0:
+                break
+            a = rz / pAp
+            x, r = x + a * p, r - a * Ap
+            if math.sqrt(_dot(xp, r, r)) <= self.rtol * r0:
+                break
+            z = precond(r) * mask
+            rz_new = _dot(xp, r, z)
+            p, rz = z + (rz_new / rz) * p, rz_new
+        return x
+
+
 # an eigenvalue of the exact Gram matrix at most this many units of rounding of its largest (in
 # its dtype) marks a direction of its null space: there the data, so the loss, has no curvature and
 # the gradient is rounding alone, which the floor's 1/(1e-9 x top) used to amplify into coefficients
@@ -231,7 +255,7 @@ class Preconditioner:
 _NULL_UNITS = 100.0
 
 
-def _build(loss, state, eigh: Callable, it: int, confirming: bool,
+def _build(loss: Loss, state: Any, eigh: Eigh, it: int, confirming: bool,
            start_preconditioner: Preconditioner | None, floor: float = 1e-9) -> Preconditioner:
     """The preconditioner at iteration ``it``: the caller's ``start_preconditioner`` for the
     first one when given (the solvers' ``start_preconditioner`` argument), else built here."""
@@ -250,7 +274,8 @@ def _build(loss, state, eigh: Callable, it: int, confirming: bool,
 _L1_FLOOR = 1e-3
 
 
-def _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals):
+def _report(history: list[dict[str, Any]], callback: Callback | None, verbose: int, it: int, f: float, gnorm: float,
+            gap: float, t0: float, n_evals: int) -> None:
     info = {"iter": it, "objective": f, "grad_norm": gnorm, "est_gap": gap,
             "time": time.perf_counter() - t0, "n_evals": n_evals}
     history.append(info)
@@ -271,7 +296,8 @@ def _small_gap(gap: float, f: float, tol: float, size2: float = 0.0) -> bool:
     return 2.0 * gap <= 0.25 * tol * tol * max(size2, abs(f), 1e-30)
 
 
-def _estimates(xp, g, direction, precond, theta, decrease: float = 0.0, pg=None) -> tuple[float, float]:
+def _estimates(xp: Any, g: Array, direction: Array, precond: InverseOperator, theta: Array, decrease: float = 0.0,
+               pg: Array | None = None) -> tuple[float, float]:
     """(estimated gap, size2): the gap is the largest of the model's ``-g^T d / 2``, ``g^T P^-1 g / 2``
     and ``decrease``, the objective's decrease in the last step.
 
@@ -290,7 +316,7 @@ class _Stall:
     """Detects when rounding stops progress: ``patience`` line searches in a row had to shrink the
     step below ``2**-20`` (the direction is rounding noise) or did not decrease the objective."""
 
-    def __init__(self, patience: int = 3):
+    def __init__(self, patience: int = 3) -> None:
         self.patience, self.count = patience, 0
 
     def __call__(self, step: float | None, f_old: float, f_new: float) -> bool:
@@ -334,7 +360,7 @@ class _Schedule:
     point and checks again (``stale``): the schedule sets the cost, not the accuracy.
     """
 
-    def __init__(self, first: int):
+    def __init__(self, first: int) -> None:
         self.first, self.next, self.last = first, 0, 0
 
     def due(self, it: int) -> bool:
@@ -360,12 +386,12 @@ _ROUNDING_UNITS = 1e4
 _MAX_RESTARTS = 10
 
 
-def _near_rounding(xp, theta, f: float, gap: float) -> bool:
+def _near_rounding(xp: Any, theta: Array, f: float, gap: float) -> bool:
     """Whether the estimated gap is within rounding of the objective in ``theta``'s dtype."""
     return gap <= _ROUNDING_UNITS * float(xp.finfo(theta.dtype).eps) * max(abs(f), 1e-300)
 
 
-def _stop_message(xp, theta, f: float, gap: float, line_search_failed: bool) -> str:
+def _stop_message(xp: Any, theta: Array, f: float, gap: float, line_search_failed: bool) -> str:
     """Why a fit stopped before its tol: a rounding limit only when the estimated gap is near the
     rounding of the objective in ``theta``'s dtype; otherwise the gap is named (never blamed on
     rounding: that was how a stalled L1 fit, 2.3x above its optimum, used to be reported)."""
@@ -375,8 +401,10 @@ def _stop_message(xp, theta, f: float, gap: float, line_search_failed: bool) -> 
     return f"{what} at an estimated relative gap of {gap / max(abs(f), 1e-300):.2g}, above the dtype's rounding"
 
 
-def _armijo(loss, theta, f, g, direction, slope, max_halvings=40):
-    """Backtracking line search from step 1; returns (step, theta, f, g, state, evals) or None."""
+def _armijo(loss: Loss, theta: Array, f: float, g: Array, direction: Array, slope: float,
+            max_halvings: int = 40) -> tuple[float | None, Array, float, Array, Any, int]:
+    """Backtracking line search from step 1; returns (step, theta, f, g, state, evals), with step and
+    state None (and the point unchanged) when no step decreased the objective."""
     step = 1.0
     for k in range(max_halvings):
         cand = theta + step * direction
@@ -387,18 +415,21 @@ def _armijo(loss, theta, f, g, direction, slope, max_halvings=40):
     return None, theta, f, g, None, max_halvings
 
 
-def _remember(xp, S: list, Y: list, s, y, memory: int) -> bool:
+def _remember(xp: Any, S: list[Array], Y: list[Array], s: Array, y: Array, memory: int) -> bool:
     """Keep the curvature pair ``(s, y)`` when it is positive, at most ``memory`` pairs; whether
     it was kept."""
     if _dot(xp, s, y) > 1e-12 * _dot(xp, y, y):
-        S.append(s), Y.append(y)
+        S.append(s)
+        Y.append(y)
         if len(S) > memory:
-            S.pop(0), Y.pop(0)
+            S.pop(0)
+            Y.pop(0)
         return True
     return False
 
 
-def _two_loop(xp, q, S: list, Y: list, precond, precond_last_y=None):
+def _two_loop(xp: Any, q: Array, S: list[Array], Y: list[Array], precond: InverseOperator,
+              precond_last_y: Array | None = None) -> Array:
     """L-BFGS two-loop recursion on ``q`` with the preconditioner as initial inverse Hessian
     (scaled by ``s^T y / y^T P^-1 y`` of the newest pair; ``precond_last_y``, when given, is that
     pair's ``P^-1 y``)."""
@@ -423,15 +454,15 @@ def _two_loop(xp, q, S: list, Y: list, precond, precond_last_y=None):
 
 
 def lbfgs(
-    loss,
-    theta0,
+    loss: Loss,
+    theta0: Array,
     *,
-    eigh: Callable,
+    eigh: Eigh,
     tol: float = 1e-6,
     max_iter: int = 1000,
     memory: int = _MEMORY_LBFGS,
     verbose: int = 0,
-    callback: Callable | None = None,
+    callback: Callback | None = None,
     start_preconditioner: Preconditioner | None = None,
 ) -> SolverResult:
     """Preconditioned L-BFGS (two-loop recursion with the weighted-Gram preconditioner).
@@ -446,27 +477,34 @@ def lbfgs(
     t0 = time.perf_counter()
     theta = theta0
     f, g, state = loss.value_grad(theta)
-    n_evals, history = 1, []
-    S, Y = [], []
-    schedule, precond, decrease = _Schedule(_REFRESH_FIRST_LBFGS), None, 0.0
+    n_evals = 1
+    history: list[dict[str, Any]] = []
+    S: list[Array] = []
+    Y: list[Array] = []
+    schedule, decrease = _Schedule(_REFRESH_FIRST_LBFGS), 0.0
+    precond: Preconditioner | None = None
     converged, message = False, "max_iter reached"
     stall = _Stall()
     # P^-1 g of the previous iteration, and whether the newest pair's y is g minus that gradient:
     # then the newest pair's P^-1 y is P^-1 g - P^-1 g_prev while P is unchanged (one application
     # of P^-1 less an iteration, of about 3)
-    pg_prev, precond_prev, fresh_pair = None, None, False
+    pg_prev: Array | None = None
+    precond_prev: Preconditioner | None = None
+    fresh_pair = False
     it = 0
     for it in range(max_iter):
         for confirming in (False, True):
             if schedule.due(it) or confirming:  # rebuilt at iterations 0, 10, 40, 160, ...
                 precond = _build(loss, state, eigh, it, confirming, start_preconditioner)
                 schedule.rebuilt(it)
+            assert precond is not None  # built at iteration 0
             pg = precond(g)
             py = pg - pg_prev if fresh_pair and precond is precond_prev else None
             q = _two_loop(xp, -g, S, Y, precond, py)
             slope = _dot(xp, g, q)
             if slope >= 0:  # not a descent direction (rounding): restart from the preconditioned gradient
-                S.clear(), Y.clear()
+                S.clear()
+                Y.clear()
                 q = -pg
                 slope = _dot(xp, g, q)
             gap, size2 = _estimates(xp, g, q, precond, theta, decrease, pg)
@@ -494,15 +532,15 @@ def lbfgs(
 
 
 def newton_cg(
-    loss,
-    theta0,
+    loss: Loss,
+    theta0: Array,
     *,
-    eigh: Callable,
+    eigh: Eigh,
     tol: float = 1e-6,
     max_iter: int = 100,
     max_cg: int = 100,
     verbose: int = 0,
-    callback: Callable | None = None,
+    callback: Callback | None = None,
     start_preconditioner: Preconditioner | None = None,
 ) -> SolverResult:
     """Line-search Newton-CG: each step solves H d = -g by preconditioned conjugate gradients.
@@ -515,7 +553,8 @@ def newton_cg(
     t0 = time.perf_counter()
     theta = theta0
     f, g, state = loss.value_grad(theta)
-    n_evals, n_hessp, history = 1, 0, []
+    n_evals, n_hessp = 1, 0
+    history: list[dict[str, Any]] = []
     g0norm = math.sqrt(_dot(xp, g, g)) or 1.0
     converged, message, decrease = False, "max_iter reached", 0.0
     stall = _Stall(patience=2)
@@ -570,7 +609,7 @@ def newton_cg(
                         n_hessp=n_hessp, history=history)
 
 
-def _pseudo_gradient(xp, theta, g, l1: float, d: int):
+def _pseudo_gradient(xp: Any, theta: Array, g: Array, l1: float, d: int) -> Array:
     """The minimum-norm subgradient of ``F + l1 ||W||_1`` (W = the first ``d`` rows; not the intercept)."""
     W, gW = theta[:d], g[:d]
     at_zero = W == 0
@@ -580,7 +619,7 @@ def _pseudo_gradient(xp, theta, g, l1: float, d: int):
     return xp.concat([pgW, g[d:]], axis=0) if g.shape[0] > d else pgW
 
 
-def _recentred(xp, theta, f: float, l1: float, d: int):
+def _recentred(xp: Any, theta: Array, f: float, l1: float, d: int) -> tuple[Array, float]:
     """``theta`` with each coefficient row shifted by its (lower) median over the classes, and the
     objective ``f`` lowered by what the L1 term loses.
 
@@ -601,7 +640,8 @@ def _recentred(xp, theta, f: float, l1: float, d: int):
     return theta, f - drop
 
 
-def _polish(loss, theta, f, g, state, pg, l1: float, d: int, max_steps: int = 3, max_cg: int = 50):
+def _polish(loss: Loss, theta: Array, f: float, g: Array, state: Any, pg: Array, l1: float, d: int,
+            max_steps: int = 3, max_cg: int = 50) -> tuple[Array, float, Array, Any, Array]:
     """Newton steps on the free coefficients, each kept only if it lowers the pseudo-gradient.
 
     Where OWL-QN stops at float64's rounding of the objective, points a few 1e-8 apart have the
@@ -645,14 +685,14 @@ def _polish(loss, theta, f, g, state, pg, l1: float, d: int, max_steps: int = 3,
 
 def owlqn(
     loss: Loss,
-    theta0,
+    theta0: Array,
     *,
-    eigh: Callable,
+    eigh: Eigh,
     tol: float = 1e-6,
     max_iter: int = 1000,
     memory: int = _MEMORY_OWLQN,
     verbose: int = 0,
-    callback: Callable | None = None,
+    callback: Callback | None = None,
     start_preconditioner: Preconditioner | None = None,
 ) -> SolverResult:
     """Orthant-wise limited-memory quasi-Newton (Andrew and Gao, 2007) for L1 and elastic-net.
@@ -675,9 +715,12 @@ def owlqn(
     t0 = time.perf_counter()
     theta = theta0
     f, g, state = loss.value_grad(theta)
-    n_evals, history = 1, []
-    S, Y = [], []
-    schedule, precond, decrease = _Schedule(_REFRESH_FIRST_OWLQN), None, 0.0
+    n_evals = 1
+    history: list[dict[str, Any]] = []
+    S: list[Array] = []
+    Y: list[Array] = []
+    schedule, decrease = _Schedule(_REFRESH_FIRST_OWLQN), 0.0
+    precond: Preconditioner | None = None
     converged, message = False, "max_iter reached"
     stall = _Stall()
     it = 0
@@ -688,6 +731,7 @@ def owlqn(
             if schedule.due(it) or confirming:  # rebuilt at iterations 0, 5, 20, 80, ...
                 precond = _build(loss, state, eigh, it, confirming, start_preconditioner, _L1_FLOOR)
                 schedule.rebuilt(it)
+            assert precond is not None  # built at iteration 0
             # the coordinates that can move: nonzero, or at 0 with a subgradient that pushes them off
             free_precond = precond.on_subspace((theta != 0) | (pg != 0))
             q = _two_loop(xp, -pg, S, Y, free_precond)
@@ -698,7 +742,8 @@ def owlqn(
             q = xp.where((q * pg < 0) | (theta != 0), q, xp.zeros_like(q))
             slope = _dot(xp, pg, q)
             if slope >= 0:  # not a descent direction (rounding): restart from the preconditioned one
-                S.clear(), Y.clear()
+                S.clear()
+                Y.clear()
                 q = free_precond(-pg)
                 q = xp.where(q * pg < 0, q, xp.zeros_like(q))
                 slope = _dot(xp, pg, q)
@@ -729,7 +774,8 @@ def owlqn(
             # the curvature pairs, gathered across orthants, can mislead: start them afresh
             # (elastic-net, C = 1e4, a constant column: stalled after 53 iterations at 8e-6 of
             # the objective without this)
-            S.clear(), Y.clear()
+            S.clear()
+            Y.clear()
             stall.count, restarts = 0, restarts + 1
             if accepted is None:
                 continue
@@ -740,6 +786,7 @@ def owlqn(
             if ROUNDING in message and theta.dtype == xp.float64:
                 theta, f, g, state, pg = _polish(loss, theta, f, g, state, pg, l1, d)
             break
+        assert accepted is not None  # else stuck: the fit ended above, or restarted (continue)
         cand, fc, gc, sc = accepted
         if recentre:
             cand, fc = _recentred(xp, cand, fc, l1, d)
@@ -757,7 +804,7 @@ def epoch_seed(rng: np.random.Generator) -> int:
     return int(rng.integers(2**63))
 
 
-def visiting_order(seed: int | None, n: int) -> np.ndarray:
+def visiting_order(seed: int | None, n: int) -> NDArray[np.intp]:
     """The order of ``n`` rows in an SGD epoch: a permutation drawn from ``seed``, or 0..n-1 for
     None. One number per epoch, so a Dask chunk's task gets its order from one number."""
     if seed is None:
@@ -766,11 +813,11 @@ def visiting_order(seed: int | None, n: int) -> np.ndarray:
 
 
 def sgd(
-    make_loss: Callable[[Any, Any, Any], Loss],
+    make_loss: Callable[[DesignMatrix, Array, Array], Loss],
     data: DesignMatrix,
-    y,
-    sample_weight,
-    theta,
+    y: Array,
+    sample_weight: Array,
+    theta: Array,
     *,
     alpha: float,
     batch_size: int = 256,
@@ -778,11 +825,11 @@ def sgd(
     eta0: float = 0.5,
     power_t: float = 0.5,
     t_start: int = 0,
-    rng=None,
+    rng: np.random.Generator | None = None,
     steps_per_epoch: int | None = None,
     verbose: int = 0,
-    callback: Callable | None = None,
-):
+    callback: Callback | None = None,
+) -> tuple[Array, Array, int]:
     """Mini-batch SGD on ``mean log loss + 0.5 * alpha * ||W||^2``, averaging iterates per epoch.
 
     The step at update ``t`` is ``eta0 / (1 + t / steps_per_epoch) ** power_t``; ``make_loss(rows, yb, sb)``
@@ -817,6 +864,7 @@ def sgd(
             t += 1
             avg_sum = theta if avg_sum is None else avg_sum + theta
             count += 1
+        assert avg_sum is not None  # n >= 1 rows: at least one mini-batch
         avg = avg_sum / count
         if not math.isfinite(float(xp.sum(xp.abs(avg)))):
             raise ValueError(f"SGD diverged: the coefficients overflowed after {t} updates at step size eta0={eta0}; "

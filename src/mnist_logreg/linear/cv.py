@@ -17,9 +17,13 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from collections.abc import Callable
 from numbers import Integral
+from typing import Any, Self
 
 import numpy as np
+import numpy.typing as npt
+from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import get_scorer, make_scorer
@@ -47,7 +51,7 @@ _SHARED = ("fit_intercept", "multiclass", "solver", "tol", "max_iter", "dtype", 
            "scaling", "class_weight", "random_state", "verbose")
 
 
-def _penalty_of(l1_ratio: float) -> dict:
+def _penalty_of(l1_ratio: float) -> dict[str, Any]:
     """``penalty`` and ``l1_ratio`` for LogisticRegression: 0 is L2, 1 is L1, between elastic-net."""
     if l1_ratio == 0:
         return {"penalty": "l2", "l1_ratio": None}
@@ -56,7 +60,7 @@ def _penalty_of(l1_ratio: float) -> dict:
     return {"penalty": "elasticnet", "l1_ratio": float(l1_ratio)}
 
 
-def _raw_parameters(model: LogisticRegression) -> np.ndarray:
+def _raw_parameters(model: LogisticRegression) -> NDArray[np.float64]:
     """``[coef | intercept]`` (n_outputs, d + 1) acting on the raw features (preprocessing folded in)."""
     coef = model.coef_.astype(np.float64) * model.scale_
     intercept = model.intercept_.astype(np.float64) - coef @ model.offset_
@@ -74,16 +78,17 @@ class _FoldLogisticRegression(LogisticRegression):
     elastic-net, may run to ``max_iter`` instead, as scikit-learn's saga does).
     """
 
-    fold_classes: np.ndarray | None = None
+    fold_classes: NDArray[Any] | None = None
 
-    def _set_classes(self, y):
+    def _set_classes(self, y: NDArray[Any]) -> NDArray[np.intp]:
         if self.fold_classes is None:
-            return super()._set_classes(y)
+            codes: NDArray[np.intp] = super()._set_classes(y)
+            return codes
         self.classes_ = self.fold_classes
         return np.searchsorted(self.fold_classes, y)
 
 
-def _scorer_for_folds(scorer, classes: np.ndarray):
+def _scorer_for_folds(scorer: Any, classes: NDArray[Any]) -> Any:
     """``scorer`` told all the classes (``labels``, and the positive class of two) when its metric
     takes them, as scikit-learn does: a held-out fold may lack some classes (log-loss, Brier score)."""
     func = getattr(scorer, "_score_func", None)
@@ -97,8 +102,10 @@ def _scorer_for_folds(scorer, classes: np.ndarray):
                        **{**told, **(scorer._kwargs or {})})
 
 
-def _fit_path(base: _FoldLogisticRegression, X, y, fit_weight, train, test, Cs, l1_ratios, scorer,
-              score_params: dict, lacking: list):
+def _fit_path(base: _FoldLogisticRegression, X: Any, y: NDArray[Any], fit_weight: NDArray[Any],
+              train: NDArray[np.intp], test: NDArray[np.intp], Cs: NDArray[np.float64], l1_ratios: NDArray[np.float64],
+              scorer: Any, score_params: dict[str, Any],
+              lacking: list[Any]) -> tuple[NDArray[np.float64], NDArray[np.int32], NDArray[np.float64]]:
     """One fold: the path over ``Cs`` for each l1_ratio, warm-started; scores on the held-out rows.
 
     ``fit_weight`` holds the sample weights times the class weights; ``score_params`` (the
@@ -186,10 +193,10 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        Cs: int | list = 10,
-        l1_ratios: tuple | list = (0.0,),
-        cv=None,
-        scoring=None,
+        Cs: int | npt.ArrayLike = 10,
+        l1_ratios: npt.ArrayLike = (0.0,),
+        cv: Any = None,
+        scoring: str | Callable[..., float] | None = None,
         refit: bool = True,
         n_jobs: int | None = None,
         fit_intercept: bool = True,
@@ -201,10 +208,10 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
         device: str = "cpu",
         backend: str = "auto",
         scaling: str | None = "auto",
-        class_weight: dict | str | None = None,
+        class_weight: dict[Any, float] | str | None = None,
         random_state: int | None = None,
         verbose: int = 0,
-    ):
+    ) -> None:
         self.Cs = Cs
         self.l1_ratios = l1_ratios
         self.cv = cv
@@ -224,7 +231,7 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
-    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 (scikit-learn's convention)
         **{name: LogisticRegression._parameter_constraints[name] for name in _SHARED},
         "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "l1_ratios": ["array-like"],
@@ -234,7 +241,7 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
-    def _grids(self) -> tuple[np.ndarray, np.ndarray]:
+    def _grids(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         if isinstance(self.Cs, Integral):
             Cs = np.logspace(-4, 4, int(self.Cs))
         else:
@@ -249,7 +256,7 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
             raise ValueError(f"l1_ratios > 0 are fitted by solver='lbfgs' (OWL-QN), not {self.solver!r}")
         return Cs, l1_ratios
 
-    def fit(self, X, y, sample_weight=None, **params):
+    def fit(self, X: Any, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None, **params: Any) -> Self:
         """Cross-validate the grid, pick the best point and (``refit``) fit it on all the data.
 
         Parameters
@@ -324,7 +331,7 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
             self.offset_, self.scale_ = np.zeros(X.shape[1]), np.ones(X.shape[1])
         return self
 
-    def _class_weights(self, y, sample_weight) -> np.ndarray:
+    def _class_weights(self, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None) -> NDArray[np.float64]:
         """The weight of each class, from all of ``y`` and its sample weights (scikit-learn's rules)."""
         if self.class_weight is None:
             return np.ones(len(self.classes_))
@@ -333,9 +340,12 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
             unknown = [label for label in self.class_weight if label not in set(self.classes_.tolist())]
             if unknown:
                 raise ValueError(f"class_weight: labels {unknown} are not among the classes {self.classes_.tolist()}")
-        return compute_class_weight(self.class_weight, classes=self.classes_, y=y, sample_weight=sample_weight)
+        weights: NDArray[np.float64] = compute_class_weight(self.class_weight, classes=self.classes_, y=y,
+                                                            sample_weight=sample_weight)
+        return weights
 
-    def _lacking_classes(self, folds, codes: np.ndarray, fit_weight: np.ndarray) -> list[list]:
+    def _lacking_classes(self, folds: list[tuple[NDArray[np.intp], NDArray[np.intp]]], codes: NDArray[np.intp],
+                         fit_weight: NDArray[Any]) -> list[list[Any]]:
         """For each fold, the classes without training weight; a warning names them."""
         n_classes = len(self.classes_)
         lacking = [self.classes_[np.bincount(codes[train], weights=fit_weight[train], minlength=n_classes) <= 0]
@@ -350,11 +360,11 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
                 UserWarning, stacklevel=3)
         return lacking
 
-    def _get_scorer(self):
-        """The scorer of ``scoring`` (accuracy when None)."""
+    def _get_scorer(self) -> Any:
+        """The scorer of ``scoring`` (accuracy when None): scikit-learn's, untyped."""
         return get_scorer("accuracy" if self.scoring is None else self.scoring)
 
-    def score(self, X, y, sample_weight=None, **params) -> float:
+    def score(self, X: Any, y: npt.ArrayLike, sample_weight: npt.ArrayLike | None = None, **params: Any) -> float:
         """The ``scoring`` (accuracy when None) of the model on ``X, y``, as scikit-learn's does.
 
         Parameters
@@ -379,7 +389,8 @@ class LogisticRegressionCV(_LinearClassifierMixin, BaseEstimator):
             return super().score(X, y, sample_weight)
         else:
             kwargs = {} if sample_weight is None else {"sample_weight": sample_weight}
-        return self._get_scorer()(self, X, y, **kwargs)
+        score: float = self._get_scorer()(self, X, y, **kwargs)
+        return score
 
     def get_metadata_routing(self) -> MetadataRouter:
         """How ``fit`` and ``score`` route metadata: to the splitter's ``split`` and the scorer's ``score``.
