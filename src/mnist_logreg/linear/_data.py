@@ -40,8 +40,8 @@ _GRAM_BLOCK = 2048
 _SKETCH_MIN_COLUMNS = 1024
 _SKETCH_ROWS_PER_COLUMN = 8
 # rows per block of a pass (``forward_backward``) over a numpy matrix: small enough that the block
-# (converted to floats, for integers) stays in cache from its scores to its gradient (measured on
-# full MNIST, 2 threads: 34 ms a pass at 512 and 1024 rows, 44 ms at 2048, 56 ms at 4096)
+# (converted to floats, for integers) stays in cache from its scores to its gradient (the
+# measurements: docs/solver.md, "Design choices")
 _CONVERT_BLOCK = 1024
 
 #: an array of a design matrix's namespace ``xp``: a numpy array, or a torch tensor through the
@@ -130,8 +130,8 @@ class _RowThreads:
     numpy releases the GIL in its conversions, element-wise functions and BLAS calls, so blocks
     of rows handled in ``n`` threads use ``n`` cores for everything, not only for the products.
     BLAS stays single-threaded for the whole time (a session): its own idle threads would
-    otherwise spin on the cores these threads need (measured on full MNIST, 2 cores: 33 ms a
-    pass in a session, 50-80 ms when BLAS is released between passes). ``n`` is BLAS's own
+    otherwise spin on the cores these threads need (a pass takes half again as long when BLAS is
+    released between passes: docs/solver.md). ``n`` is BLAS's own
     setting (``OPENBLAS_NUM_THREADS``, ``threadpoolctl``) when the outermost session starts, so a
     caller that holds BLAS to 1 thread gets sequential passes. Sessions nest and may run in
     several threads at once; the BLAS setting is restored when the last one ends.
@@ -231,7 +231,7 @@ def _blocked_pass(X: NDArray[Any], W: NDArray[Any], b: NDArray[Any] | None, resi
 def _blocked_gram(X: NDArray[Any], w: NDArray[Any], dtype: Any, block: int) -> NDArray[Any]:
     """``X.T @ diag(w) @ X`` for a numpy ``X``, in ``dtype``, by blocks of rows shared among
     :data:`row_threads`. (BLAS's symmetric rank-k update does half the arithmetic but was slower
-    than the full product in OpenBLAS here: 15 against 12 ms for 2,048 x 717 rows.)"""
+    than the full product in OpenBLAS: docs/solver.md.)"""
     root = np.sqrt(np.asarray(w, dtype=dtype))[:, None]
 
     def part(lo: int, hi: int) -> NDArray[Any]:
@@ -316,7 +316,7 @@ class DenseMatrix:
 
 # a block of integer rows keeps only its columns with a nonzero value when they are at most this
 # share of all (below it the products it saves outweigh gathering ``W``'s rows and scattering the
-# gradient's; measured on MNIST: 520 of 717 pixels a block when the rows are sorted by class)
+# gradient's; on MNIST sorted by class, about 520 of 717 pixels a block: docs/solver.md)
 _COMPACT_SHARE = 0.9
 
 

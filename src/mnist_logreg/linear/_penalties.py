@@ -1,8 +1,8 @@
 """Penalties on the coefficients ``W`` (never the intercept), as small objects.
 
 A penalty answers its value, the gradient of its smooth part, its curvature (a constant added to
-the Hessian's diagonal) and its proximal operator, so a smooth solver uses the first three and a
-proximal one the last. Written against the array API: ``W`` may be numpy or torch.
+the Hessian's diagonal) and the strength of its L1 part, which OWL-QN handles through the
+pseudo-gradient and its orthant steps. Written against the array API: ``W`` may be numpy or torch.
 """
 
 from __future__ import annotations
@@ -37,9 +37,6 @@ class Penalty(Protocol):
     def gradient(self, xp: Any, W: Any) -> Any:
         """The gradient of the smooth part of ``h`` at ``W``."""
 
-    def prox(self, xp: Any, W: Any, step: float) -> Any:
-        """``argmin_V h(V) + ||V - W||^2 / (2 step)``."""
-
 
 class L2:
     """``h(W) = 0.5 * alpha * ||W||_F^2``; ``alpha = 0`` is no penalty."""
@@ -60,9 +57,6 @@ class L2:
 
     def gradient(self, xp: Any, W: Any) -> Any:
         return self.alpha * W
-
-    def prox(self, xp: Any, W: Any, step: float) -> Any:
-        return W / (1.0 + step * self.alpha)
 
     def __repr__(self) -> str:
         return f"L2(alpha={self.alpha:g})"
@@ -90,11 +84,6 @@ class ElasticNet:
     def gradient(self, xp: Any, W: Any) -> Any:
         """The gradient of the smooth (L2) part only."""
         return self.curvature * W
-
-    def prox(self, xp: Any, W: Any, step: float) -> Any:
-        """Soft-threshold by ``step * l1_strength``, then shrink by the L2 part."""
-        shrunk = xp.sign(W) * xp.clip(xp.abs(W) - step * self.l1_strength, min=0.0)
-        return shrunk / (1.0 + step * self.curvature)
 
     def __repr__(self) -> str:
         return f"ElasticNet(alpha={self.alpha:g}, l1_ratio={self.l1_ratio:g})"

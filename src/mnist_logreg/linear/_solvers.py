@@ -88,9 +88,8 @@ def _dot(xp: Any, a: Array, b: Array) -> float:
 
 
 # the preconditioner's Gram matrix leaves out the rows of least curvature weight that together
-# hold at most this share of it (digits classified with confidence): measured on full MNIST, 21-36%
-# of the rows at the refreshes after the first, which makes them 23% cheaper, with the same
-# number of evaluations (83-84)
+# hold at most this share of it (digits classified with confidence): cheaper refreshes, the same
+# evaluations (the measurements: docs/solver.md, "Design choices")
 _GRAM_LEFT_OUT = 0.01
 
 
@@ -326,28 +325,16 @@ class _Stall:
 
 
 # the preconditioner is rebuilt at iterations 0, ``first``, then each time after
-# max(first, _REFRESH_GROWTH * it) more iterations: 0, 10, 40, 160, ... for L-BFGS and
-# 0, 5, 20, 80, ... for OWL-QN. Measured on full MNIST (2 cores): softmax takes the same 77-86
-# evaluations and 4 rebuilds with rebuilds at 0, 5, 10, 20, 40, 80, at 0, 5, 20, 80 and at
-# 0, 10, 40 (+ the check at the end), and with none after the first it does not reach 1e-5 in
-# 1,000 evaluations; a rebuild costs about 9 softmax passes but 40-50 binary ones (a pass has 1
-# column instead of 10), and the binary fits ("is it a 2", one-vs-rest) need one rebuild less
-# from 10 on: 2 against 3 (one-vs-rest 9.8 s against 12.1 s), with 21 evaluations against 24.
-# OWL-QN's free coordinates change as coefficients reach 0, and it gains from the earlier
-# rebuilds: 174 against 206 iterations to tol=1e-5 on scikit-learn's L1 example (bench_l1.py)
+# max(first, _REFRESH_GROWTH * it) more iterations: 0, 10, 40, 160, ... for L-BFGS (binary fits
+# need fewer rebuilds than earlier schedules) and 0, 5, 20, 80, ... for OWL-QN (its free
+# coordinates change as coefficients reach 0); the measurements: docs/solver.md, "Design choices"
 _REFRESH_FIRST_LBFGS = 10
 _REFRESH_FIRST_OWLQN = 5
 _REFRESH_GROWTH = 3.0
 
 
-# curvature pairs kept by L-BFGS. Measured on MNIST pixels (softmax, float32 unless stated): 40
-# pairs against 10 take 75 against 86 evaluations at C = 1 (20 pairs: 81, 30: 80, 50: 76, 60 and
-# more: 78), 56 against 59 at C = 0.1, 125 against 132 at C = 10, 79 against 82 in float64, 70
-# against 74 on 20,000 digits, each to a lower objective; the binary fit and the accurate
-# features are unchanged within 5% (22 against 21, 93-95 against 91). The two-loop recursion's 160
-# vector operations on (d + 1) x K values cost about 1 ms an iteration here. OWL-QN keeps 10:
-# with 40 it takes 109 against 101 iterations on scikit-learn's L1 example (206 against 174 to
-# tol=1e-5; its older pairs come from orthants it has since left, a likely reason)
+# curvature pairs kept by L-BFGS (40: fewer evaluations than 10 at every C tried) and by OWL-QN
+# (10: its older pairs come from orthants it has since left); the measurements: docs/solver.md
 _MEMORY_LBFGS = 40
 _MEMORY_OWLQN = 10
 
@@ -458,8 +445,8 @@ def lbfgs(
     theta0: Array,
     *,
     eigh: Eigh,
-    tol: float = 1e-6,
-    max_iter: int = 1000,
+    tol: float,
+    max_iter: int,
     memory: int = _MEMORY_LBFGS,
     verbose: int = 0,
     callback: Callback | None = None,
@@ -536,8 +523,8 @@ def newton_cg(
     theta0: Array,
     *,
     eigh: Eigh,
-    tol: float = 1e-6,
-    max_iter: int = 100,
+    tol: float,
+    max_iter: int,
     max_cg: int = 100,
     verbose: int = 0,
     callback: Callback | None = None,
@@ -688,8 +675,8 @@ def owlqn(
     theta0: Array,
     *,
     eigh: Eigh,
-    tol: float = 1e-6,
-    max_iter: int = 1000,
+    tol: float,
+    max_iter: int,
     memory: int = _MEMORY_OWLQN,
     verbose: int = 0,
     callback: Callback | None = None,
