@@ -87,25 +87,61 @@ def _context(m: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     """Everything the template shows, computed from metrics.json and the figures in ``run_dir``."""
     test, fit, opts = m["test"], m.get("fit", {}), m["options"]
     accuracy, n_test = float(test["accuracy"]), int(test["n_samples"])
-    per_class: list[dict[str, Any]] = [
-        {"name": str(name), "precision": float(v["precision"]), "recall": float(v["recall"]),
-         "f1": float(v["f1-score"]), "support": int(v["support"])} for name, v in test["per_class"].items()]
-    weakest = [r["name"] for r in sorted(per_class, key=lambda r: r["f1"])[: 2 if len(per_class) > 2 else 1]]
+    per_class = _per_class(test)
     names = [r["name"] for r in per_class]
     cm = [[int(x) for x in row] for row in test["confusion_matrix"]]
     confusions = [{"true": names[i], "pred": names[j], "count": count, "share": count / max(sum(cm[i]), 1)}
                   for i, j, count in top_confusions(cm, 5)]
+    fit_line, converged_ok = _fit_line(fit, opts)
+    features = fit.get("features", "pixels")
+    figures, appendix, confusion_figure = _figures(run_dir)
+    majority, baseline = _majority_baseline(per_class)
+    model_name = opts["model"]
+    if len(per_class) == 2 and model_name in ("softmax", "ovr"):
+        model_name = "binary logistic regression"
+    options, defaults = _options_rows(opts, fit)
+    versions = m.get("versions", {})
+    data = m.get("data", {})
+    data_rows = [("source", data.get("source", "-"))] + [
+        (f"MD5 {k}", v) for k, v in (data.get("checksums") or {}).items()]
+    return {
+        "task": opts["task"], "model": model_name, "accuracy": accuracy, "n_test": n_test,
+        "baseline": baseline, "majority": majority, "default_options": defaults,
+        "ci": _wilson(accuracy, n_test), "fit_line": fit_line, "converged_ok": converged_ok,
+        "created": m.get("created", "-"), "source": data.get("source", "-"),
+        "versions_line": ", ".join(f"{k} {v}" for k, v in versions.items() if v),
+        "notes": _notes(m, fit, opts), "per_class": per_class,
+        "weakest": [r["name"] for r in sorted(per_class, key=lambda r: r["f1"])[: 2 if len(per_class) > 2 else 1]],
+        "confusions": confusions, "train": m.get("train"), "test_log_loss": test.get("log_loss"),
+        "gap_text": _gap_text(m.get("train"), accuracy), "cv": _cv_context(m.get("cross_validation")),
+        "path": m.get("path"), "figures": figures, "appendix": appendix, "confusion_figure": confusion_figure,
+        "curve_text": _curve_text(m.get("learning_curve") or [], features),
+        "options": options,
+        "data_rows": data_rows, "versions": list(versions.items()), "report_text": test["report_text"],
+    }
+
+
+def _per_class(test: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each class's precision, recall, F1 and support."""
+    return [{"name": str(name), "precision": float(v["precision"]), "recall": float(v["recall"]),
+             "f1": float(v["f1-score"]), "support": int(v["support"])} for name, v in test["per_class"].items()]
+
+
+def _fit_line(fit: dict[str, Any], opts: dict[str, Any]) -> tuple[str, bool]:
+    """The fit in one line, and whether it is fine (converged, or nothing to converge)."""
     if opts.get("model_file"):
-        fit_line, converged_ok = f"saved model {opts['model_file']}", True
-    elif fit.get("model") == "sgd":
-        fit_line = f"fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} epochs of SGD"
-        converged_ok = True
-    elif fit:
+        return f"saved model {opts['model_file']}", True
+    if fit.get("model") == "sgd":
+        return f"fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} epochs of SGD", True
+    if fit:
         converged_ok = bool(fit.get("converged"))
-        fit_line = (f"fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} iterations, "
-                    f"{'converged' if converged_ok else 'NOT converged'}")
-    else:
-        fit_line, converged_ok = "", True
+        return (f"fit {float(fit.get('fit_time_s', 0)):.2f} s, {int(fit.get('n_iter', 0))} iterations, "
+                f"{'converged' if converged_ok else 'NOT converged'}"), converged_ok
+    return "", True
+
+
+def _notes(m: dict[str, Any], fit: dict[str, Any], opts: dict[str, Any]) -> list[dict[str, str]]:
+    """The notes above the results: the features used, the path over C."""
     notes = []
     features = fit.get("features", "pixels")
     if features != "pixels":
@@ -128,18 +164,29 @@ def _context(m: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             "penalty (small C) keeps the weights small and smooth, so the coefficient images look like digit "
             "templates; a weak one lets single pixels carry large weights that fit the training digits, so the "
             "images turn to noise and train accuracy runs ahead of test accuracy.")})
-    train = m.get("train")
-    gap_text = ""
-    if train:
-        gap = float(train["accuracy"]) - accuracy
-        gap_text = (f"Train accuracy is {100 * gap:.2f} points {'above' if gap >= 0 else 'below'} test accuracy"
-                    + (": the model fits its training digits noticeably better than new ones."
-                       if gap > 0.02 else ": little overfitting."))
-    cv = m.get("cross_validation")
-    cv_ctx = None
-    if cv:
-        cv_ctx = {"k": int(cv["k"]), "mean": float(cv["mean"]), "std": float(cv["std"]),
-                  "folds": ", ".join(f"{100 * float(s):.2f}%" for s in cv["scores"])}
+    return notes
+
+
+def _gap_text(train: dict[str, Any] | None, accuracy: float) -> str:
+    """Train against test accuracy, in words."""
+    if not train:
+        return ""
+    gap = float(train["accuracy"]) - accuracy
+    return (f"Train accuracy is {100 * gap:.2f} points {'above' if gap >= 0 else 'below'} test accuracy"
+            + (": the model fits its training digits noticeably better than new ones."
+               if gap > 0.02 else ": little overfitting."))
+
+
+def _cv_context(cv: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Cross-validation's folds and mean, for the template."""
+    if not cv:
+        return None
+    return {"k": int(cv["k"]), "mean": float(cv["mean"]), "std": float(cv["std"]),
+            "folds": ", ".join(f"{100 * float(s):.2f}%" for s in cv["scores"])}
+
+
+def _figures(run_dir: Path) -> tuple[list[dict[str, str]], list[dict[str, str]], str | None]:
+    """The run folder's figures (base64): the main ones, the appendix's, the confusion examples."""
     figures: list[dict[str, str]] = []
     appendix: list[dict[str, str]] = []
     for name, caption in FIGURES.items():
@@ -149,25 +196,34 @@ def _context(m: dict[str, Any], run_dir: Path) -> dict[str, Any]:
                 {"caption": caption, "data": base64.b64encode(png.read_bytes()).decode()})
     examples_png = run_dir / "confusion_examples.png"  # shown beside the list of confusions
     confusion_figure = base64.b64encode(examples_png.read_bytes()).decode() if examples_png.is_file() else None
-    curve_text = ""
-    curve = m.get("learning_curve") or []
-    if len(curve) >= 2:
-        (n0, a0), (n1, a1) = ((int(r["n"]), float(r["test_accuracy"])) for r in curve[-2:])
-        gain = 100 * (a1 - a0)
-        curve_text = (f"from {n0:,} to {n1:,} training digits, test accuracy went from "
-                      f"{100 * a0:.2f}% to {100 * a1:.2f}% ({gain:+.2f} points)"
-                      + ("; more digits would still help." if gain >= 1 else
-                         "; more digits of the same kind would add little: a richer model (features) is the next "
-                         "step." if features == "pixels" else "; more digits of the same kind would add little."))
-    # the majority baseline: what always answering the most common test class scores (a binary
-    # task's 97% is not 97 points of skill when 90% of the digits are "not 2")
+    return figures, appendix, confusion_figure
+
+
+def _curve_text(curve: list[dict[str, Any]], features: str) -> str:
+    """What the learning curve's last step says about more digits."""
+    if len(curve) < 2:
+        return ""
+    (n0, a0), (n1, a1) = ((int(r["n"]), float(r["test_accuracy"])) for r in curve[-2:])
+    gain = 100 * (a1 - a0)
+    return (f"from {n0:,} to {n1:,} training digits, test accuracy went from "
+            f"{100 * a0:.2f}% to {100 * a1:.2f}% ({gain:+.2f} points)"
+            + ("; more digits would still help." if gain >= 1 else
+               "; more digits of the same kind would add little: a richer model (features) is the next "
+               "step." if features == "pixels" else "; more digits of the same kind would add little."))
+
+
+def _majority_baseline(per_class: list[dict[str, Any]]) -> tuple[str, float]:
+    """The most common test class and what always answering it scores (a binary task's 97% is
+    not 97 points of skill when 90% of the digits are "not 2")."""
+    if not per_class:
+        return "-", 0.0
     supports = [r["support"] for r in per_class]
-    majority = per_class[max(range(len(per_class)), key=supports.__getitem__)]["name"] if per_class else "-"
-    baseline = max(supports) / max(sum(supports), 1) if per_class else 0.0
-    model_name = opts["model"]
-    if len(per_class) == 2 and model_name in ("softmax", "ovr"):
-        model_name = "binary logistic regression"
-    # the options the run set, with their values; those left at their defaults in one line
+    majority = per_class[max(range(len(per_class)), key=supports.__getitem__)]["name"]
+    return majority, max(supports) / max(sum(supports), 1)
+
+
+def _options_rows(opts: dict[str, Any], fit: dict[str, Any]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The options the run set, with their values; the names of those left at their defaults."""
     options, defaults = [], []
     for key, value in opts.items():
         if key == "C" and value is None and fit.get("C") is not None:
@@ -176,23 +232,7 @@ def _context(m: dict[str, Any], run_dir: Path) -> dict[str, Any]:
             defaults.append(key)
         else:
             options.append((key, _readable(value)))
-    versions = m.get("versions", {})
-    data = m.get("data", {})
-    data_rows = [("source", data.get("source", "-"))] + [
-        (f"MD5 {k}", v) for k, v in (data.get("checksums") or {}).items()]
-    return {
-        "task": opts["task"], "model": model_name, "accuracy": accuracy, "n_test": n_test,
-        "baseline": baseline, "majority": majority, "default_options": defaults,
-        "ci": _wilson(accuracy, n_test), "fit_line": fit_line, "converged_ok": converged_ok,
-        "created": m.get("created", "-"), "source": data.get("source", "-"),
-        "versions_line": ", ".join(f"{k} {v}" for k, v in versions.items() if v),
-        "notes": notes, "per_class": per_class, "weakest": weakest, "confusions": confusions,
-        "train": train, "test_log_loss": test.get("log_loss"), "gap_text": gap_text, "cv": cv_ctx,
-        "path": path, "figures": figures, "appendix": appendix, "confusion_figure": confusion_figure,
-        "curve_text": curve_text,
-        "options": options,
-        "data_rows": data_rows, "versions": list(versions.items()), "report_text": test["report_text"],
-    }
+    return options, defaults
 
 
 def build_report(run_dir: str | os.PathLike[str]) -> Path:

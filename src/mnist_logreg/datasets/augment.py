@@ -112,6 +112,50 @@ _MEMORY_PER_ROW = 48 * 2**10
 _DISK_PER_ROW = 200
 
 
+def _checked_chunk_rows(train_images: NDArray[np.uint8], n: int, chunk_rows: int) -> int:
+    """The rows per chunk (at most ``n``), after checking the arguments and that a chunk's work
+    fits in memory."""
+    if train_images.dtype != np.uint8 or train_images.ndim != 2 or train_images.shape[1] != SIDE * SIDE:
+        raise ValueError(f"train_images: expected uint8 rows of {SIDE * SIDE} pixels, found {train_images.dtype} "
+                         f"{train_images.shape}")
+    if not (isinstance(n, int | np.integer) and n >= 1):
+        raise OptionError(f"n: expected a positive number of digits, found {n!r}")
+    if not (isinstance(chunk_rows, int | np.integer) and chunk_rows >= 1):
+        raise OptionError(f"chunk_rows: expected a positive number of rows, found {chunk_rows!r}")
+    chunk_rows = min(int(chunk_rows), int(n))
+    # measured: 20,000-row chunks peak at 1.27 GB (41 KB a row beside the data and libraries), and
+    # 80,000 rows take 14.9 MB on disk (187 bytes a row, zstd)
+    check_memory(_MEMORY_BASE + _MEMORY_PER_ROW * chunk_rows, f"data augment with chunks of {chunk_rows:,} rows "
+                 "(--chunk-rows)")
+    return chunk_rows
+
+
+def _open_store(staging: Path, resumed: bool, n: int, chunk_rows: int,
+                on_resume: Callable[[int, int], None] | None) -> tuple[Any, Any, Any, dict[int, tuple[str, str]]]:
+    """The store's group, its ``images`` and ``labels`` arrays and the chunks an interrupted run
+    wrote and verified (``{}`` for a new store, or when the interrupted one cannot be taken up)."""
+    import zarr
+
+    if resumed:
+        try:
+            group = zarr.open_group(str(staging), mode="r+")
+            images: Any = group["images"]  # zarr types a group's member as an array or a group
+            labels: Any = group["labels"]
+            if images.shape != (n, SIDE * SIDE) or labels.shape != (n,) or images.chunks[0] != chunk_rows:
+                raise AugmentError("the interrupted store's arrays do not match")
+            done = _verified_chunks(staging / _PROGRESS, images, labels, chunk_rows, n)
+        except Exception:  # killed while the store was being created: its metadata is partial
+            _clear_staging(staging)
+        else:
+            if on_resume is not None:
+                on_resume(sum(min(chunk_rows, n - i * chunk_rows) for i in done), n)
+            return group, images, labels, done
+    group = zarr.open_group(str(staging), mode="a", zarr_format=3)  # "w" would delete the resume key
+    images = group.create_array("images", shape=(n, SIDE * SIDE), chunks=(chunk_rows, SIDE * SIDE), dtype="uint8")
+    labels = group.create_array("labels", shape=(n,), chunks=(chunk_rows,), dtype="uint8")
+    return group, images, labels, {}
+
+
 def augment(train_images: NDArray[np.uint8], train_labels: NDArray[Any], n: int, out: str | Path, *, seed: int = 0,
             chunk_rows: int = DEFAULT_CHUNK_ROWS, source_checksums: dict[str, str] | None = None,
             on_chunk: Callable[[int, int], None] | None = None,
@@ -142,47 +186,14 @@ def augment(train_images: NDArray[np.uint8], train_labels: NDArray[Any], n: int,
     Path
         ``out``.
     """
-    import zarr
-
-    if train_images.dtype != np.uint8 or train_images.ndim != 2 or train_images.shape[1] != SIDE * SIDE:
-        raise ValueError(f"train_images: expected uint8 rows of {SIDE * SIDE} pixels, found {train_images.dtype} "
-                         f"{train_images.shape}")
-    if not (isinstance(n, int | np.integer) and n >= 1):
-        raise OptionError(f"n: expected a positive number of digits, found {n!r}")
-    if not (isinstance(chunk_rows, int | np.integer) and chunk_rows >= 1):
-        raise OptionError(f"chunk_rows: expected a positive number of rows, found {chunk_rows!r}")
-    chunk_rows = min(int(chunk_rows), int(n))
-    # measured: 20,000-row chunks peak at 1.27 GB (41 KB a row beside the data and libraries), and
-    # 80,000 rows take 14.9 MB on disk (187 bytes a row, zstd)
-    check_memory(_MEMORY_BASE + _MEMORY_PER_ROW * chunk_rows, f"data augment with chunks of {chunk_rows:,} rows "
-                 "(--chunk-rows)")
+    chunk_rows = _checked_chunk_rows(train_images, n, chunk_rows)
     check_disk(Path(out).absolute().parent, _DISK_PER_ROW * int(n), f"a store of {int(n):,} augmented digits")
     # what decides the store's bytes: a left-over partial store is resumed only if all of it agrees
     key = {"format": FORMAT, "n": int(n), "seed": int(seed), "chunk_rows": chunk_rows, "distortion": DISTORTION,
            "source_sha256": [_sha256(train_images), _sha256(np.asarray(train_labels))]}
-    images: Any  # the store's zarr arrays (zarr types a group's member as an array or a group)
-    labels: Any
     with resumable_folder(out, key) as (staging, resumed):
         progress = staging / _PROGRESS
-        if resumed:
-            try:
-                group = zarr.open_group(str(staging), mode="r+")
-                images, labels = group["images"], group["labels"]
-                if images.shape != (n, SIDE * SIDE) or labels.shape != (n,) or images.chunks[0] != chunk_rows:
-                    raise AugmentError("the interrupted store's arrays do not match")
-                done = _verified_chunks(progress, images, labels, chunk_rows, n)
-            except Exception:  # killed while the store was being created: its metadata is partial
-                resumed = False
-                _clear_staging(staging)
-            else:
-                if on_resume is not None:
-                    on_resume(sum(min(chunk_rows, n - i * chunk_rows) for i in done), n)
-        if not resumed:
-            group = zarr.open_group(str(staging), mode="a", zarr_format=3)  # "w" would delete the resume key
-            images = group.create_array("images", shape=(n, SIDE * SIDE), chunks=(chunk_rows, SIDE * SIDE),
-                                        dtype="uint8")
-            labels = group.create_array("labels", shape=(n,), chunks=(chunk_rows,), dtype="uint8")
-            done = {}
+        group, images, labels, done = _open_store(staging, resumed, n, chunk_rows, on_resume)
         image_sums, label_sums = [], []
         with open(progress, "a") as log:
             for index, lo in enumerate(range(0, n, chunk_rows)):

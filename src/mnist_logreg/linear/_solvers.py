@@ -714,48 +714,15 @@ def owlqn(
     pg = _pseudo_gradient(xp, theta, g, l1, d)
     restarts = 0
     for it in range(max_iter):
-        for confirming in (False, True):
-            if schedule.due(it) or confirming:  # rebuilt at iterations 0, 5, 20, 80, ...
-                precond = _build(loss, state, eigh, it, confirming, start_preconditioner, _L1_FLOOR)
-                schedule.rebuilt(it)
-            assert precond is not None  # built at iteration 0
-            # the coordinates that can move: nonzero, or at 0 with a subgradient that pushes them off
-            free_precond = precond.on_subspace((theta != 0) | (pg != 0))
-            q = _two_loop(xp, -pg, S, Y, free_precond)
-            # coefficients at 0 may only leave it in the descent orthant of -pg; nonzero ones follow
-            # the quasi-Newton direction, and the line search stops them at 0 (projecting them too,
-            # as Andrew and Gao do, took 3,000 iterations where this takes 42: 8 columns of mixed
-            # scales, L1, C = 251, tests/test_differential.py)
-            q = xp.where((q * pg < 0) | (theta != 0), q, xp.zeros_like(q))
-            slope = _dot(xp, pg, q)
-            if slope >= 0:  # not a descent direction (rounding): restart from the preconditioned one
-                S.clear()
-                Y.clear()
-                q = free_precond(-pg)
-                q = xp.where(q * pg < 0, q, xp.zeros_like(q))
-                slope = _dot(xp, pg, q)
-            gap, size2 = _estimates(xp, pg, q, free_precond, theta, decrease)
-            if not (_small_gap(gap, f, tol, size2) and schedule.stale(it)):
-                break
+        precond, q, gap, size2 = _owlqn_direction(loss, state, eigh, it, schedule, precond, start_preconditioner,
+                                                  theta, pg, S, Y, f, tol, decrease)
         gnorm = math.sqrt(_dot(xp, pg, pg))
         _report(history, callback, verbose, it, f, gnorm, gap, t0, n_evals)
         if _small_gap(gap, f, tol, size2) or gnorm == 0:
             converged, message = True, "converged"
             break
-        # the orthant: the sign of each coefficient, or of -pg where it is 0
-        orthant = xp.where(theta != 0, xp.sign(theta), -xp.sign(pg))
-        step, accepted = 1.0, None
-        for _ in range(40):
-            cand = theta + step * q
-            W = cand[:d]
-            W = xp.where(W * orthant[:d] > 0, W, xp.zeros_like(W))
-            cand = xp.concat([W, cand[d:]], axis=0) if cand.shape[0] > d else W
-            fc, gc, sc = loss.value_grad(cand)
-            n_evals += 1
-            if math.isfinite(fc) and fc <= f + 1e-4 * _dot(xp, pg, cand - theta):
-                accepted = (cand, fc, gc, sc)
-                break
-            step *= 0.5
+        accepted, step, evals = _orthant_line_search(loss, theta, q, pg, f, d)
+        n_evals += evals
         stuck = accepted is None or stall(step, f, accepted[1])
         if stuck and S and restarts < _MAX_RESTARTS and not _near_rounding(xp, theta, f, gap):
             # the curvature pairs, gathered across orthants, can mislead: start them afresh
@@ -784,6 +751,68 @@ def owlqn(
         it = max_iter
     return SolverResult(theta, it, n_evals, converged, message, math.sqrt(_dot(xp, pg, pg)), f,
                         history=history)
+
+
+def _owlqn_direction(loss: Loss, state: Any, eigh: Eigh, it: int, schedule: _Schedule,
+                     precond: Preconditioner | None, start_preconditioner: Preconditioner | None, theta: Array,
+                     pg: Array, S: list[Array], Y: list[Array], f: float, tol: float,
+                     decrease: float) -> tuple[Preconditioner, Array, float, float]:
+    """OWL-QN's direction at iteration ``it``, the preconditioner rebuilt when the schedule says
+    so, or once more to confirm a fit that looks converged with a stale one. Returns the
+    preconditioner, the direction and the module's two estimates (gap, solution size)."""
+    xp = loss.xp
+    for confirming in (False, True):
+        if schedule.due(it) or confirming:  # rebuilt at iterations 0, 5, 20, 80, ...
+            precond = _build(loss, state, eigh, it, confirming, start_preconditioner, _L1_FLOOR)
+            schedule.rebuilt(it)
+        assert precond is not None  # built at iteration 0
+        q, free_precond = _orthant_direction(xp, precond, theta, pg, S, Y)
+        gap, size2 = _estimates(xp, pg, q, free_precond, theta, decrease)
+        if not (_small_gap(gap, f, tol, size2) and schedule.stale(it)):
+            break
+    assert precond is not None
+    return precond, q, gap, size2
+
+
+def _orthant_direction(xp: Any, precond: Preconditioner, theta: Array, pg: Array, S: list[Array],
+                       Y: list[Array]) -> tuple[Array, InverseOperator]:
+    """OWL-QN's direction: the two-loop recursion on the free coordinates (nonzero, or at 0 with
+    a subgradient that pushes them off), the preconditioner restricted to them; restarts from
+    the preconditioned pseudo-gradient (clearing ``S`` and ``Y``) when rounding leaves no descent.
+    Returns the direction and the restricted preconditioner."""
+    free_precond = precond.on_subspace((theta != 0) | (pg != 0))
+    q = _two_loop(xp, -pg, S, Y, free_precond)
+    # coefficients at 0 may only leave it in the descent orthant of -pg; nonzero ones follow the
+    # quasi-Newton direction, and the line search stops them at 0 (projecting them too, as Andrew
+    # and Gao do, took 3,000 iterations where this takes 42: 8 columns of mixed scales, L1,
+    # C = 251, tests/test_differential.py)
+    q = xp.where((q * pg < 0) | (theta != 0), q, xp.zeros_like(q))
+    if _dot(xp, pg, q) >= 0:  # not a descent direction (rounding): restart from the preconditioned one
+        S.clear()
+        Y.clear()
+        q = free_precond(-pg)
+        q = xp.where(q * pg < 0, q, xp.zeros_like(q))
+    return q, free_precond
+
+
+def _orthant_line_search(loss: Loss, theta: Array, q: Array, pg: Array, f: float,
+                         d: int) -> tuple[tuple[Array, float, Array, Any] | None, float, int]:
+    """Backtracking along ``q`` within the orthant (the sign of each coefficient, or of -pg where
+    it is 0): coefficients that would cross 0 stop at 0. Returns the accepted point (with its
+    value, gradient and state; None after 40 halvings), the last step and the evaluations."""
+    xp = loss.xp
+    orthant = xp.where(theta != 0, xp.sign(theta), -xp.sign(pg))
+    step = 1.0
+    for evals in range(1, 41):
+        cand = theta + step * q
+        W = cand[:d]
+        W = xp.where(W * orthant[:d] > 0, W, xp.zeros_like(W))
+        cand = xp.concat([W, cand[d:]], axis=0) if cand.shape[0] > d else W
+        fc, gc, sc = loss.value_grad(cand)
+        if math.isfinite(fc) and fc <= f + 1e-4 * _dot(xp, pg, cand - theta):
+            return (cand, fc, gc, sc), step, evals
+        step *= 0.5
+    return None, step, 40
 
 
 def epoch_seed(rng: np.random.Generator) -> int:
