@@ -69,8 +69,8 @@ def test_split_gives_the_split_s_arrays(mnist):
         ({"source": "openml"}, "exactly one of name"),
         ({"source": "openml", "name": "mnist_784", "data_id": 554}, "exactly one of name"),
         ({"source": "openml", "data_id": 554, "version": 1}, "version goes with name"),
-        ({"source": "bundled", "data_id": 554}, "only for source='openml'"),
-        ({"source": "bundled", "base_url": "http://x"}, "only for source='idx'"),
+        ({"source": "bundled", "data_id": 554}, "only for source openml"),
+        ({"source": "bundled", "base_url": "http://x"}, "only for source idx"),
         ({"source": "idx", "base_url": []}, "at least one mirror"),
     ],
 )

@@ -187,3 +187,20 @@ def test_the_package_is_the_one_tested():
     proc = subprocess.run([sys.executable, "-c", "import mnist_logreg; print(mnist_logreg.__file__)"],
                           capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == mnist_logreg.__file__
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--train-size", "1"], "--train-size must be at least 2, got 1"),
+    (["--tol", "-1"], "The 'tol' parameter of LogisticRegression must be a float in the range (0.0, inf)"),
+    (["--max-iter", "-3"], "The 'max_iter' parameter of LogisticRegression must be an int"),
+    (["--train-size", "1", "--workers", "1"], "--train-size must be at least 2"),  # before a cluster starts
+])
+def test_values_the_estimator_would_refuse_are_one_line_before_any_work(capsys, tmp_path, argv, words):
+    """Options passed on to the estimator are checked by its own rules, in the flow, before any
+    work; the command line shows them as one line, exit 2 (a bare ValueError is no longer caught)."""
+    from mnist_logreg.cli import main
+
+    assert main(["train", "--out", str(tmp_path / "run"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mnist-logreg: error:") and words in err and "Traceback" not in err, err
+    assert not (tmp_path / "run").exists()

@@ -151,9 +151,7 @@ class MemorySource(Source):
     def __init__(self, opts: Any, data: MNIST, task: Task) -> None:
         super().__init__(opts, data, task)
         X, y = task.apply(*shuffle(data.X_train, data.y_train, opts.seed))
-        if opts.train_size is not None:
-            if opts.train_size < 2:
-                raise OptionError.naming(f"$train_size must be at least 2, got {opts.train_size}")
+        if opts.train_size is not None:  # checked by the flow (at least 2)
             X, y = stratified_subsample(X, y, opts.train_size, opts.seed)
         if opts.cv:
             smallest = int(np.min(np.unique(y, return_counts=True)[1]))
@@ -228,8 +226,6 @@ class DaskSource(Source):
         super().__init__(opts, data, task)
         from .datasets.augment import open_augmented
 
-        if opts.train_size is not None and opts.train_size < 2:
-            raise OptionError.naming(f"$train_size must be at least 2, got {opts.train_size}")
         self.store = open_augmented(opts.train_source) if opts.train_source else None  # a bad store fails here
         if self.store is not None:  # the per-chunk checksums are in the store; the report needs its identity
             self.data_extra = {"augmented": {k: v for k, v in self.store.attrs.items() if k != "sha256"}}

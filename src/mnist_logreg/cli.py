@@ -632,11 +632,10 @@ def _run(args) -> int:
         except (AttributeError, OSError, ValueError):
             pass
         return 141
-    except (MnistLogregError, OSError, ImportError, ValueError) as exc:
+    except (MnistLogregError, OSError, ImportError) as exc:
         # MnistLogregError: the library's typed faults (errors.py), each with its exit status;
         # OSError: a full disk, a read-only folder... one line that names the path;
         # ImportError: an optional extra (dask, gpu, web) is missing, and the message says which;
-        # ValueError: datasets/mnist.py's source checks still raise it (to become OptionError)
         # the library names parameters ("worker_memory"); the command line says its flags
         msg = (exc.message_naming(_flag) if isinstance(exc, OptionError) else str(exc)) or type(exc).__name__
         print(f"mnist-logreg: error: {msg}", file=sys.stderr)

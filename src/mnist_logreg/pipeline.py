@@ -348,9 +348,16 @@ def _check_options(opts: TrainOptions) -> tuple[Task, list[float] | None, float]
         raise OptionError.naming(f"$cv: cross-validation needs at least 2 folds, got {opts.cv!r}")
     if Cs and len(Cs) > 1 and opts.model == "sgd":
         raise OptionError.naming("a path over C (several $C values) needs $model softmax or ovr, not sgd")
+    if opts.train_size is not None and not (isinstance(opts.train_size, int) and opts.train_size >= 2):
+        raise OptionError.naming(f"$train_size must be at least 2, got {opts.train_size!r}")
     if opts.penalty not in PENALTIES:
         raise OptionError.naming(f"$penalty must be 'l2' or 'l1', got {opts.penalty!r}")
     _check_dask_options(opts)
+    try:  # the estimator's own rules (_parameter_constraints) for the values passed on to it
+        make_model(opts.model, float(C), 1000, opts.seed, opts.max_iter, opts.tol,
+                   scaling=linear_scaling(opts.features), penalty=opts.penalty)._validate_params()
+    except ValueError as exc:  # scikit-learn's InvalidParameterError names the parameter
+        raise OptionError(str(exc)) from None
     return task, (Cs if Cs and len(Cs) > 1 else None), float(C)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._atomic import atomic_write
 from .._npz import read_npz
-from ..errors import DataError
+from ..errors import DataError, OptionError
 from .idx import IDXFormatError, _decompress, idx_md5, parse_idx
 
 __all__ = ["IDX_FILES", "IDX_MIRRORS", "MNIST", "CacheWarning", "DataSourceError", "default_cache_dir", "load_mnist"]
@@ -126,7 +126,7 @@ class MNIST:
             return self.X_train, self.y_train
         if name == "test":
             return self.X_test, self.y_test
-        raise ValueError(f"split must be 'train' or 'test', got {name!r}")
+        raise OptionError.naming(f"$split must be 'train' or 'test', got {name!r}")
 
     def compute_checksums(self) -> dict[str, str]:
         """MD5 of each array as the IDX file it came from (images as (n, 28, 28) uint8)."""
@@ -181,11 +181,11 @@ def load_mnist(
         The source could not deliver valid data; the message says which file and why.
     """
     if source not in SOURCES:
-        raise ValueError(f"unknown source {source!r}: expected one of {', '.join(SOURCES)}")
+        raise OptionError.naming(f"unknown $source {source!r}: expected one of {', '.join(SOURCES)}")
     if source != "openml" and (name is not None or data_id is not None or version is not None):
-        raise ValueError("name, version and data_id are only for source='openml'")
+        raise OptionError.naming("$name, $version and $data_id are only for $source openml")
     if source != "idx" and base_url is not None:
-        raise ValueError("base_url is only for source='idx'")
+        raise OptionError.naming("$base_url is only for $source idx")
     cache = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     if cache.exists() and not cache.is_dir():
         raise DataSourceError(f"{cache}: the cache folder is a file (choose another --cache-dir)")
@@ -198,7 +198,7 @@ def load_mnist(
     else:
         mirrors = list(IDX_MIRRORS) if base_url is None else list(base_url)
     if not mirrors:
-        raise ValueError("base_url: expected at least one mirror URL, found an empty list")
+        raise OptionError.naming("$base_url: expected at least one mirror URL, found an empty list")
     return _load_idx_mirrors(mirrors, cache, progress, timeout)
 
 
@@ -399,12 +399,12 @@ def _write_npz_cache(path: Path, data: MNIST) -> None:
 
 def _load_openml(name: str | None, version: int | str | None, data_id: int | None, cache: Path) -> MNIST:
     if (name is None) == (data_id is None):
-        raise ValueError(
-            "OpenML needs exactly one of name (with an optional version) or data_id, "
+        raise OptionError.naming(
+            "OpenML needs exactly one of $name (with an optional $version) or $data_id, "
             f"found name={name!r}, data_id={data_id!r}"
         )
     if data_id is not None and version is not None:
-        raise ValueError("version goes with name, not with data_id")
+        raise OptionError.naming("$version goes with $name, not with $data_id")
     path = _openml_cache_file(cache, name, version, data_id)
     cached = _read_npz_cache(path)
     if cached is not None:
