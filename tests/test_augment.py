@@ -315,3 +315,19 @@ def test_store_attributes_of_the_wrong_type_are_named(source, tmp_path, change, 
     (path / "zarr.json").write_text(json.dumps(meta))
     with pytest.raises(AugmentError, match=words):
         open_augmented(path)
+
+
+def test_a_pair_task_on_a_store_prints_no_dask_warnings(tmp_path):
+    """Issue 30: ``--task pair`` on a store printed 80 lines of Dask scheduler warnings (the
+    selected rows recomputed for each graph); the run now prints its two lines and nothing else."""
+    import subprocess
+    import sys
+
+    store = tmp_path / "aug"
+    assert main(["data", "augment", "--n", "3000", "--chunk-rows", "1000", "--out", str(store), "--quiet"]) == 0
+    done = subprocess.run([sys.executable, "-m", "mnist_logreg", "train", "--train-source", str(store), "--workers",
+                           "1", "--task", "pair:3,8", "--no-figures", "--quiet", "--out", str(tmp_path / "run")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "WARNING" not in done.stderr and "run_spec" not in done.stderr, done.stderr[:2000]
+    assert done.stderr.count("\n") <= 2, done.stderr[:2000]

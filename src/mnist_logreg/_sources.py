@@ -270,8 +270,13 @@ class DaskSource(Source):
             y = da.from_array(y_np, chunks=10_000)
             groups = row_groups(X.chunks[0])
         if task.kind == "pair":  # the rows of the two digits, chunk by chunk where they are
+            import dask
+
             keep = da.isin(y, list(task.digits))
-            X, y, groups = X[keep], y[keep], groups[keep]
+            # held on the workers once selected: their chunk sizes are then known without
+            # recomputing the selection, and later graphs over them never disagree about a key
+            # (recomputed, the selection made Dask's scheduler warn 80 lines per fit)
+            X, y, groups = dask.persist(X[keep], y[keep], groups[keep])
             for a in (X, y, groups):
                 a.compute_chunk_sizes()
         if task.kind == "digit":
