@@ -15,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .errors import InputError, MnistLogregError, OptionError
 
@@ -47,7 +48,8 @@ def _add_options(p: argparse.ArgumentParser, table: type, skip: tuple[str, ...] 
             continue
         kinds = set(typing.get_args(hints[f.name])) - {type(None)} or {hints[f.name]}
         kind = next(iter(kinds)) if len(kinds) == 1 and next(iter(kinds)) in (int, float) else None
-        target.add_argument(flag, type=kind, default=f.default, choices=meta.get("choices"),
+        converter: dict[str, Any] = {} if kind is None else {"type": kind}  # no type: the string as given
+        target.add_argument(flag, **converter, default=f.default, choices=meta.get("choices"),
                             metavar=meta.get("metavar"), help=meta.get("help"))
 
 
@@ -339,7 +341,7 @@ def cmd_predict(args) -> int:
     paths = _image_paths(args.images)
     # a bad file is reported and skipped; the others are still read
     answers = read_and_predict(model, task, paths, names=[_quoted(str(path)) for path in paths])
-    results = []
+    results: list[dict[str, Any]] = []
     for path, a in zip(paths, answers, strict=True):
         if a.prediction is None:
             results.append({"file": str(path), "error": str(a.error)})

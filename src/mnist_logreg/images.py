@@ -16,6 +16,7 @@ import math
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -60,6 +61,7 @@ def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
     size as it is decoded.
     """
     label = name or (str(source) if not isinstance(source, bytes) else "<image bytes>")
+    fh: BinaryIO
     if isinstance(source, bytes):
         fh = io.BytesIO(source)
     else:
@@ -325,8 +327,8 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
     h, w = ink.shape
     scale = 20.0 / max(h, w)
     new_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = Image.fromarray((ink * 255).astype(np.uint8)).resize(new_size, Image.Resampling.LANCZOS)
-    small = np.asarray(small, dtype=np.float64)
+    resized = Image.fromarray((ink * 255).astype(np.uint8)).resize(new_size, Image.Resampling.LANCZOS)
+    small = np.asarray(resized, dtype=np.float64)
     total = small.sum()
     if total <= 0:
         raise BlankImageError(f"{name}: blank image: the ink vanished when scaled to 20 px")

@@ -14,6 +14,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -68,9 +69,9 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
     spec = feature_spec(model)
     if isinstance(model, Pipeline):
         for i, (name, step) in enumerate(model.steps[:-1]):
-            params, arrays = export_state(name, step)
+            params, step_arrays = export_state(name, step)
             feature_params.append(params)
-            feature_arrays.update({f"features.{i}.{k}": v for k, v in arrays.items()})
+            feature_arrays.update({f"features.{i}.{k}": v for k, v in step_arrays.items()})
         model = final_estimator(model)
     kind = type(model).__name__
     if kind not in _KINDS:
@@ -79,7 +80,9 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
     if np.asarray(model.classes_).dtype.kind not in "iub":
         raise ModelFileError(f"save_model: class labels must be integers (a model file stores them as int64), found "
                              f"{np.asarray(model.classes_)[:5].tolist()}")
-    arrays = {
+    # Any: np.savez's stub types its keywords as arrays besides allow_pickle (a bool), so a dict of
+    # arrays unpacked into it would not check
+    arrays: dict[str, Any] = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "kind": np.array(kind),
         "coef": np.asarray(model.coef_, dtype=np.float64),

@@ -13,11 +13,11 @@ import json
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.base import clone
@@ -163,7 +163,7 @@ def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int | No
     """
     if model in ("softmax", "ovr"):
         # None: the estimator's own default
-        stopping = {k: v for k, v in (("max_iter", max_iter), ("tol", tol)) if v is not None}
+        stopping: dict[str, Any] = {k: v for k, v in (("max_iter", max_iter), ("tol", tol)) if v is not None}
         return LogisticRegression(C=C, multiclass="multinomial" if model == "softmax" else "ovr",
                                   scaling=scaling, penalty=penalty, **stopping)
     if model == "sgd":
@@ -181,8 +181,8 @@ def _model_kind(model) -> str:
     return "ovr" if getattr(linear, "multiclass", "multinomial") == "ovr" else "softmax"
 
 
-def _versions() -> dict:
-    out = {"python": platform.python_version()}
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for pkg in ("mnist-logreg", "numpy", "scipy", "scikit-learn", "matplotlib"):
         try:
             out[pkg] = metadata.version(pkg)
@@ -357,12 +357,13 @@ def _check_options(opts: TrainOptions) -> tuple[Task, list[float] | None, float]
 def _check_C(opts: TrainOptions) -> tuple[list[float] | None, float]:
     """The values of C of ``opts`` (a list for a path, else None) and the first (or the preset's)."""
     Cs = list(opts.C) if isinstance(opts.C, list | tuple) else None
-    C = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
-    for value in Cs or [C]:
+    C: object = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
+    values: Sequence[object] = Cs or [C]
+    for value in values:
         if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_C):
             raise OptionError(f"every C must be a finite number > 0 and at most {MAX_C:g}, got {value!r} (a "
                               "larger C leaves the penalty below float32 resolution: the fit would not be meaningful)")
-    return Cs, C
+    return Cs, cast(float, C)  # a number: checked just above
 
 
 def _check_dask_options(opts: TrainOptions) -> None:
