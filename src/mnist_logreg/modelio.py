@@ -14,7 +14,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -40,8 +40,8 @@ class ModelFileError(InputError, ValueError):
     """A model file is missing, unreadable, or does not hold a valid model."""
 
 
-def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
-               extra: dict | None = None) -> None:
+def save_model(model: Any, path: str | os.PathLike[str], *, task: str = "multiclass",
+               extra: dict[str, Any] | None = None) -> None:
     """Write a fitted ``model`` to ``path`` (``.npz``), atomically.
 
     ``model`` is an estimator of this package, or a ``Pipeline`` of feature steps (see
@@ -104,12 +104,12 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
         np.savez(fh, **arrays)
 
 
-def final_estimator(model):
+def final_estimator(model: Any) -> Any:
     """The logistic regression of ``model`` (the last step of a feature pipeline)."""
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
-def feature_spec(model) -> str:
+def feature_spec(model: Any) -> str:
     """The feature spec of ``model`` (``"deskew,patches:64"``), ``""`` for one on raw pixels."""
     if not isinstance(model, Pipeline):
         return ""
@@ -120,7 +120,7 @@ def feature_spec(model) -> str:
     return ",".join(parts)
 
 
-def _fail(path, msg):
+def _fail(path: str | os.PathLike[str], msg: str) -> NoReturn:
     raise ModelFileError(f"{path}: {msg}")
 
 
@@ -157,7 +157,7 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise ModelFileError(str(exc).replace("allowed", "a model field may hold")) from exc
 
 
-def load_model(path: str | os.PathLike[str]):
+def load_model(path: str | os.PathLike[str]) -> tuple[Any, str, dict[str, Any]]:
     """Load a model saved by :func:`save_model`; returns ``(model, task, extra)``.
 
     ``path`` is a model file, or a run folder (``train --out``) holding ``model.npz``.
@@ -186,7 +186,7 @@ def load_model(path: str | os.PathLike[str]):
     return _model_from_arrays(path, z)
 
 
-def _model_from_arrays(path, z: dict[str, np.ndarray]):
+def _model_from_arrays(path: str | os.PathLike[str], z: dict[str, np.ndarray]) -> tuple[Any, str, dict[str, Any]]:
     """``(model, task, extra)`` from a model file's arrays, every field checked (``load_model``);
     ``path`` names the file in messages."""
     data, feature_arrays = _read_fields(path, z)
@@ -215,7 +215,8 @@ def _model_from_arrays(path, z: dict[str, np.ndarray]):
     return model, str(data["task"]), extra
 
 
-def _read_fields(path, z: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _read_fields(path: str | os.PathLike[str], z: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The model's fields (the optional feature fields defaulted) and the feature steps' arrays."""
     try:
         missing = [f for f in _FIELDS if f not in z]
@@ -235,7 +236,7 @@ def _read_fields(path, z: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray],
     return data, feature_arrays
 
 
-def _check_header(path, data: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
+def _check_header(path: str | os.PathLike[str], data: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
     """The format version, the string fields, the kind and the classes; returns the kind and classes."""
     version = data["format_version"]
     if version.shape != () or version.dtype.kind not in "iu" or int(version) not in _READABLE_VERSIONS:
@@ -254,7 +255,8 @@ def _check_header(path, data: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
     return kind, classes
 
 
-def _check_numbers(path, data: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]) -> None:
+def _check_numbers(path: str | os.PathLike[str], data: dict[str, np.ndarray],
+                   shapes: dict[str, tuple[int, ...]]) -> None:
     """Each numeric field is float64 of its shape, finite and small enough to predict with."""
     for f, shape in shapes.items():
         arr = data[f]
@@ -269,7 +271,8 @@ def _check_numbers(path, data: dict[str, np.ndarray], shapes: dict[str, tuple[in
                         "would overflow)")
 
 
-def _load_features(path, spec: str, params_json: str, arrays: dict) -> tuple[list, int]:
+def _load_features(path: str | os.PathLike[str], spec: str, params_json: str, arrays: dict[str, np.ndarray]
+                   ) -> tuple[list[tuple[str, Any]], int]:
     """Rebuild the feature steps of a model file; returns them and the width they output."""
     try:
         parsed = parse_features(spec)

@@ -155,7 +155,7 @@ def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
 
 
 def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int | None = None, tol: float | None = None,
-               *, scaling: str | None = "pixels", penalty: str = "l2"):
+               *, scaling: str | None = "pixels", penalty: str = "l2") -> Any:
     """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``.
 
     ``scaling`` is the model's preprocessing: "pixels" (x / 255) on raw pixels, "standard" on
@@ -173,7 +173,7 @@ def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int | No
     raise OptionError.naming(f"unknown $model {model!r}: expected one of {', '.join(MODELS)}")
 
 
-def _model_kind(model) -> str:
+def _model_kind(model: Any) -> str:
     """"softmax", "ovr" or "sgd": the name ``train --model`` uses for a fitted model."""
     linear = final_estimator(model)
     if isinstance(linear, SGDLogisticRegression):
@@ -209,9 +209,9 @@ GRID_DIGITS = 100
 READABLE_C = 0.001
 
 
-def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
-                   history=None, train_set=None, on_stage: Callable[[str], None] | None = None,
-                   n_train: int | None = None) -> dict:
+def _write_outputs(out: Path, model: Any, task: Task, data: MNIST, X_test: Any, y_test: Any, metrics: dict[str, Any],
+                   figures: bool, history: Any = None, train_set: Any = None,
+                   on_stage: Callable[[str], None] | None = None, n_train: int | None = None) -> dict[str, Any]:
     """Evaluate on the test set and write metrics, report text, figures and report.html to ``out``.
 
     ``train_set`` (X, y), when given, is scored too (its first ``TRAIN_SCORED`` rows) for the
@@ -251,7 +251,8 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     return metrics
 
 
-def _write_result_figures(out: Path, model, names: list[str], result: dict, X_test, y_test, y_pred, proba) -> None:
+def _write_result_figures(out: Path, model: Any, names: list[str], result: dict[str, Any], X_test: Any, y_test: Any,
+                          y_pred: Any, proba: Any) -> None:
     """The figures of the test set's results: confusion matrices, curves, right and wrong digits."""
     label_of = dict(zip(model.classes_.tolist(), names, strict=True))
     cm = np.array(result["confusion_matrix"])
@@ -280,8 +281,8 @@ def _write_result_figures(out: Path, model, names: list[str], result: dict, X_te
                                        label_colors=["darkgreen"] * len(labels)), out / "correct.png")
 
 
-def _write_model_figures(out: Path, model, task: Task, names: list[str], result: dict, metrics: dict,
-                         history) -> None:
+def _write_model_figures(out: Path, model: Any, task: Task, names: list[str], result: dict[str, Any],
+                         metrics: dict[str, Any], history: Any) -> None:
     """The figures of the model: its coefficients, training and learning curves, the ladder."""
     linear = final_estimator(model)
     if not feature_spec(model):  # coefficients are images only on raw pixels
@@ -422,7 +423,7 @@ def train(
 def _fit(source: Source, opts: TrainOptions, Cs: list[float] | None, C: float, hooks: Hooks) -> FittedRun:
     """The fitting steps of the flow, on ``source``: the path (when several C), the features, the
     fit, the learning curve, cross-validation and the readable coefficients."""
-    def make_linear(value: float, n_train: int):
+    def make_linear(value: float, n_train: int) -> Any:
         return make_model(opts.model, value, n_train, opts.seed, opts.max_iter, opts.tol,
                           scaling=linear_scaling(opts.features), penalty=opts.penalty)
 
@@ -549,7 +550,7 @@ def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | N
 
 def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None, out: str | Path | None = None,
                    *, cv: int | None = None, seed: int = 0, figures: bool = True,
-                   data: MNIST | None = None, on_fold=None) -> dict:
+                   data: MNIST | None = None, on_fold: Callable[[int, float], None] | None = None) -> dict[str, Any]:
     """Evaluate a saved model on the test set (and optionally k-fold CV on the training set)."""
     model, task_text, extra = load_model(model_path)
     validate(extra, MODEL_EXTRA_SCHEMA, f"{model_path} (its extra document)")
