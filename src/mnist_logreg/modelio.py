@@ -48,6 +48,17 @@ def save_model(model: Any, path: str | os.PathLike[str], *, task: str = "multicl
     :mod:`mnist_logreg.features`) ending in one. ``extra`` is JSON-serialisable metadata (e.g.
     metrics) stored with the options.
 
+    Parameters
+    ----------
+    model : estimator or Pipeline
+        The fitted model.
+    path : str or os.PathLike
+        The file to write (replaced whole, never left half-written).
+    task : str, default "multiclass"
+        The task the model was trained for, stored for :func:`load_model`.
+    extra : dict or None, default None
+        Metadata stored with the model's parameters.
+
     Raises
     ------
     ModelFileError
@@ -105,12 +116,34 @@ def save_model(model: Any, path: str | os.PathLike[str], *, task: str = "multicl
 
 
 def final_estimator(model: Any) -> Any:
-    """The logistic regression of ``model`` (the last step of a feature pipeline)."""
+    """The logistic regression of ``model`` (the last step of a feature pipeline).
+
+    Parameters
+    ----------
+    model : estimator or Pipeline
+        A model of this package, possibly after feature steps.
+
+    Returns
+    -------
+    estimator
+        The pipeline's last step, or ``model`` itself when it is not a pipeline.
+    """
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
 def feature_spec(model: Any) -> str:
-    """The feature spec of ``model`` (``"deskew,patches:64"``), ``""`` for one on raw pixels."""
+    """The feature spec of ``model`` (``"deskew,patches:64"``), ``""`` for one on raw pixels.
+
+    Parameters
+    ----------
+    model : estimator or Pipeline
+        A model of this package, possibly after feature steps.
+
+    Returns
+    -------
+    str
+        The steps before the classifier, as :func:`~mnist_logreg.features.parse_features` reads them.
+    """
     if not isinstance(model, Pipeline):
         return ""
     parts = []
@@ -161,6 +194,20 @@ def load_model(path: str | os.PathLike[str]) -> tuple[Any, str, dict[str, Any]]:
     """Load a model saved by :func:`save_model`; returns ``(model, task, extra)``.
 
     ``path`` is a model file, or a run folder (``train --out``) holding ``model.npz``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file, or a run folder holding ``model.npz``.
+
+    Returns
+    -------
+    model : estimator or Pipeline
+        The fitted model, ready to ``predict``.
+    task : str
+        The task it was trained for (``"multiclass"``, ``"digit:D"`` or ``"pair:A,B"``).
+    extra : dict
+        The metadata stored with it (its fit options and metrics).
 
     Raises
     ------

@@ -149,7 +149,20 @@ class TrainOptions:
 
 
 def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
-    """Load the digits as ``opts`` says."""
+    """Load the digits as ``opts`` says.
+
+    Parameters
+    ----------
+    opts : DataOptions
+        The source and its options (name, version, data_id, base_url, cache_dir).
+    progress : bool, default False
+        Show download progress on stderr.
+
+    Returns
+    -------
+    MNIST
+        The training and test digits.
+    """
     return load_mnist(opts.source, name=opts.name, version=opts.version, data_id=opts.data_id,
                       base_url=opts.base_url, cache_dir=opts.cache_dir, progress=progress)
 
@@ -160,6 +173,28 @@ def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int | No
 
     ``scaling`` is the model's preprocessing: "pixels" (x / 255) on raw pixels, "standard" on
     feature maps.
+
+    Parameters
+    ----------
+    model : str
+        ``"softmax"``, ``"ovr"`` or ``"sgd"`` (an ``OptionError`` otherwise).
+    C : float
+        Inverse regularisation strength; for SGD, ``alpha = 1 / (C * n_train)``.
+    n_train : int
+        Training digits (SGD's penalty per sample).
+    seed : int
+        SGD's shuffling seed.
+    max_iter, tol : int, float or None, default None
+        The solver's stopping rule; None keeps the estimator's own default (not used by SGD).
+    scaling : str or None, default "pixels"
+        The estimator's ``scaling``.
+    penalty : str, default "l2"
+        ``"l2"`` or ``"l1"``; SGD fits L2 only.
+
+    Returns
+    -------
+    LogisticRegression or SGDLogisticRegression
+        The unfitted estimator.
     """
     if model in ("softmax", "ovr"):
         # None: the estimator's own default
@@ -404,6 +439,33 @@ def train(
     at that ``C`` on all the training digits; the path and its figure go into the run folder.
 
     Returns the metrics dictionary (also written to ``out/metrics.json``), with ``"out"`` added.
+
+    Parameters
+    ----------
+    opts : TrainOptions
+        What to fit and how (task, model, C, features, sizes, cross-validation, Dask options...).
+    data_opts : DataOptions or None, default None
+        Where the digits come from; None is the bundled copy.
+    out : str, Path or None, default None
+        The run folder to write: missing, empty, or an earlier run folder of this package
+        (anything else is refused before any work); None is ``runs/<timestamp>``.
+    on_iteration : callable or None, default None
+        The solver's callback: a dict per iteration (objective, gradient norm, gap, time).
+    on_fold : callable or None, default None
+        ``on_fold(i, score)`` after each fold of cross-validation.
+    on_path_step : callable or None, default None
+        ``on_path_step(index, row)`` after each fit of the regularisation path.
+    on_stage : callable or None, default None
+        Called with a short description as each stage of the flow starts.
+    on_cluster : callable or None, default None
+        ``on_cluster(dashboard address, number of workers)`` once a Dask cluster is up.
+    data : MNIST or None, default None
+        Digits already loaded; ``data_opts`` then only names them in the metrics.
+
+    Returns
+    -------
+    dict
+        The metrics, with ``"out"`` added (see above).
     """
     task, Cs, C = _check_options(opts)
     hooks = Hooks(on_iteration=on_iteration, on_fold=on_fold, on_path_step=on_path_step, on_stage=on_stage,
@@ -519,7 +581,18 @@ DEFAULT_MODEL_FEATURES = "accurate"
 
 
 def default_model_path(cache_dir: str | Path | None = None) -> Path:
-    """Where the model used without ``--model`` is cached (the accurate preset, trained once)."""
+    """Where the model used without ``--model`` is cached (the accurate preset, trained once).
+
+    Parameters
+    ----------
+    cache_dir : str, Path or None, default None
+        The cache folder; None means :func:`~mnist_logreg.datasets.default_cache_dir`.
+
+    Returns
+    -------
+    Path
+        ``<cache_dir>/models/<preset>-v<format version>.npz`` (it may not exist yet).
+    """
     from .datasets.mnist import default_cache_dir
     from .modelio import FORMAT_VERSION
 
@@ -534,6 +607,22 @@ def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | N
     The model is the ``accurate`` feature preset on all training digits (``train_size`` for a
     subsample); it is trained in a temporary folder beside the cache entry and renamed into
     place, so an interrupted training leaves no half-written model.
+
+    Parameters
+    ----------
+    cache_dir : str, Path or None, default None
+        The cache folder (see :func:`default_model_path`).
+    data : MNIST or None, default None
+        The digits to train on if the model is missing; None loads the bundled copy.
+    train_size : int or None, default None
+        Train on a subsample of this many training digits; None uses them all.
+
+    Returns
+    -------
+    path : Path
+        The model file.
+    trained_now : bool
+        Whether it was trained by this call.
     """
     import tempfile
 
@@ -551,7 +640,33 @@ def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | N
 def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None, out: str | Path | None = None,
                    *, cv: int | None = None, seed: int = 0, figures: bool = True,
                    data: MNIST | None = None, on_fold: Callable[[int, float], None] | None = None) -> dict[str, Any]:
-    """Evaluate a saved model on the test set (and optionally k-fold CV on the training set)."""
+    """Evaluate a saved model on the test set (and optionally k-fold CV on the training set).
+
+    Parameters
+    ----------
+    model_path : str or Path
+        A model file, or a run folder holding ``model.npz``.
+    data_opts : DataOptions or None, default None
+        Where the digits come from; None is the bundled copy.
+    out : str, Path or None, default None
+        The run folder to write: missing, empty, or an earlier run folder of this package
+        (anything else is refused before any work); None is ``runs/<timestamp>``.
+    cv : int or None, default None
+        Folds of cross-validation of a clone of the model on the training digits; None or 0 skips it.
+    seed : int, default 0
+        Seed of the shuffle before cross-validation and of its folds.
+    figures : bool, default True
+        Write the figures (PNG) and the HTML report besides the metrics.
+    data : MNIST or None, default None
+        Digits already loaded; ``data_opts`` then only names them in the metrics.
+    on_fold : callable or None, default None
+        ``on_fold(i, score)`` after each fold of cross-validation.
+
+    Returns
+    -------
+    dict
+        The metrics (also written to ``out/metrics.json``), with ``"out"``, the run folder, added.
+    """
     model, task_text, extra = load_model(model_path)
     validate(extra, MODEL_EXTRA_SCHEMA, f"{model_path} (its extra document)")
     task = parse_task(task_text)

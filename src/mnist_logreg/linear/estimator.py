@@ -51,6 +51,15 @@ class _LinearClassifierMixin(ClassifierMixin):
         """The preprocessed features the coefficients act on: ``(X - offset_) * scale_``.
 
         Sparse ``X`` stays sparse (its offset is always 0).
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw.
+
+        Returns
+        -------
+        ndarray or scipy sparse array of shape (n_samples, n_features)
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_ACCEPTED_DTYPES, accept_sparse=_SPARSE_FORMATS)
@@ -62,6 +71,15 @@ class _LinearClassifierMixin(ClassifierMixin):
         """Scores: (n,) for two classes (positive means ``classes_[1]``), else (n, n_classes).
 
         A Dask array gives a Dask array, computed chunk by chunk where the chunks are.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+
+        Returns
+        -------
+        ndarray (or Dask array) of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
         K = self.coef_.shape[0]
@@ -75,6 +93,16 @@ class _LinearClassifierMixin(ClassifierMixin):
         """Class probabilities, (n, n_classes); one-vs-rest scores are normalised to sum 1.
 
         A Dask array gives a Dask array, computed chunk by chunk where the chunks are.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+
+        Returns
+        -------
+        ndarray (or Dask array) of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
         """
         check_is_fitted(self)
         lazy = by_chunks(X, self.predict_proba, len(self.classes_), self.coef_.dtype)
@@ -90,12 +118,34 @@ class _LinearClassifierMixin(ClassifierMixin):
         return softmax(scores, axis=1)
 
     def predict_log_proba(self, X: Any) -> Any:
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+
+        Returns
+        -------
+        ndarray (or Dask array) of shape (n_samples, n_classes)
+            ``-inf`` where a probability is 0.
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
     def predict(self, X: Any) -> Any:
-        """The most probable class for each row of ``X`` (a Dask array for a Dask array)."""
+        """The most probable class for each row of ``X`` (a Dask array for a Dask array).
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+
+        Returns
+        -------
+        ndarray (or Dask array) of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         check_is_fitted(self)
         lazy = by_chunks(X, self.predict, None, self.classes_.dtype)
         if lazy is not None:
@@ -106,7 +156,22 @@ class _LinearClassifierMixin(ClassifierMixin):
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy on ``X, y`` (weighted by ``sample_weight``); Dask arrays are reduced where
-        they are, only the total comes back."""
+        they are, only the total comes back.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+        y : array-like or Dask array of shape (n_samples,)
+            The true labels.
+        sample_weight : array-like or Dask array of shape (n_samples,), optional
+            Weights of the samples; None weighs them equally.
+
+        Returns
+        -------
+        float
+            The (weighted) share of correct predictions.
+        """
         accuracy = chunked_accuracy(self.predict, X, y, sample_weight)
         return super().score(X, y, sample_weight) if accuracy is None else accuracy
 
@@ -589,13 +654,43 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
     }
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
-        """Fit from scratch with ``max_iter`` epochs of mini-batch SGD."""
+        """Fit from scratch with ``max_iter`` epochs of mini-batch SGD.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The training samples (a Dask array is fitted chunk after chunk where its chunks are).
+        y : array-like of shape (n_samples,)
+            Their labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; None weighs the samples equally.
+
+        Returns
+        -------
+        self
+        """
         for attr in ("classes_", "theta_"):
             self.__dict__.pop(attr, None)
         return self._fit(X, y, None, sample_weight, self.max_iter, reset=True)
 
     def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> Self:
-        """One epoch over ``X, y``; the first call needs ``classes`` (all labels there will be)."""
+        """One epoch over ``X, y``; the first call needs ``classes`` (all labels there will be).
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples of this epoch.
+        y : array-like of shape (n_samples,)
+            Their labels, all among ``classes``.
+        classes : array-like or None, default None
+            Every label there will be; needed on the first call, ignored later.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; None weighs the samples equally.
+
+        Returns
+        -------
+        self
+        """
         first = not hasattr(self, "theta_")
         if first and classes is None:
             raise ValueError("the first call to partial_fit needs classes=[...] (every label)")
