@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ def is_dask_collection(a: Any) -> bool:
     return dask is not None and dask.is_dask_collection(a)
 
 
-def _dask():
+def _dask() -> tuple[Any, Any]:
     try:
         import dask
         import dask.array as da
@@ -73,7 +73,7 @@ def held_out(groups: Any, k: int, fold: int, *, weight_of_held_out: float = 1.0,
     """
     import uuid
 
-    def block(g):
+    def block(g: np.ndarray) -> np.ndarray:
         return np.where(g % k == fold, weight_of_held_out, weight_of_others)
 
     return groups.map_blocks(block, dtype=np.float64, name=f"held-out-{uuid.uuid4().hex}")
@@ -87,26 +87,26 @@ def row_groups(row_chunks: tuple[int, ...], period: int | None = None) -> Any:
     return rows % period if period else rows
 
 
-def compute_all(*values):
+def compute_all(*values: Any) -> tuple[Any, ...]:
     """Compute Dask collections (numpy values pass through) in one pass over the data."""
     dask, _ = _dask()
     return dask.compute(*values)
 
 
-def distinct_values(y, lazy: bool = False):
+def distinct_values(y: Any, lazy: bool = False) -> Any:
     """The sorted distinct values of a 1-D Dask array (computed, or a Dask array if ``lazy``)."""
     _, da = _dask()
     values = da.unique(y)
     return values if lazy else np.asarray(values.compute())
 
 
-def weights_per_class(codes, weights, n_classes: int):
+def weights_per_class(codes: Any, weights: Any, n_classes: int) -> Any:
     """The total weight of each class 0..n_classes-1 (lazy)."""
     _, da = _dask()
     return da.bincount(codes, weights=weights, minlength=n_classes)
 
 
-def weighted_accuracy(predicted, y, sample_weight=None) -> float:
+def weighted_accuracy(predicted: Any, y: Any, sample_weight: Any = None) -> float:
     """The (weighted) share of ``predicted == y``, reduced where the chunks are."""
     _, da = _dask()
     predicted = da.asarray(predicted)
@@ -119,7 +119,7 @@ def weighted_accuracy(predicted, y, sample_weight=None) -> float:
     return float(correct / total)
 
 
-def map_rows(X: Any, fn, n_out: int | None, dtype: Any) -> Any:
+def map_rows(X: Any, fn: Callable[[np.ndarray], np.ndarray], n_out: int | None, dtype: Any) -> Any:
     """``fn`` (numpy rows -> rows of results) applied to each chunk of rows of the Dask array ``X``.
 
     ``n_out`` is the number of result columns, or None for one value per row (a 1-D result).

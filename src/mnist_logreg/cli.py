@@ -13,8 +13,9 @@ import json
 import math
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, NoReturn, TextIO
 
 from .errors import InputError, MnistLogregError, OptionError
 
@@ -47,7 +48,8 @@ def _add_options(p: argparse.ArgumentParser, table: type, skip: tuple[str, ...] 
             continue
         kinds = set(typing.get_args(hints[f.name])) - {type(None)} or {hints[f.name]}
         kind = next(iter(kinds)) if len(kinds) == 1 and next(iter(kinds)) in (int, float) else None
-        target.add_argument(flag, type=kind, default=f.default, choices=meta.get("choices"),
+        converter: dict[str, Any] = {} if kind is None else {"type": kind}  # no type: the string as given
+        target.add_argument(flag, **converter, default=f.default, choices=meta.get("choices"),
                             metavar=meta.get("metavar"), help=meta.get("help"))
 
 
@@ -57,20 +59,20 @@ def _add_source_options(p: argparse.ArgumentParser) -> None:
     _add_options(p, DataOptions)
 
 
-def _options(table: type, args, **given):
+def _options(table: type, args: argparse.Namespace, **given: Any) -> Any:
     """An options dataclass from the parsed flags (``given`` overrides, e.g. a converted value)."""
     import dataclasses
 
     return table(**{f.name: given.get(f.name, getattr(args, f.name)) for f in dataclasses.fields(table)})
 
 
-def _data_options(args):
+def _data_options(args: argparse.Namespace) -> Any:
     from .pipeline import DataOptions
 
     return _options(DataOptions, args)
 
 
-def _load(args, progress=True):
+def _load(args: argparse.Namespace, progress: bool = True) -> Any:
     from .pipeline import load_data
 
     return load_data(_data_options(args), progress=progress)
@@ -79,7 +81,7 @@ def _load(args, progress=True):
 # ------------------------------------------------------------------ data
 
 
-def cmd_data_info(args) -> int:
+def cmd_data_info(args: argparse.Namespace) -> int:
     import numpy as np
 
     data = _load(args)
@@ -110,7 +112,7 @@ def _parse_grid(text: str) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
-def cmd_data_show(args) -> int:
+def cmd_data_show(args: argparse.Namespace) -> int:
     from . import plots
     from ._atomic import check_output_file
 
@@ -138,7 +140,7 @@ def cmd_data_show(args) -> int:
     return 0
 
 
-def cmd_data_augment(args) -> int:
+def cmd_data_augment(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .datasets.augment import augment
@@ -157,7 +159,7 @@ def cmd_data_augment(args) -> int:
     return 0
 
 
-def cmd_data_fetch(args) -> int:
+def cmd_data_fetch(args: argparse.Namespace) -> int:
     data = _load(args)
     print(f"fetched {data.source}: {len(data.y_train)} train, {len(data.y_test)} test digits (cached)")
     return 0
@@ -240,7 +242,7 @@ def _summary_line(m: dict) -> str:
     return line
 
 
-def _emit(m: dict, args) -> None:
+def _emit(m: dict[str, Any], args: argparse.Namespace) -> None:
     if args.json:
         slim = {k: v for k, v in m.items()}
         slim["test"] = {k: v for k, v in m["test"].items() if k != "report_text"}
@@ -262,7 +264,7 @@ def _C_values(text: str | None) -> float | list[float] | None:
     return values[0] if len(values) == 1 else sorted(set(values))
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     from .pipeline import TrainOptions, train
 
     opts = _options(TrainOptions, args, C=_C_values(args.C))
@@ -276,7 +278,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from .pipeline import evaluate_model
 
     status = _Status(args.quiet or args.json)
@@ -286,7 +288,7 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
+def cmd_report(args: argparse.Namespace) -> int:
     from .report import build_report
 
     print(f"wrote {build_report(args.run_dir)}")
@@ -326,7 +328,7 @@ def _image_paths(items: Sequence[str]) -> list[Path]:
     return out
 
 
-def cmd_predict(args) -> int:
+def cmd_predict(args: argparse.Namespace) -> int:
     from ._atomic import check_output_file
     from .modelio import load_model
     from .predict import read_and_predict
@@ -339,7 +341,7 @@ def cmd_predict(args) -> int:
     paths = _image_paths(args.images)
     # a bad file is reported and skipped; the others are still read
     answers = read_and_predict(model, task, paths, names=[_quoted(str(path)) for path in paths])
-    results = []
+    results: list[dict[str, Any]] = []
     for path, a in zip(paths, answers, strict=True):
         if a.prediction is None:
             results.append({"file": str(path), "error": str(a.error)})
@@ -408,7 +410,7 @@ def _port(text: str) -> int:
     return port
 
 
-def cmd_serve(args) -> int:
+def cmd_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
@@ -475,7 +477,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse's parser with a suggestion for a mistyped option (``--fetures``: did you mean
     ``--features``?), as Python 3.14's ``suggest_on_error`` gives for commands."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         unknown = message.removeprefix("unrecognized arguments: ")
         if unknown != message:
             known = sorted({opt for parser in _all_parsers(self) for action in parser._actions
@@ -490,7 +492,7 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def _all_parsers(parser: argparse.ArgumentParser):
+def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     yield parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -499,7 +501,14 @@ def _all_parsers(parser: argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``mnist-logreg`` command."""
+    """The argument parser of the ``mnist-logreg`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser with every subcommand and its flags; a parsed namespace's ``func`` runs the
+        subcommand.
+    """
     parser = _Parser(
         prog="mnist-logreg",
         description="Handwritten-digit classification with logistic regression on MNIST.",
@@ -599,7 +608,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+    """Run the command line; returns the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str or None, default None
+        The arguments after the program name; None reads ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        0 on success; a documented fault is printed as one line and gives a non-zero status.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -610,7 +630,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
 
 
-def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      file: TextIO | None = None, line: str | None = None) -> None:
     """Library warnings as the CLI's one line: ``mnist-logreg: warning: ...``."""
     print(f"mnist-logreg: warning: {message}", file=sys.stderr if file is None else file)
 
@@ -620,7 +641,7 @@ def _flag(option: str) -> str:
     return "--" + option.replace("_", "-")
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     """``args.func(args)``, with every documented fault turned into one line and an exit status."""
     try:
         return args.func(args)

@@ -26,7 +26,26 @@ _T = TypeVar("_T")
 
 def evaluate(y_true: NDArray[Any], y_pred: NDArray[Any], class_names: Sequence[str],
              labels: Sequence[Any] | None = None) -> dict[str, Any]:
-    """Accuracy, per-class precision/recall/F1/support, confusion matrix and the text report."""
+    """Accuracy, per-class precision/recall/F1/support, confusion matrix and the text report.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n_samples,)
+        True and predicted labels.
+    class_names : sequence of str
+        A readable name per label, in the order of ``labels`` (``"0"``, or ``"not 2"``).
+    labels : sequence or None, default None
+        The labels the rows and columns stand for; None takes the sorted labels present in
+        ``y_true`` or ``y_pred``.
+
+    Returns
+    -------
+    dict
+        ``accuracy``, ``n_samples``, ``per_class`` (per class name: precision, recall, f1-score,
+        support), ``confusion_matrix`` (list of lists, rows true and columns predicted, in the
+        order of ``labels``), ``labels``, ``class_names`` and ``report_text`` (scikit-learn's
+        classification report).
+    """
     labels = list(labels) if labels is not None else sorted(np.unique(np.concatenate([y_true, y_pred])))
     names = [str(c) for c in class_names]
     report = classification_report(y_true, y_pred, labels=labels, target_names=names, digits=4,
@@ -62,6 +81,28 @@ def cross_validate(estimator: Any, X: NDArray[Any], y: NDArray[Any], k: int = 5,
     The solvers spend their time in BLAS, which releases the GIL, so threads run folds in
     parallel without copying the data. ``on_fold(i, score)`` is called for each fold in order
     (fold 2 is reported once folds 1 and 2 have finished).
+
+    Parameters
+    ----------
+    estimator : estimator
+        Cloned for each fold (without callback or verbose output); not fitted itself.
+    X : ndarray of shape (n_samples, n_features)
+        The data.
+    y : ndarray of shape (n_samples,)
+        Its labels; the folds keep their proportions.
+    k : int, default 5
+        Folds, at least 2 (an ``OptionError`` otherwise).
+    random_state : int, default 0
+        Seed of the fold assignment.
+    n_jobs : int, default 2
+        Folds fitted at once (threads; BLAS runs single-threaded when there are several).
+    on_fold : callable or None, default None
+        ``on_fold(i, score)`` for fold ``i`` (from 0) with its accuracy, in fold order.
+
+    Returns
+    -------
+    dict
+        ``k``, ``scores`` (each fold's accuracy, in order), ``mean`` and ``std`` of the scores.
     """
     if not (isinstance(k, int) and k >= 2):
         raise OptionError(f"cross-validation needs k >= 2 folds, got {k!r}")
@@ -166,6 +207,24 @@ def sweep_C_chunked(estimator: Any, X: Any, y: Any, Cs: Sequence[float], *, grou
     the rows held out (weighted 0; the copies of a digit together, as in
     :func:`cross_validate_chunked`) to choose among them.
 
+    Parameters
+    ----------
+    estimator : LogisticRegression
+        Cloned for each ``C``; its other parameters are kept.
+    X : dask.array.Array of shape (n_samples, n_features)
+        The data, chunked along rows (rechunked so where it is not).
+    y : array-like of shape (n_samples,)
+        Its labels (numpy or Dask).
+    Cs : sequence of float
+        The values of ``C``; fitted concurrently, reported in increasing order.
+    groups : array-like of shape (n_samples,) or None, default None
+        A group id per row: rows of one group fall on the same side (an augmented store's
+        copies of a digit); None puts each row in its own group.
+    eval_sets : dict of name -> (X, y), optional
+        Accuracy on each is recorded per ``C`` as ``<name>_accuracy``.
+    on_step : callable or None, default None
+        Called with ``(index, row)`` for each ``C``, in increasing order.
+
     Returns
     -------
     rows, coefs
@@ -201,7 +260,23 @@ def sweep_C_chunked(estimator: Any, X: Any, y: Any, Cs: Sequence[float], *, grou
 
 
 def misclassified(y_true: NDArray[Any], y_pred: NDArray[Any], proba: NDArray[Any], limit: int = 40) -> dict[str, Any]:
-    """Indices of wrongly classified rows, most confident mistakes first, with their confidence."""
+    """Indices of wrongly classified rows, most confident mistakes first, with their confidence.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n_samples,)
+        True and predicted labels.
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities; a row's confidence is its largest.
+    limit : int, default 40
+        The most rows returned.
+
+    Returns
+    -------
+    dict
+        ``index`` (rows, at most ``limit``), ``true``, ``pred`` and ``confidence`` (arrays of the
+        same length), the most confident mistakes first.
+    """
     wrong = np.flatnonzero(y_true != y_pred)
     conf = proba.max(axis=1)[wrong]
     order = wrong[np.argsort(-conf, kind="stable")][:limit]
@@ -210,7 +285,25 @@ def misclassified(y_true: NDArray[Any], y_pred: NDArray[Any], proba: NDArray[Any
 
 def correctly_classified(y_true: NDArray[Any], y_pred: NDArray[Any], proba: NDArray[Any], limit: int = 20,
                          seed: int = 0) -> dict[str, Any]:
-    """A random sample of correctly classified rows with their predicted labels and confidence."""
+    """A random sample of correctly classified rows with their predicted labels and confidence.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n_samples,)
+        True and predicted labels.
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities; a row's confidence is its largest.
+    limit : int, default 20
+        The most rows returned.
+    seed : int, default 0
+        Seed of the sample.
+
+    Returns
+    -------
+    dict
+        ``index`` (rows, at most ``limit``, increasing), ``true``, ``pred`` and ``confidence``
+        (arrays of the same length).
+    """
     right = np.flatnonzero(y_true == y_pred)
     pick = np.sort(np.random.default_rng(seed).choice(right, min(limit, len(right)), replace=False))
     return {"index": pick, "true": y_true[pick], "pred": y_pred[pick], "confidence": proba.max(axis=1)[pick]}
@@ -265,7 +358,20 @@ def regularisation_path(model: Any, X_train: NDArray[Any], y_train: NDArray[Any]
 
 def top_confusions(cm: Sequence[Sequence[int]], k: int = 5) -> list[tuple[int, int, int]]:
     """The ``k`` largest off-diagonal cells of a confusion matrix, largest first (ties in
-    row-major order): ``(true index, predicted index, count)``, counts above 0 only."""
+    row-major order): ``(true index, predicted index, count)``, counts above 0 only.
+
+    Parameters
+    ----------
+    cm : sequence of sequences of int
+        A confusion matrix, rows true and columns predicted.
+    k : int, default 5
+        The most cells returned.
+
+    Returns
+    -------
+    list of (int, int, int)
+        ``(true index, predicted index, count)`` per cell, at most ``k``.
+    """
     cells = [(i, j, int(cm[i][j])) for i in range(len(cm)) for j in range(len(cm[i])) if i != j and cm[i][j] > 0]
     return sorted(cells, key=lambda c: -c[2])[:k]
 
@@ -273,6 +379,19 @@ def top_confusions(cm: Sequence[Sequence[int]], k: int = 5) -> list[tuple[int, i
 def confusion_examples(y_true: NDArray[Any], y_pred: NDArray[Any], proba: NDArray[Any], labels: Sequence[Any],
                        k: int = 5, per_confusion: int = 8) -> list[dict[str, Any]]:
     """Example digits of each of the ``k`` top confusions, the most confident mistakes first.
+
+    Parameters
+    ----------
+    y_true, y_pred : ndarray of shape (n_samples,)
+        True and predicted labels.
+    proba : ndarray of shape (n_samples, n_classes)
+        Predicted probabilities; a row's confidence is its largest.
+    labels : sequence
+        The labels, in the order of the confusion matrix's rows and columns.
+    k : int, default 5
+        The confusions shown (see :func:`top_confusions`).
+    per_confusion : int, default 8
+        The most examples per confusion.
 
     Returns
     -------

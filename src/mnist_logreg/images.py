@@ -16,6 +16,7 @@ import math
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -58,8 +59,23 @@ def load_image(source: str | os.PathLike[str] | bytes, name: str | None = None,
     and other multi-frame files the first frame is used. An image over ``max_pixels`` (from its
     header, before decoding) is refused; one over ``WORKING_PIXELS`` is reduced to about that
     size as it is decoded.
+
+    Parameters
+    ----------
+    source : path or bytes
+        An image file or its bytes.
+    name : str or None, default None
+        Names the image in messages (the path by default).
+    max_pixels : int, default MAX_PIXELS
+        The most pixels accepted.
+
+    Returns
+    -------
+    ndarray of float64, shape (height, width)
+        Grey values 0..255 (the first frame; possibly reduced in size, see above).
     """
     label = name or (str(source) if not isinstance(source, bytes) else "<image bytes>")
+    fh: BinaryIO
     if isinstance(source, bytes):
         fh = io.BytesIO(source)
     else:
@@ -325,8 +341,8 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
     h, w = ink.shape
     scale = 20.0 / max(h, w)
     new_size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    small = Image.fromarray((ink * 255).astype(np.uint8)).resize(new_size, Image.Resampling.LANCZOS)
-    small = np.asarray(small, dtype=np.float64)
+    resized = Image.fromarray((ink * 255).astype(np.uint8)).resize(new_size, Image.Resampling.LANCZOS)
+    small = np.asarray(resized, dtype=np.float64)
     total = small.sum()
     if total <= 0:
         raise BlankImageError(f"{name}: blank image: the ink vanished when scaled to 20 px")
@@ -344,6 +360,18 @@ def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
     """Bring a greyscale image (values 0..255, any size) to a 28x28 uint8 MNIST-style digit.
 
     As :func:`read_digit`, with its notes given as :class:`CropWarning` warnings.
+
+    Parameters
+    ----------
+    grey : ndarray
+        Greyscale values 0..255, any size (a 784-vector is a 28x28 image).
+    name : str, default "<array>"
+        Names the image in messages and warnings.
+
+    Returns
+    -------
+    ndarray of uint8, shape (28, 28)
+        The digit, white ink on black, centred by its centre of mass as MNIST's are.
     """
     digit, notes = read_digit(grey, name)
     for note in notes:
@@ -386,6 +414,20 @@ def preprocess_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: 
     """A file path, image bytes, or greyscale array -> 28x28 uint8 MNIST-style digit.
 
     As :func:`read_image`, with its notes given as :class:`CropWarning` warnings.
+
+    Parameters
+    ----------
+    source : path, bytes or ndarray
+        An image file, its bytes, or greyscale values 0..255.
+    name : str or None, default None
+        Names the image in messages and warnings (the path by default).
+    max_pixels : int, default MAX_PIXELS
+        Bounds the image's size (from its header, before decoding).
+
+    Returns
+    -------
+    ndarray of uint8, shape (28, 28)
+        The digit, white ink on black, centred by its centre of mass as MNIST's are.
 
     Raises
     ------

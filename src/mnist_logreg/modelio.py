@@ -14,6 +14,7 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 from sklearn.pipeline import Pipeline
@@ -39,13 +40,24 @@ class ModelFileError(InputError, ValueError):
     """A model file is missing, unreadable, or does not hold a valid model."""
 
 
-def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
-               extra: dict | None = None) -> None:
+def save_model(model: Any, path: str | os.PathLike[str], *, task: str = "multiclass",
+               extra: dict[str, Any] | None = None) -> None:
     """Write a fitted ``model`` to ``path`` (``.npz``), atomically.
 
     ``model`` is an estimator of this package, or a ``Pipeline`` of feature steps (see
     :mod:`mnist_logreg.features`) ending in one. ``extra`` is JSON-serialisable metadata (e.g.
     metrics) stored with the options.
+
+    Parameters
+    ----------
+    model : estimator or Pipeline
+        The fitted model.
+    path : str or os.PathLike
+        The file to write (replaced whole, never left half-written).
+    task : str, default "multiclass"
+        The task the model was trained for, stored for :func:`load_model`.
+    extra : dict or None, default None
+        Metadata stored with the model's parameters.
 
     Raises
     ------
@@ -68,9 +80,9 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
     spec = feature_spec(model)
     if isinstance(model, Pipeline):
         for i, (name, step) in enumerate(model.steps[:-1]):
-            params, arrays = export_state(name, step)
+            params, step_arrays = export_state(name, step)
             feature_params.append(params)
-            feature_arrays.update({f"features.{i}.{k}": v for k, v in arrays.items()})
+            feature_arrays.update({f"features.{i}.{k}": v for k, v in step_arrays.items()})
         model = final_estimator(model)
     kind = type(model).__name__
     if kind not in _KINDS:
@@ -79,7 +91,9 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
     if np.asarray(model.classes_).dtype.kind not in "iub":
         raise ModelFileError(f"save_model: class labels must be integers (a model file stores them as int64), found "
                              f"{np.asarray(model.classes_)[:5].tolist()}")
-    arrays = {
+    # Any: np.savez's stub types its keywords as arrays besides allow_pickle (a bool), so a dict of
+    # arrays unpacked into it would not check
+    arrays: dict[str, Any] = {
         "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
         "kind": np.array(kind),
         "coef": np.asarray(model.coef_, dtype=np.float64),
@@ -101,13 +115,35 @@ def save_model(model, path: str | os.PathLike[str], *, task: str = "multiclass",
         np.savez(fh, **arrays)
 
 
-def final_estimator(model):
-    """The logistic regression of ``model`` (the last step of a feature pipeline)."""
+def final_estimator(model: Any) -> Any:
+    """The logistic regression of ``model`` (the last step of a feature pipeline).
+
+    Parameters
+    ----------
+    model : estimator or Pipeline
+        A model of this package, possibly after feature steps.
+
+    Returns
+    -------
+    estimator
+        The pipeline's last step, or ``model`` itself when it is not a pipeline.
+    """
     return model.steps[-1][1] if isinstance(model, Pipeline) else model
 
 
-def feature_spec(model) -> str:
-    """The feature spec of ``model`` (``"deskew,patches:64"``), ``""`` for one on raw pixels."""
+def feature_spec(model: Any) -> str:
+    """The feature spec of ``model`` (``"deskew,patches:64"``), ``""`` for one on raw pixels.
+
+    Parameters
+    ----------
+    model : estimator or Pipeline
+        A model of this package, possibly after feature steps.
+
+    Returns
+    -------
+    str
+        The steps before the classifier, as :func:`~mnist_logreg.features.parse_features` reads them.
+    """
     if not isinstance(model, Pipeline):
         return ""
     parts = []
@@ -117,7 +153,7 @@ def feature_spec(model) -> str:
     return ",".join(parts)
 
 
-def _fail(path, msg):
+def _fail(path: str | os.PathLike[str], msg: str) -> NoReturn:
     raise ModelFileError(f"{path}: {msg}")
 
 
@@ -154,10 +190,24 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         raise ModelFileError(str(exc).replace("allowed", "a model field may hold")) from exc
 
 
-def load_model(path: str | os.PathLike[str]):
+def load_model(path: str | os.PathLike[str]) -> tuple[Any, str, dict[str, Any]]:
     """Load a model saved by :func:`save_model`; returns ``(model, task, extra)``.
 
     ``path`` is a model file, or a run folder (``train --out``) holding ``model.npz``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A model file, or a run folder holding ``model.npz``.
+
+    Returns
+    -------
+    model : estimator or Pipeline
+        The fitted model, ready to ``predict``.
+    task : str
+        The task it was trained for (``"multiclass"``, ``"digit:D"`` or ``"pair:A,B"``).
+    extra : dict
+        The metadata stored with it (its fit options and metrics).
 
     Raises
     ------
@@ -183,7 +233,7 @@ def load_model(path: str | os.PathLike[str]):
     return _model_from_arrays(path, z)
 
 
-def _model_from_arrays(path, z: dict[str, np.ndarray]):
+def _model_from_arrays(path: str | os.PathLike[str], z: dict[str, np.ndarray]) -> tuple[Any, str, dict[str, Any]]:
     """``(model, task, extra)`` from a model file's arrays, every field checked (``load_model``);
     ``path`` names the file in messages."""
     data, feature_arrays = _read_fields(path, z)
@@ -212,7 +262,8 @@ def _model_from_arrays(path, z: dict[str, np.ndarray]):
     return model, str(data["task"]), extra
 
 
-def _read_fields(path, z: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def _read_fields(path: str | os.PathLike[str], z: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """The model's fields (the optional feature fields defaulted) and the feature steps' arrays."""
     try:
         missing = [f for f in _FIELDS if f not in z]
@@ -232,7 +283,7 @@ def _read_fields(path, z: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray],
     return data, feature_arrays
 
 
-def _check_header(path, data: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
+def _check_header(path: str | os.PathLike[str], data: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
     """The format version, the string fields, the kind and the classes; returns the kind and classes."""
     version = data["format_version"]
     if version.shape != () or version.dtype.kind not in "iu" or int(version) not in _READABLE_VERSIONS:
@@ -251,7 +302,8 @@ def _check_header(path, data: dict[str, np.ndarray]) -> tuple[str, np.ndarray]:
     return kind, classes
 
 
-def _check_numbers(path, data: dict[str, np.ndarray], shapes: dict[str, tuple[int, ...]]) -> None:
+def _check_numbers(path: str | os.PathLike[str], data: dict[str, np.ndarray],
+                   shapes: dict[str, tuple[int, ...]]) -> None:
     """Each numeric field is float64 of its shape, finite and small enough to predict with."""
     for f, shape in shapes.items():
         arr = data[f]
@@ -266,7 +318,8 @@ def _check_numbers(path, data: dict[str, np.ndarray], shapes: dict[str, tuple[in
                         "would overflow)")
 
 
-def _load_features(path, spec: str, params_json: str, arrays: dict) -> tuple[list, int]:
+def _load_features(path: str | os.PathLike[str], spec: str, params_json: str, arrays: dict[str, np.ndarray]
+                   ) -> tuple[list[tuple[str, Any]], int]:
     """Rebuild the feature steps of a model file; returns them and the width they output."""
     try:
         parsed = parse_features(spec)

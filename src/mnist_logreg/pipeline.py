@@ -13,11 +13,11 @@ import json
 import math
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from sklearn.base import clone
@@ -149,21 +149,56 @@ class TrainOptions:
 
 
 def load_data(opts: DataOptions, progress: bool = False) -> MNIST:
-    """Load the digits as ``opts`` says."""
+    """Load the digits as ``opts`` says.
+
+    Parameters
+    ----------
+    opts : DataOptions
+        The source and its options (name, version, data_id, base_url, cache_dir).
+    progress : bool, default False
+        Show download progress on stderr.
+
+    Returns
+    -------
+    MNIST
+        The training and test digits.
+    """
     return load_mnist(opts.source, name=opts.name, version=opts.version, data_id=opts.data_id,
                       base_url=opts.base_url, cache_dir=opts.cache_dir, progress=progress)
 
 
 def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int | None = None, tol: float | None = None,
-               *, scaling: str | None = "pixels", penalty: str = "l2"):
+               *, scaling: str | None = "pixels", penalty: str = "l2") -> Any:
     """The estimator for ``model`` ("softmax", "ovr" or "sgd") with penalty ``C``.
 
     ``scaling`` is the model's preprocessing: "pixels" (x / 255) on raw pixels, "standard" on
     feature maps.
+
+    Parameters
+    ----------
+    model : str
+        ``"softmax"``, ``"ovr"`` or ``"sgd"`` (an ``OptionError`` otherwise).
+    C : float
+        Inverse regularisation strength; for SGD, ``alpha = 1 / (C * n_train)``.
+    n_train : int
+        Training digits (SGD's penalty per sample).
+    seed : int
+        SGD's shuffling seed.
+    max_iter, tol : int, float or None, default None
+        The solver's stopping rule; None keeps the estimator's own default (not used by SGD).
+    scaling : str or None, default "pixels"
+        The estimator's ``scaling``.
+    penalty : str, default "l2"
+        ``"l2"`` or ``"l1"``; SGD fits L2 only.
+
+    Returns
+    -------
+    LogisticRegression or SGDLogisticRegression
+        The unfitted estimator.
     """
     if model in ("softmax", "ovr"):
         # None: the estimator's own default
-        stopping = {k: v for k, v in (("max_iter", max_iter), ("tol", tol)) if v is not None}
+        stopping: dict[str, Any] = {k: v for k, v in (("max_iter", max_iter), ("tol", tol)) if v is not None}
         return LogisticRegression(C=C, multiclass="multinomial" if model == "softmax" else "ovr",
                                   scaling=scaling, penalty=penalty, **stopping)
     if model == "sgd":
@@ -173,7 +208,7 @@ def make_model(model: str, C: float, n_train: int, seed: int, max_iter: int | No
     raise OptionError.naming(f"unknown $model {model!r}: expected one of {', '.join(MODELS)}")
 
 
-def _model_kind(model) -> str:
+def _model_kind(model: Any) -> str:
     """"softmax", "ovr" or "sgd": the name ``train --model`` uses for a fitted model."""
     linear = final_estimator(model)
     if isinstance(linear, SGDLogisticRegression):
@@ -181,8 +216,8 @@ def _model_kind(model) -> str:
     return "ovr" if getattr(linear, "multiclass", "multinomial") == "ovr" else "softmax"
 
 
-def _versions() -> dict:
-    out = {"python": platform.python_version()}
+def _versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for pkg in ("mnist-logreg", "numpy", "scipy", "scikit-learn", "matplotlib"):
         try:
             out[pkg] = metadata.version(pkg)
@@ -209,9 +244,9 @@ GRID_DIGITS = 100
 READABLE_C = 0.001
 
 
-def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, metrics: dict, figures: bool,
-                   history=None, train_set=None, on_stage: Callable[[str], None] | None = None,
-                   n_train: int | None = None) -> dict:
+def _write_outputs(out: Path, model: Any, task: Task, data: MNIST, X_test: Any, y_test: Any, metrics: dict[str, Any],
+                   figures: bool, history: Any = None, train_set: Any = None,
+                   on_stage: Callable[[str], None] | None = None, n_train: int | None = None) -> dict[str, Any]:
     """Evaluate on the test set and write metrics, report text, figures and report.html to ``out``.
 
     ``train_set`` (X, y), when given, is scored too (its first ``TRAIN_SCORED`` rows) for the
@@ -251,7 +286,8 @@ def _write_outputs(out: Path, model, task: Task, data: MNIST, X_test, y_test, me
     return metrics
 
 
-def _write_result_figures(out: Path, model, names: list[str], result: dict, X_test, y_test, y_pred, proba) -> None:
+def _write_result_figures(out: Path, model: Any, names: list[str], result: dict[str, Any], X_test: Any, y_test: Any,
+                          y_pred: Any, proba: Any) -> None:
     """The figures of the test set's results: confusion matrices, curves, right and wrong digits."""
     label_of = dict(zip(model.classes_.tolist(), names, strict=True))
     cm = np.array(result["confusion_matrix"])
@@ -280,8 +316,8 @@ def _write_result_figures(out: Path, model, names: list[str], result: dict, X_te
                                        label_colors=["darkgreen"] * len(labels)), out / "correct.png")
 
 
-def _write_model_figures(out: Path, model, task: Task, names: list[str], result: dict, metrics: dict,
-                         history) -> None:
+def _write_model_figures(out: Path, model: Any, task: Task, names: list[str], result: dict[str, Any],
+                         metrics: dict[str, Any], history: Any) -> None:
     """The figures of the model: its coefficients, training and learning curves, the ladder."""
     linear = final_estimator(model)
     if not feature_spec(model):  # coefficients are images only on raw pixels
@@ -364,12 +400,13 @@ def _check_options(opts: TrainOptions) -> tuple[Task, list[float] | None, float]
 def _check_C(opts: TrainOptions) -> tuple[list[float] | None, float]:
     """The values of C of ``opts`` (a list for a path, else None) and the first (or the preset's)."""
     Cs = list(opts.C) if isinstance(opts.C, list | tuple) else None
-    C = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
-    for value in Cs or [C]:
+    C: object = Cs[0] if Cs else opts.C if opts.C is not None else (preset_C(opts.features) or 1.0)
+    values: Sequence[object] = Cs or [C]
+    for value in values:
         if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_C):
             raise OptionError(f"every C must be a finite number > 0 and at most {MAX_C:g}, got {value!r} (a "
                               "larger C leaves the penalty below float32 resolution: the fit would not be meaningful)")
-    return Cs, C
+    return Cs, cast(float, C)  # a number: checked just above
 
 
 def _check_dask_options(opts: TrainOptions) -> None:
@@ -409,6 +446,33 @@ def train(
     at that ``C`` on all the training digits; the path and its figure go into the run folder.
 
     Returns the metrics dictionary (also written to ``out/metrics.json``), with ``"out"`` added.
+
+    Parameters
+    ----------
+    opts : TrainOptions
+        What to fit and how (task, model, C, features, sizes, cross-validation, Dask options...).
+    data_opts : DataOptions or None, default None
+        Where the digits come from; None is the bundled copy.
+    out : str, Path or None, default None
+        The run folder to write: missing, empty, or an earlier run folder of this package
+        (anything else is refused before any work); None is ``runs/<timestamp>``.
+    on_iteration : callable or None, default None
+        The solver's callback: a dict per iteration (objective, gradient norm, gap, time).
+    on_fold : callable or None, default None
+        ``on_fold(i, score)`` after each fold of cross-validation.
+    on_path_step : callable or None, default None
+        ``on_path_step(index, row)`` after each fit of the regularisation path.
+    on_stage : callable or None, default None
+        Called with a short description as each stage of the flow starts.
+    on_cluster : callable or None, default None
+        ``on_cluster(dashboard address, number of workers)`` once a Dask cluster is up.
+    data : MNIST or None, default None
+        Digits already loaded; ``data_opts`` then only names them in the metrics.
+
+    Returns
+    -------
+    dict
+        The metrics, with ``"out"`` added (see above).
     """
     task, Cs, C = _check_options(opts)
     hooks = Hooks(on_iteration=on_iteration, on_fold=on_fold, on_path_step=on_path_step, on_stage=on_stage,
@@ -428,7 +492,7 @@ def train(
 def _fit(source: Source, opts: TrainOptions, Cs: list[float] | None, C: float, hooks: Hooks) -> FittedRun:
     """The fitting steps of the flow, on ``source``: the path (when several C), the features, the
     fit, the learning curve, cross-validation and the readable coefficients."""
-    def make_linear(value: float, n_train: int):
+    def make_linear(value: float, n_train: int) -> Any:
         return make_model(opts.model, value, n_train, opts.seed, opts.max_iter, opts.tol,
                           scaling=linear_scaling(opts.features), penalty=opts.penalty)
 
@@ -524,7 +588,18 @@ DEFAULT_MODEL_FEATURES = "accurate"
 
 
 def default_model_path(cache_dir: str | Path | None = None) -> Path:
-    """Where the model used without ``--model`` is cached (the accurate preset, trained once)."""
+    """Where the model used without ``--model`` is cached (the accurate preset, trained once).
+
+    Parameters
+    ----------
+    cache_dir : str, Path or None, default None
+        The cache folder; None means :func:`~mnist_logreg.datasets.default_cache_dir`.
+
+    Returns
+    -------
+    Path
+        ``<cache_dir>/models/<preset>-v<format version>.npz`` (it may not exist yet).
+    """
     from .datasets.mnist import default_cache_dir
     from .modelio import FORMAT_VERSION
 
@@ -539,6 +614,22 @@ def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | N
     The model is the ``accurate`` feature preset on all training digits (``train_size`` for a
     subsample); it is trained in a temporary folder beside the cache entry and renamed into
     place, so an interrupted training leaves no half-written model.
+
+    Parameters
+    ----------
+    cache_dir : str, Path or None, default None
+        The cache folder (see :func:`default_model_path`).
+    data : MNIST or None, default None
+        The digits to train on if the model is missing; None loads the bundled copy.
+    train_size : int or None, default None
+        Train on a subsample of this many training digits; None uses them all.
+
+    Returns
+    -------
+    path : Path
+        The model file.
+    trained_now : bool
+        Whether it was trained by this call.
     """
     import tempfile
 
@@ -555,8 +646,34 @@ def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | N
 
 def evaluate_model(model_path: str | Path, data_opts: DataOptions | None = None, out: str | Path | None = None,
                    *, cv: int | None = None, seed: int = 0, figures: bool = True,
-                   data: MNIST | None = None, on_fold=None) -> dict:
-    """Evaluate a saved model on the test set (and optionally k-fold CV on the training set)."""
+                   data: MNIST | None = None, on_fold: Callable[[int, float], None] | None = None) -> dict[str, Any]:
+    """Evaluate a saved model on the test set (and optionally k-fold CV on the training set).
+
+    Parameters
+    ----------
+    model_path : str or Path
+        A model file, or a run folder holding ``model.npz``.
+    data_opts : DataOptions or None, default None
+        Where the digits come from; None is the bundled copy.
+    out : str, Path or None, default None
+        The run folder to write: missing, empty, or an earlier run folder of this package
+        (anything else is refused before any work); None is ``runs/<timestamp>``.
+    cv : int or None, default None
+        Folds of cross-validation of a clone of the model on the training digits; None or 0 skips it.
+    seed : int, default 0
+        Seed of the shuffle before cross-validation and of its folds.
+    figures : bool, default True
+        Write the figures (PNG) and the HTML report besides the metrics.
+    data : MNIST or None, default None
+        Digits already loaded; ``data_opts`` then only names them in the metrics.
+    on_fold : callable or None, default None
+        ``on_fold(i, score)`` after each fold of cross-validation.
+
+    Returns
+    -------
+    dict
+        The metrics (also written to ``out/metrics.json``), with ``"out"``, the run folder, added.
+    """
     model, task_text, extra = load_model(model_path)
     validate(extra, MODEL_EXTRA_SCHEMA, f"{model_path} (its extra document)")
     task = parse_task(task_text)

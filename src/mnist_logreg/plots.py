@@ -40,13 +40,36 @@ def _as_images(X: np.ndarray) -> np.ndarray:
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], dpi: int = 100) -> None:
-    """Write ``fig`` as a PNG to ``path`` (temporary file, then rename)."""
+    """Write ``fig`` as a PNG to ``path`` (temporary file, then rename).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or os.PathLike
+        The PNG file to write (replaced whole, never left half-written).
+    dpi : int, default 100
+        Resolution.
+    """
     with atomic_write(path) as fh:
         fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight")
 
 
 def digit_figure(image: np.ndarray, title: str = "") -> Figure:
-    """One digit (784 values or 28x28) shown as a 28x28 greyscale image."""
+    """One digit (784 values or 28x28) shown as a 28x28 greyscale image.
+
+    Parameters
+    ----------
+    image : ndarray of shape (784,) or (28, 28)
+        Pixel values (any scale; larger values are drawn darker).
+    title : str, default ""
+        The figure's title (none when empty).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The image, without axes.
+    """
     fig = Figure(figsize=(3, 3.2), layout="constrained")
     ax = fig.add_subplot()
     ax.imshow(np.asarray(image).reshape(28, 28), cmap="gray_r", interpolation="nearest")
@@ -68,7 +91,26 @@ def digit_grid(
     title: str = "",
     label_colors: Sequence[str] | None = None,
 ) -> Figure:
-    """A grid of digits, each titled with its label (a string such as "7" or "true 7, pred 1")."""
+    """A grid of digits, each titled with its label (a string such as "7" or "true 7, pred 1").
+
+    Parameters
+    ----------
+    images : ndarray of shape (n, 784) or (n, 28, 28)
+        The digits, in order, row by row.
+    labels : sequence or None, default None
+        A title per digit (long ones wrap to their column's width); None leaves them untitled.
+    rows, cols : int or None, default None
+        The grid's shape; None means at most 10 columns and as many rows as the digits need.
+    title : str, default ""
+        The figure's title (none when empty).
+    label_colors : sequence of str or None, default None
+        A matplotlib colour per label (black by default).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The grid; cells beyond the digits are blank.
+    """
     images = _as_images(images)
     n = len(images)
     if cols is None:
@@ -94,7 +136,20 @@ def digit_grid(
 
 
 def confusion_examples(rows: Sequence[tuple[str, np.ndarray]], per_row: int = 8) -> Figure:
-    """Example digits of the top confusions: one row each, titled (e.g. "4 read as 9: 23 digits")."""
+    """Example digits of the top confusions: one row each, titled (e.g. "4 read as 9: 23 digits").
+
+    Parameters
+    ----------
+    rows : sequence of (str, ndarray)
+        Per row, its title and the digits to show (shape (k, 784) or (k, 28, 28)).
+    per_row : int, default 8
+        Cells per row; a row with fewer digits leaves the rest blank, extra ones are not shown.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per confusion.
+    """
     fig = Figure(figsize=(1.0 * per_row, 1.35 * max(len(rows), 1)), layout="constrained")
     subfigs = fig.subfigures(max(len(rows), 1), 1, squeeze=False)[:, 0]
     for subfig, (title, images) in zip(subfigs, rows, strict=False):
@@ -108,7 +163,19 @@ def confusion_examples(rows: Sequence[tuple[str, np.ndarray]], per_row: int = 8)
 
 
 def learning_curve(rows: Sequence[dict[str, Any]]) -> Figure:
-    """Train and test accuracy against the number of training digits (log scale)."""
+    """Train and test accuracy against the number of training digits (log scale).
+
+    Parameters
+    ----------
+    rows : sequence of dict
+        Per training size: ``n``, ``train_accuracy`` and ``test_accuracy`` (0-1), as
+        :func:`mnist_logreg.evaluation.learning_curve` returns them.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Accuracy in percent against ``n``.
+    """
     fig = Figure(figsize=(6, 3.6), layout="constrained")
     ax = fig.subplots()
     n = [r["n"] for r in rows]
@@ -126,7 +193,22 @@ def learning_curve(rows: Sequence[dict[str, Any]]) -> Figure:
 
 
 def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], *, normalize: bool = False) -> Figure:
-    """Confusion matrix as a heatmap: counts, or rows normalised to sum 1 (recall per class)."""
+    """Confusion matrix as a heatmap: counts, or rows normalised to sum 1 (recall per class).
+
+    Parameters
+    ----------
+    cm : ndarray of shape (n_classes, n_classes)
+        Counts, rows true and columns predicted.
+    class_names : sequence of str
+        The classes' names, in the matrix's order.
+    normalize : bool, default False
+        Show each row divided by its sum instead of the counts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The heatmap with its colour bar.
+    """
     cm = np.asarray(cm, dtype=float)
     values = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1) if normalize else cm
     k = len(class_names)
@@ -151,7 +233,22 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], *, norma
 
 def coefficient_images(coef: np.ndarray, class_names: Sequence[str], *,
                        title: str = "Coefficients (red: evidence for the class, blue: against)") -> Figure:
-    """One 28x28 heatmap per class of the model's coefficients, diverging colours centred at 0."""
+    """One 28x28 heatmap per class of the model's coefficients, diverging colours centred at 0.
+
+    Parameters
+    ----------
+    coef : ndarray of shape (n_classes, 784)
+        The model's coefficients on the pixels (one row for a binary model).
+    class_names : sequence of str
+        A title per row of ``coef``.
+    title : str
+        The figure's title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One heatmap per class, on one colour scale symmetric about 0.
+    """
     coef = np.atleast_2d(coef)
     k = len(coef)
     cols = min(5, k)
@@ -175,7 +272,22 @@ def coefficient_images(coef: np.ndarray, class_names: Sequence[str], *,
 
 
 def pixel_correlation(X: np.ndarray, max_rows: int = 10000, seed: int = 0) -> Figure:
-    """Correlation between the 784 pixels over (a sample of) the images; constant pixels are blank."""
+    """Correlation between the 784 pixels over (a sample of) the images; constant pixels are blank.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, 784) or (n_samples, 28, 28)
+        The images.
+    max_rows : int, default 10000
+        At most this many images, drawn at random, enter the correlation.
+    seed : int, default 0
+        Seed of that draw.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The 784 x 784 correlation matrix as a heatmap.
+    """
     X = np.asarray(X).reshape(len(X), -1)
     if len(X) > max_rows:
         X = X[np.random.default_rng(seed).choice(len(X), max_rows, replace=False)]
@@ -196,7 +308,22 @@ def pixel_correlation(X: np.ndarray, max_rows: int = 10000, seed: int = 0) -> Fi
 
 
 def mean_images(X: np.ndarray, y: np.ndarray, classes: Sequence[int] = tuple(range(10))) -> Figure:
-    """The mean image of each digit."""
+    """The mean image of each digit.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, 784) or (n_samples, 28, 28)
+        The images.
+    y : ndarray of shape (n_samples,)
+        Their labels.
+    classes : sequence of int, default 0 to 9
+        The digits shown, in order.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One mean image per class.
+    """
     X = _as_images(X)
     means = np.stack([X[y == c].mean(axis=0) if np.any(y == c) else np.zeros((28, 28)) for c in classes])
     return digit_grid(means, [f"mean {c}" for c in classes], cols=min(10, len(classes)),
@@ -204,7 +331,21 @@ def mean_images(X: np.ndarray, y: np.ndarray, classes: Sequence[int] = tuple(ran
 
 
 def training_curve(history: Sequence[dict[str, Any]], test_accuracy: float | None = None) -> Figure:
-    """Objective (and estimated gap) per solver iteration, log scale."""
+    """Objective (and estimated gap) per solver iteration, log scale.
+
+    Parameters
+    ----------
+    history : sequence of dict
+        The solver's per-iteration records (``history_``): ``iter``, ``objective`` and
+        ``est_gap`` (optional).
+    test_accuracy : float or None, default None
+        Shown in the title when given (0-1).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: the objective, and the estimated gap relative to the objective.
+    """
     fig = Figure(figsize=(7, 3.2), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     its = [h["iter"] for h in history]
@@ -237,6 +378,11 @@ def feature_ladder(names: Sequence[str], accuracies: Sequence[float], *, current
     current, current_accuracy
         This run's feature map and accuracy, drawn as a marker (``current`` may be a spec not in
         ``names``: it is added at the end).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A bar per feature map, with this run's marker.
     """
     names, acc = list(names), [100 * a for a in accuracies]
     fig = Figure(figsize=(6.4, 3.6), layout="constrained")

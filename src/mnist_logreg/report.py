@@ -241,6 +241,16 @@ def build_report(run_dir: str | os.PathLike[str]) -> Path:
     The page is rendered by Jinja2 with autoescaping, so no value from the run folder is ever
     inserted as markup.
 
+    Parameters
+    ----------
+    run_dir : str or os.PathLike
+        A run folder written by ``train`` or ``evaluate``.
+
+    Returns
+    -------
+    Path
+        The path of the page written, ``run_dir/report.html``.
+
     Raises
     ------
     FileNotFoundError

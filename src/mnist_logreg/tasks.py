@@ -25,7 +25,22 @@ __all__ = [
 
 
 def shuffle(X: np.ndarray, y: np.ndarray, random_state: int | None = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Return ``X`` and ``y`` in the same random order (``numpy.random.default_rng(random_state)``)."""
+    """Return ``X`` and ``y`` in the same random order (``numpy.random.default_rng(random_state)``).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Rows to shuffle (images or features).
+    y : ndarray of shape (n_samples,)
+        Their labels; must have as many rows as ``X``.
+    random_state : int or None, default 0
+        Seed of the permutation; None draws a fresh one.
+
+    Returns
+    -------
+    X, y : tuple of ndarray
+        Copies of ``X`` and ``y`` with their rows in the same new order.
+    """
     if len(X) != len(y):
         raise ValueError(f"X and y disagree in length: {len(X)} rows, {len(y)} labels")
     order = np.random.default_rng(random_state).permutation(len(y))
@@ -35,7 +50,24 @@ def shuffle(X: np.ndarray, y: np.ndarray, random_state: int | None = 0) -> tuple
 def random_split(
     X: np.ndarray, y: np.ndarray, test_size: int = 10000, random_state: int | None = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Shuffle with a seed, then split into ``(X_train, y_train, X_test, y_test)``."""
+    """Shuffle with a seed, then split into ``(X_train, y_train, X_test, y_test)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Rows to split.
+    y : ndarray of shape (n_samples,)
+        Their labels.
+    test_size : int, default 10000
+        Rows in the test part, from 1 to ``n_samples - 1`` (an ``OptionError`` otherwise).
+    random_state : int or None, default 0
+        Seed of the shuffle (see :func:`shuffle`).
+
+    Returns
+    -------
+    X_train, y_train, X_test, y_test : tuple of ndarray
+        ``n_samples - test_size`` training rows and ``test_size`` test rows, with their labels.
+    """
     if not 0 < test_size < len(y):
         raise OptionError(f"test_size must be between 1 and {len(y) - 1}, got {test_size}")
     Xs, ys = shuffle(X, y, random_state)
@@ -43,13 +75,41 @@ def random_split(
 
 
 def binary_target(y: np.ndarray, digit: int) -> np.ndarray:
-    """1 where the label is ``digit``, else 0 (int64): the "is it a D" target."""
+    """1 where the label is ``digit``, else 0 (int64): the "is it a D" target.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Digit labels.
+    digit : int
+        The digit, 0 to 9 (an ``OptionError`` otherwise).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_samples,)
+        1 where ``y == digit``, else 0.
+    """
     _check_digit(digit)
     return (np.asarray(y) == digit).astype(np.int64)
 
 
 def pair_subset(X: np.ndarray, y: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows whose label is ``a`` or ``b``; labels stay the digits themselves."""
+    """Rows whose label is ``a`` or ``b``; labels stay the digits themselves.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Rows to select from.
+    y : ndarray of shape (n_samples,)
+        Their digit labels.
+    a, b : int
+        The two digits, 0 to 9 and different (an ``OptionError`` otherwise).
+
+    Returns
+    -------
+    X, y : tuple of ndarray
+        The rows labelled ``a`` or ``b`` and their labels, in their original order.
+    """
     _check_digit(a)
     _check_digit(b)
     if a == b:
@@ -61,7 +121,24 @@ def pair_subset(X: np.ndarray, y: np.ndarray, a: int, b: int) -> tuple[np.ndarra
 def stratified_subsample(
     X: np.ndarray, y: np.ndarray, n: int, random_state: int | None = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A subsample of ``n`` rows with the class proportions of ``y`` (shuffled)."""
+    """A subsample of ``n`` rows with the class proportions of ``y`` (shuffled).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, ...)
+        Rows to draw from.
+    y : ndarray of shape (n_samples,)
+        Their labels; the subsample keeps their proportions.
+    n : int
+        Rows wanted; at least one per class. ``n >= n_samples`` returns all rows, shuffled.
+    random_state : int or None, default 0
+        Seed of the draw.
+
+    Returns
+    -------
+    X, y : tuple of ndarray
+        ``min(n, n_samples)`` rows and their labels.
+    """
     if n >= len(y):
         return shuffle(X, y, random_state)
     from sklearn.model_selection import train_test_split
@@ -100,13 +177,35 @@ class Task:
         return [str(d) for d in range(10)]
 
     def label_of(self, class_value: int | np.integer[Any]) -> str:
-        """What a predicted class means to a person: "2" / "not 2" for ``digit:2``, the digit otherwise."""
+        """What a predicted class means to a person: "2" / "not 2" for ``digit:2``, the digit otherwise.
+
+        Parameters
+        ----------
+        class_value : int
+            A class the model predicts (a digit, or 0/1 for ``digit:D``).
+
+        Returns
+        -------
+        str
+            Its readable label.
+        """
         if self.kind == "digit":
             return str(self.digits[0]) if int(class_value) == 1 else f"not {self.digits[0]}"
         return str(int(class_value))
 
     def digit_of(self, class_value: int | np.integer[Any]) -> int | None:
-        """The digit a predicted class names, or None ("not 2" names no digit)."""
+        """The digit a predicted class names, or None ("not 2" names no digit).
+
+        Parameters
+        ----------
+        class_value : int
+            A class the model predicts (a digit, or 0/1 for ``digit:D``).
+
+        Returns
+        -------
+        int or None
+            The digit.
+        """
         if self.kind == "digit":
             return self.digits[0] if int(class_value) == 1 else None
         return int(class_value)
@@ -122,7 +221,21 @@ class Task:
         return None
 
     def apply(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The rows and targets of this task from MNIST pixels and digit labels."""
+        """The rows and targets of this task from MNIST pixels and digit labels.
+
+        Parameters
+        ----------
+        X : ndarray of shape (n_samples, 784)
+            Pixels.
+        y : ndarray of shape (n_samples,)
+            Digit labels.
+
+        Returns
+        -------
+        X, y : tuple of ndarray
+            ``X`` and ``y`` for ``multiclass``; ``X`` and the 0/1 target for ``digit:D``
+            (:func:`binary_target`); the rows of the two digits for ``pair:A,B`` (:func:`pair_subset`).
+        """
         if self.kind == "digit":
             return X, binary_target(y, self.digits[0])
         if self.kind == "pair":
@@ -132,6 +245,16 @@ class Task:
 
 def parse_task(text: str) -> Task:
     """Parse ``"multiclass"``, ``"digit:D"`` or ``"pair:A,B"`` into a :class:`Task`.
+
+    Parameters
+    ----------
+    text : str
+        The task as written on the command line and in a model file.
+
+    Returns
+    -------
+    Task
+        Its kind and digits.
 
     Raises
     ------

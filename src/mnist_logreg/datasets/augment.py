@@ -295,6 +295,17 @@ def _read_chunk(store: str, what: str, sums: list[str], path: Path, block_info: 
 def open_augmented(path: str | Path) -> AugmentedDigits:
     """Open an augmented store as Dask arrays; each chunk is verified by its checksum when read.
 
+    Parameters
+    ----------
+    path : str or Path
+        The store's folder, as written by :func:`augment` (``mnist-logreg data augment --out``).
+
+    Returns
+    -------
+    AugmentedDigits
+        The store's ``images`` (n, 784) uint8 and ``labels`` (n,) as Dask arrays, its attributes and
+        its path; nothing is read until they are computed.
+
     Raises
     ------
     AugmentError

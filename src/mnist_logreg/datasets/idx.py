@@ -51,8 +51,13 @@ def parse_idx(data: bytes | bytearray, name: str = "<bytes>") -> NDArray[Any]:
     ----------
     data : bytes or bytearray
         The whole uncompressed file.
-    name : str
+    name : str, default "<bytes>"
         Used in error messages (usually the file name).
+
+    Returns
+    -------
+    ndarray
+        The array the bytes encode, in its dtype and shape, native-endian.
     """
     if len(data) < 4:
         raise IDXFormatError(f"{name}: truncated header: expected at least 4 bytes, found {len(data)}")
@@ -158,6 +163,16 @@ def _decompress(raw: bytes, name: str, max_size: int | None = None) -> bytes | b
 def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
     """Read an IDX file (plain or gzip) into a numpy array.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file; gzip is recognised by its magic bytes and decompressed first.
+
+    Returns
+    -------
+    ndarray
+        The array the file holds, in its dtype and shape, native-endian.
+
     Raises
     ------
     FileNotFoundError
@@ -171,7 +186,18 @@ def read_idx(path: str | os.PathLike[str]) -> NDArray[Any]:
 
 
 def idx_bytes(array: NDArray[Any]) -> bytes:
-    """Encode ``array`` as uncompressed IDX bytes."""
+    """Encode ``array`` as uncompressed IDX bytes.
+
+    Parameters
+    ----------
+    array : ndarray
+        The array to encode, in a dtype IDX has.
+
+    Returns
+    -------
+    bytes
+        The IDX header (magic number and dimensions) followed by the big-endian data.
+    """
     array = np.asarray(array)
     key = (array.dtype.kind, array.dtype.itemsize)
     if key not in _CODE_FOR_KIND or array.ndim == 0 or array.ndim > 255:
@@ -185,12 +211,33 @@ def idx_bytes(array: NDArray[Any]) -> bytes:
 
 
 def idx_md5(array: NDArray[Any]) -> str:
-    """MD5 of the uncompressed IDX encoding of ``array`` (what MNIST's published checksums hash)."""
+    """MD5 of the uncompressed IDX encoding of ``array`` (what MNIST's published checksums hash).
+
+    Parameters
+    ----------
+    array : ndarray
+        The array to hash, in a dtype IDX has.
+
+    Returns
+    -------
+    str
+        The hexadecimal MD5 digest of ``idx_bytes(array)``.
+    """
     return hashlib.md5(idx_bytes(array)).hexdigest()
 
 
 def write_idx(path: str | os.PathLike[str], array: NDArray[Any], *, compress: bool | None = None) -> None:
-    """Write ``array`` as an IDX file, atomically; gzip when ``compress`` (default: name ends .gz)."""
+    """Write ``array`` as an IDX file, atomically; gzip when ``compress`` (default: name ends .gz).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write (replaced whole, never left half-written).
+    array : ndarray
+        The array to store, in a dtype IDX has (uint8, int8, int16, int32, float32, float64).
+    compress : bool or None, default None
+        Gzip the file; None compresses when ``path`` ends ``.gz``.
+    """
     path = Path(path)
     data = idx_bytes(array)
     if compress is None:

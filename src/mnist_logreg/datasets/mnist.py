@@ -98,7 +98,18 @@ class MNIST:
     checksums: dict[str, str] = field(default_factory=dict)
 
     def images(self, split: str = "train") -> np.ndarray:
-        """The images of ``split`` ("train" or "test") as a (n, 28, 28) view."""
+        """The images of ``split`` ("train" or "test") as a (n, 28, 28) view.
+
+        Parameters
+        ----------
+        split : {"train", "test"}, default "train"
+            Which split.
+
+        Returns
+        -------
+        ndarray of uint8, shape (n, 28, 28)
+            A view of the split's pixels (no copy).
+        """
         X = self.split(split)[0]
         return X.reshape(-1, *self.image_shape)
 
@@ -129,7 +140,14 @@ class MNIST:
         raise OptionError.naming(f"$split must be 'train' or 'test', got {name!r}")
 
     def compute_checksums(self) -> dict[str, str]:
-        """MD5 of each array as the IDX file it came from (images as (n, 28, 28) uint8)."""
+        """MD5 of each array as the IDX file it came from (images as (n, 28, 28) uint8).
+
+        Returns
+        -------
+        dict of str -> str
+            Hexadecimal MD5 per array: ``train-images``, ``train-labels``, ``test-images``,
+            ``test-labels`` (labels as uint8).
+        """
         return {
             "train-images": idx_md5(self.images("train")),
             "train-labels": idx_md5(self.y_train.astype(np.uint8)),
@@ -139,7 +157,13 @@ class MNIST:
 
 
 def default_cache_dir() -> Path:
-    """The cache folder: ``$MNIST_LOGREG_CACHE`` if set, else the platform's user cache dir."""
+    """The cache folder: ``$MNIST_LOGREG_CACHE`` if set, else the platform's user cache dir.
+
+    Returns
+    -------
+    Path
+        The folder (not created here).
+    """
     env = os.environ.get(CACHE_ENV)
     if env:
         return Path(env).expanduser()
@@ -168,10 +192,27 @@ def load_mnist(
         "openml": ``sklearn.datasets.fetch_openml`` by ``name`` (+ ``version``) or by ``data_id``,
         exactly one of the two. "idx": the four original files from ``base_url`` (one URL or a
         list of mirrors tried in order; default :data:`IDX_MIRRORS`), checked by SHA-256.
+    name : str or None, default None
+        The OpenML dataset's name (``source="openml"`` only).
+    version : int, str or None, default None
+        Its OpenML version, with ``name``; None takes the active one.
+    data_id : int or None, default None
+        The OpenML dataset's id, instead of ``name``.
+    base_url : str, sequence of str or None, default None
+        The IDX files' URL, or mirrors tried in order (``source="idx"`` only); None means
+        :data:`IDX_MIRRORS`.
     cache_dir : path, optional
         Where downloads and decoded arrays are cached (default :func:`default_cache_dir`).
     progress : bool
         Show download progress on stderr.
+    timeout : float, default 30.0
+        Seconds a download may wait for each read; a whole file may take at most
+        ``DEADLINE_PER_TIMEOUT`` (10) times that.
+
+    Returns
+    -------
+    MNIST
+        The training and test digits (uint8 pixels, int64 labels), their source and checksums.
 
     Raises
     ------

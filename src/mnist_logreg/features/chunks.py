@@ -44,6 +44,14 @@ def fit_on_sample(feature_map: Any, X: Any, y: Any = None, rows: int = SAMPLE_RO
 def transform_chunks(feature_map: Any, X: Any) -> Any:
     """``feature_map.transform`` of each chunk of rows of the Dask array ``X`` (lazy).
 
+    Parameters
+    ----------
+    feature_map : transformer
+        A fitted feature map (a step or a Pipeline of them); it is called once on a row of zeros
+        to learn its output's width and dtype.
+    X : dask.array.Array of shape (n_samples, n_features)
+        The rows, chunked along rows (rechunked so where it is not).
+
     Returns
     -------
     dask.array.Array of shape (n_samples, n_features_out)

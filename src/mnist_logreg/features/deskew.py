@@ -42,7 +42,19 @@ def _shear_params(imgs: NDArray[Any]) -> tuple[NDArray[np.float64], NDArray[np.f
 
 
 def deskew_images(imgs: npt.ArrayLike) -> NDArray[np.float32]:
-    """Deskew images ``(n, h, w)``; returns float32 ``(n, h, w)`` on the input's scale."""
+    """Deskew images ``(n, h, w)``; returns float32 ``(n, h, w)`` on the input's scale.
+
+    Parameters
+    ----------
+    imgs : array-like of shape (n, h, w)
+        Images, any numeric dtype; each is sheared to remove its slant, its centre of mass moved to
+        the frame's centre (bilinear sampling, zero outside).
+
+    Returns
+    -------
+    ndarray of float32, shape (n, h, w)
+        The deskewed images.
+    """
     imgs = np.asarray(imgs)
     n, h, w = imgs.shape
     out = np.empty((n, h, w), dtype=np.float32)
@@ -96,19 +108,51 @@ class Deskew(TransformerMixin, BaseEstimator):
         self.image_shape = image_shape
 
     def fit(self, X: Any, y: object = None) -> Self:
-        """Check ``X`` and record its image shape (nothing is learnt)."""
+        """Check ``X`` and record its image shape (nothing is learnt).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            Flattened images (uint8, float32 or float64): square, unless ``image_shape`` is given.
+        y : ignored
+            Present for scikit-learn's API.
+
+        Returns
+        -------
+        self
+        """
         X = validate_data(self, X, dtype=[np.uint8, np.float32, np.float64])
         self.image_shape_ = image_shape_for(X.shape[1], self.image_shape)
         return self
 
     def transform(self, X: Any) -> NDArray[np.float32]:
-        """Deskewed images, flattened, float32, on the scale of ``X``."""
+        """Deskewed images, flattened, float32, on the scale of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            Images as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of float32, shape (n_samples, n_pixels)
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.uint8, np.float32, np.float64])
         return deskew_images(as_images(X, self.image_shape_)).reshape(len(X), -1)
 
     def get_feature_names_out(self, input_features: object = None) -> NDArray[np.object_]:
-        """Names ``deskew0 .. deskew{d-1}``, one per pixel."""
+        """Names ``deskew0 .. deskew{d-1}``, one per pixel.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for scikit-learn's API.
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_pixels,)
+        """
         check_is_fitted(self)
         return np.asarray([f"deskew{i}" for i in range(self.n_features_in_)], dtype=object)
 

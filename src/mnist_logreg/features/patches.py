@@ -144,7 +144,19 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"threshold must be a finite number, got {self.threshold!r}")
 
     def fit(self, X: Any, y: object = None) -> Self:
-        """Learn the whitening and the k-means filters from patches of the rows of ``X``."""
+        """Learn the whitening and the k-means filters from patches of the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            Flattened images (uint8, float32 or float64): square, unless ``image_shape`` is given.
+        y : ignored
+            Present for scikit-learn's API.
+
+        Returns
+        -------
+        self
+        """
         self._check_params()
         X = validate_data(self, X, dtype=[np.float32, np.float64, np.uint8])
         self.image_shape_ = image_shape_for(X.shape[1], self.image_shape)
@@ -178,7 +190,18 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
         return 2 * int(self.filters_.shape[1]) * gh * gw
 
     def transform(self, X: Any) -> NDArray[np.float32]:
-        """Pooled rectified filter responses, float32 ``(n, 2 K g^2)``."""
+        """Pooled rectified filter responses, float32 ``(n, 2 K g^2)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_pixels)
+            Images as in :meth:`fit`.
+
+        Returns
+        -------
+        ndarray of float32, shape (n_samples, 2 K g^2)
+            For ``K`` filters and ``g x g`` pooling cells.
+        """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64, np.uint8])
         imgs = as_images(X, self.image_shape_)
@@ -221,7 +244,17 @@ class PatchFeatures(TransformerMixin, BaseEstimator):
         return out
 
     def get_feature_names_out(self, input_features: object = None) -> NDArray[np.object_]:
-        """Names ``patch{k}{+|-}_cell{c}`` in output order."""
+        """Names ``patch{k}{+|-}_cell{c}`` in output order.
+
+        Parameters
+        ----------
+        input_features : ignored
+            Present for scikit-learn's API.
+
+        Returns
+        -------
+        ndarray of str objects, shape (2 K g^2,)
+        """
         check_is_fitted(self)
         K = self.filters_.shape[1]
         *_, gh, gw = self._geometry()

@@ -81,6 +81,16 @@ def _valid_choices() -> str:
 def parse_features(spec: str) -> list[tuple[str, int | None]]:
     """Parse a spec or preset name into ``[(step, argument), ...]`` (empty for raw pixels).
 
+    Parameters
+    ----------
+    spec : str
+        Comma-separated steps (``"deskew,pca:60"``), a preset name (:data:`PRESETS`), or ``""``.
+
+    Returns
+    -------
+    list of (str, int or None)
+        Each step's name and argument (None for ``deskew``).
+
     Raises
     ------
     FeatureSpecError
@@ -133,7 +143,20 @@ def parse_features(spec: str) -> list[tuple[str, int | None]]:
 
 def output_width(spec: str, n_in: int = 784) -> list[int]:
     """The width after each step of a spec (or preset), starting from ``n_in`` pixels; the
-    largest is what a feature map holds in memory (``[]`` for raw pixels)."""
+    largest is what a feature map holds in memory (``[]`` for raw pixels).
+
+    Parameters
+    ----------
+    spec : str
+        A feature spec (``"deskew,pca:60,poly:2"``) or a preset name.
+    n_in : int, default 784
+        The input's width (square images: ``n_in`` pixels).
+
+    Returns
+    -------
+    list of int
+        One width per step, in order.
+    """
     from math import comb
 
     widths, width, side = [], n_in, round(n_in**0.5)
@@ -153,13 +176,43 @@ def output_width(spec: str, n_in: int = 784) -> list[int]:
 
 
 def make_feature_map(spec: str, random_state: int | None = 0) -> Pipeline | None:
-    """The scikit-learn pipeline of a spec or preset (None for raw pixels)."""
+    """The scikit-learn pipeline of a spec or preset (None for raw pixels).
+
+    Parameters
+    ----------
+    spec : str
+        A feature spec or preset name (see :func:`parse_features`).
+    random_state : int or None, default 0
+        Seed of the randomised steps (PCA, patch filters).
+
+    Returns
+    -------
+    Pipeline or None
+        The unfitted steps in order, named as in the spec; None when the spec has no steps.
+    """
     steps = [(name, make_step(name, arg, random_state)) for name, arg in parse_features(spec)]
     return Pipeline(steps) if steps else None
 
 
 def make_step(name: str, arg: int | None, random_state: int | None = 0) -> Any:
-    """The unfitted transformer of one parsed step ``name:arg``."""
+    """The unfitted transformer of one parsed step ``name:arg``.
+
+    Parameters
+    ----------
+    name : str
+        The step: ``"deskew"``, ``"pca"``, ``"poly"`` or ``"patches"`` (a ``FeatureSpecError``
+        otherwise).
+    arg : int or None
+        Its argument: components, degree or filters (None for ``deskew``).
+    random_state : int or None, default 0
+        Seed of the randomised steps (PCA, patch filters).
+
+    Returns
+    -------
+    transformer
+        An unfitted scikit-learn transformer (``Deskew``, ``PCA``, ``PolynomialFeatures`` or
+        ``PatchFeatures``).
+    """
     if name == "deskew":
         return Deskew()
     if name == "pca":
@@ -178,12 +231,33 @@ def linear_scaling(spec: str) -> str:
 
     Images (raw or deskewed pixels) keep the pixel scale, x / 255: standardising would blow up
     the border pixels that are almost always 0. Every other map is standardised.
+
+    Parameters
+    ----------
+    spec : str
+        A feature spec or preset name.
+
+    Returns
+    -------
+    str
+        ``"pixels"`` (x / 255) or ``"standard"``: the estimator's ``scaling``.
     """
     steps = parse_features(spec)
     return "pixels" if not steps or steps[-1][0] == "deskew" else "standard"
 
 
 def preset_C(spec: str) -> float | None:
-    """The ``C`` a preset is fitted with, or None for an explicit spec."""
+    """The ``C`` a preset is fitted with, or None for an explicit spec.
+
+    Parameters
+    ----------
+    spec : str
+        A preset name (surrounding spaces ignored) or a feature spec.
+
+    Returns
+    -------
+    float or None
+        The preset's ``C``.
+    """
     preset = PRESETS.get(spec.strip()) if isinstance(spec, str) else None
     return preset.C if preset else None

@@ -38,7 +38,23 @@ class FeatureStateError(InputError, ValueError):
 
 
 def export_state(name: str, step: BaseEstimator) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
-    """The parameters (JSON-ready) and arrays that rebuild the fitted ``step`` named ``name``."""
+    """The parameters (JSON-ready) and arrays that rebuild the fitted ``step`` named ``name``.
+
+    Parameters
+    ----------
+    name : str
+        The step's name in the spec: ``"deskew"``, ``"pca"``, ``"poly"`` or ``"patches"``.
+    step : BaseEstimator
+        The fitted step.
+
+    Returns
+    -------
+    params : dict
+        Its constructor parameters that a model file keeps (JSON-ready).
+    arrays : dict of str -> ndarray
+        Its fitted arrays (``image_shape``, ``components`` and ``mean``, or ``scale``,
+        ``filters`` and ``offsets``; none for ``poly``).
+    """
     params = {k: step.get_params()[k] for k in _PARAMS[name]}
     if name == "deskew":
         arrays = {"image_shape": np.asarray(step.image_shape_, dtype=np.int64)}
@@ -79,6 +95,28 @@ def import_state(name: str, arg: int | None, params: dict[str, Any], arrays: dic
     """Rebuild one fitted step from its spec step ``name:arg``; returns it and its output width.
 
     ``n_in`` is the width of its input; ``where`` prefixes error messages (e.g. ``features.1``).
+
+    Parameters
+    ----------
+    name : str
+        The step's name in the spec: ``"deskew"``, ``"pca"``, ``"poly"`` or ``"patches"``.
+    arg : int or None
+        Its argument in the spec (None for ``deskew``).
+    params : dict
+        The parameters :func:`export_state` wrote.
+    arrays : dict of str -> ndarray
+        The arrays :func:`export_state` wrote; each is checked (dtype, shape, finite, size).
+    n_in : int
+        The width of the step's input.
+    where : str
+        Prefix of error messages (e.g. ``features.1``).
+
+    Returns
+    -------
+    step : BaseEstimator
+        The fitted step, ready to ``transform``.
+    n_out : int
+        The width of its output.
     """
     step = make_step(name, arg)
     extra = set(params) - set(_PARAMS[name])

@@ -16,6 +16,7 @@ import numpy as np
 
 from .._chunks import is_dask_collection
 from ._data import DenseMatrix, ScaledIntegerMatrix, SparseMatrix, preprocessed_matrix
+from ._penalties import Penalty
 
 __all__ = ["BACKENDS", "DTYPES", "Backend", "FitProblem", "NumpyBackend", "TorchBackend", "by_chunks",
            "chunked_accuracy", "select_backend"]
@@ -98,6 +99,17 @@ class Backend:
         """The design matrix of ``(X[:, active] - offset) * scale`` and the order of its rows
         (None: as given). ``preprocess(X, dtype, active)`` makes the preprocessed copy."""
         return DenseMatrix(self.xp, self.asarray(preprocess(X, self.dtype_name, active))), None
+
+    def fit_problem(self, est: Any, X: Any, y: Any, sample_weight: Any, penalty: Penalty) -> FitProblem:
+        """The losses of ``LogisticRegression.fit``, built by a ``chunked`` backend where the data is
+        (the others never get this call: the estimator builds the losses itself)."""
+        raise NotImplementedError(f"the {self.name} backend is not chunked: the estimator builds the losses")
+
+    def fit_sgd(self, est: Any, X: Any, y: Any, classes: Any, sample_weight: Any, epochs: int,
+                reset: bool) -> Any:
+        """``SGDLogisticRegression``'s epochs run by a ``chunked`` backend where the data is; sets
+        ``est``'s fitted attributes (the others never get this call)."""
+        raise NotImplementedError(f"the {self.name} backend is not chunked: the estimator runs the epochs")
 
 
 class NumpyBackend(Backend):

@@ -36,11 +36,11 @@ from .._chunks import (
     weights_per_class,
 )
 from ._backend import FitProblem, NumpyBackend
-from ._data import DenseMatrix, preprocessed_array, preprocessed_matrix
+from ._data import DenseMatrix, DesignMatrix, preprocessed_array, preprocessed_matrix
 from ._inputs import ACCEPTED_DTYPES, class_weights_from_counts, fit_scaling
-from ._loss import BinaryLogLoss, SoftmaxLogLoss
+from ._loss import BinaryLogLoss, Loss, SoftmaxLogLoss
 from ._penalties import Penalty, make_penalty
-from ._solvers import epoch_seed, sgd, visiting_order
+from ._solvers import Callback, epoch_seed, sgd, visiting_order
 
 __all__ = ["ChunkedLoss", "DaskBackend", "SGDSettings", "chunked_losses", "sgd_epochs"]
 
@@ -60,11 +60,11 @@ class _ChunkModel:
     target: int | None = None
 
 
-def _make_data(X_block, active, offset, scale, dtype):
+def _make_data(X_block: Any, active: np.ndarray, offset: np.ndarray, scale: np.ndarray, dtype: str) -> DesignMatrix:
     return preprocessed_matrix(np.asarray(X_block)[:, active], offset, scale, dtype)
 
 
-def _make_loss(data, codes, weights, model: _ChunkModel):
+def _make_loss(data: DesignMatrix, codes: Any, weights: Any, model: _ChunkModel) -> Loss:
     s = np.asarray(weights, dtype=model.dtype)[:, None]
     codes = np.asarray(codes)
     if model.softmax:
@@ -73,21 +73,21 @@ def _make_loss(data, codes, weights, model: _ChunkModel):
     return BinaryLogLoss(data, y.astype(np.float64), s, _NO_PENALTY, model.fit_intercept)
 
 
-def _value_grad(loss, theta):
+def _value_grad(loss: Loss, theta: np.ndarray) -> tuple[tuple[float, Any], Any]:
     """((value, gradient), state) of one chunk: the first part travels, the state stays."""
     f, g, state = loss.value_grad(theta)
     return (f, g), state
 
 
-def _hessp(loss, state, V):
+def _hessp(loss: Loss, state: Any, V: np.ndarray) -> Any:
     return loss.hessp(state, V)
 
 
-def _curvature(loss, state, seed, left_out, exact):
+def _curvature(loss: Loss, state: Any, seed: int, left_out: float, exact: bool) -> Any:
     return loss.curvature_sums(state, seed=seed, left_out=left_out, exact=exact)
 
 
-def _add_all(items):
+def _add_all(items: list[Any]) -> Any:
     """Elementwise sum of a list of arrays, floats or tuples of them, accumulated in float64."""
     first = items[0]
     if isinstance(first, tuple):
@@ -116,25 +116,25 @@ class ChunkedLoss:
         Of the parameters.
     """
 
-    def __init__(self, chunks: list, *, penalty: Penalty, fit_intercept: bool, n_outputs: int, d: int,
-                 dtype: Any):
+    def __init__(self, chunks: list[Any], *, penalty: Penalty, fit_intercept: bool, n_outputs: int, d: int,
+                 dtype: Any) -> None:
         self.chunks, self.penalty, self.fit_intercept = list(chunks), penalty, fit_intercept
         self.n_outputs, self.d, self.dtype = n_outputs, d, np.dtype(dtype)
         self.xp, self.alpha = np, penalty.curvature
 
-    def _sum(self, tasks: list) -> Any:
+    def _sum(self, tasks: list[Any]) -> Any:
         """Add the chunk results up on the workers (a tree of fan-in ``_FAN_IN``) and fetch the sum."""
         dask, _ = _dask()
         while len(tasks) > 1:
             tasks = [dask.delayed(_add_all)(tasks[i : i + _FAN_IN]) for i in range(0, len(tasks), _FAN_IN)]
         return dask.compute(tasks[0])[0]
 
-    def _broadcast(self, a):
+    def _broadcast(self, a: np.ndarray) -> Any:
         """One graph node for a small parameter array, shared by every chunk's task."""
         dask, _ = _dask()
         return dask.delayed(np.ascontiguousarray(a, dtype=self.dtype), pure=True)
 
-    def value_grad(self, theta):
+    def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray, Any]:
         """Objective, gradient and state (the chunks' persisted results) at ``theta``."""
         dask, _ = _dask()
         shared = self._broadcast(theta)
@@ -149,28 +149,30 @@ class ChunkedLoss:
             g[: self.d] += self.penalty.gradient(np, W)
         return float(f), g.astype(self.dtype), states
 
-    def hessp(self, state, V):
+    def hessp(self, state: Any, V: np.ndarray) -> np.ndarray:
         """``H @ V`` at the point where ``state`` was computed."""
         dask, _ = _dask()
         shared = self._broadcast(V)
-        HV = self._sum([dask.delayed(_hessp)(c, p, shared) for c, p in zip(self.chunks, state, strict=True)])
+        HV: np.ndarray = self._sum([dask.delayed(_hessp)(c, p, shared)
+                                    for c, p in zip(self.chunks, state, strict=True)])
         if self.alpha:
             HV[: self.d] += self.alpha * V[: self.d]
         return HV.astype(self.dtype)
 
-    def curvature_sums(self, state, *, seed: int = 0, left_out: float = 0.0, exact: bool = False):
+    def curvature_sums(self, state: Any, *, seed: int = 0, left_out: float = 0.0,
+                       exact: bool = False) -> tuple[np.ndarray, np.ndarray, Any]:
         """``(G, S_sum, w_sum)``, each the sum of the chunks' (see :class:`~._loss.Loss`)."""
         dask, _ = _dask()
         G, S, w = self._sum([dask.delayed(_curvature)(c, p, seed + 7919 * i, left_out, exact)
                              for i, (c, p) in enumerate(zip(self.chunks, state, strict=True))])
         return G.astype(self.dtype), S.astype(self.dtype), w
 
-    def initial(self):
+    def initial(self) -> np.ndarray:
         """The starting point: all zeros."""
         return np.zeros((self.d + int(self.fit_intercept), self.n_outputs), dtype=self.dtype)
 
 
-def chunked_losses(X, codes, weights, *, active: np.ndarray, offset: np.ndarray, scale: np.ndarray,
+def chunked_losses(X: Any, codes: Any, weights: Any, *, active: np.ndarray, offset: np.ndarray, scale: np.ndarray,
                    dtype: str, penalty: Penalty, fit_intercept: bool, n_classes: int, one_vs_rest: bool
                    ) -> list[ChunkedLoss]:
     """The losses of a fit on Dask arrays, their chunks built and persisted on the workers.
@@ -234,7 +236,8 @@ class SGDSettings:
     scale: np.ndarray
 
 
-def _sgd_on_chunk(carry, X_block, codes, weights, seed: int, settings: SGDSettings):
+def _sgd_on_chunk(carry: tuple[Any, Any, int, int], X_block: Any, codes: Any, weights: Any, seed: int,
+                  settings: SGDSettings) -> tuple[Any, Any, int, int]:
     """One pass of mini-batch SGD over one chunk's rows in the order ``seed`` draws
     (``visiting_order``), the rows weighted 0 left out. ``carry`` is ``(theta, sum of averaged
     iterates, their count, updates so far)``."""
@@ -251,7 +254,7 @@ def _sgd_on_chunk(carry, X_block, codes, weights, seed: int, settings: SGDSettin
     K = settings.n_classes
     y = codes.astype(np.float64) if K == 2 else codes
 
-    def make_loss(rows, y_rows, s_rows):
+    def make_loss(rows: DesignMatrix, y_rows: Any, s_rows: Any) -> Loss:
         if K == 2:
             return BinaryLogLoss(rows, y_rows, s_rows, no_penalty, settings.fit_intercept)
         return SoftmaxLogLoss(rows, y_rows, s_rows, no_penalty, settings.fit_intercept, K)
@@ -264,8 +267,8 @@ def _sgd_on_chunk(carry, X_block, codes, weights, seed: int, settings: SGDSettin
     return theta, avg_sum + avg * updates, count + updates, t_new
 
 
-def sgd_epochs(X, codes, weights, theta: np.ndarray, t: int, rng: np.random.Generator, epochs: int,
-               settings: SGDSettings, callback=None) -> tuple[np.ndarray, np.ndarray, int]:
+def sgd_epochs(X: Any, codes: Any, weights: Any, theta: np.ndarray, t: int, rng: np.random.Generator, epochs: int,
+               settings: SGDSettings, callback: Callback | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Mini-batch SGD over a Dask array's chunks, one chunk's task after another.
 
     SGD is sequential: each update starts from the previous one. Each epoch visits the chunks in

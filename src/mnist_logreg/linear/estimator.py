@@ -17,6 +17,7 @@ import time
 import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,15 +30,15 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._backend import BACKENDS, DTYPES, Backend, FitProblem, by_chunks, chunked_accuracy, select_backend
-from ._data import CentredMatrix, preprocessed_array
+from ._data import CentredMatrix, DesignMatrix, preprocessed_array
 from ._inputs import ACCEPTED_DTYPES, SCALINGS, SPARSE_FORMATS, fit_scaling
-from ._loss import BinaryLogLoss, SoftmaxLogLoss
-from ._penalties import make_penalty
-from ._solvers import ROUNDING, Preconditioner, lbfgs, newton_cg, owlqn, sgd
+from ._loss import BinaryLogLoss, Loss, SoftmaxLogLoss
+from ._penalties import Penalty, make_penalty
+from ._solvers import ROUNDING, Preconditioner, SolverResult, lbfgs, newton_cg, owlqn, sgd
 
 __all__ = ["LogisticRegression", "SGDLogisticRegression"]
 
-SOLVERS = {"lbfgs": lbfgs, "newton-cg": newton_cg}
+SOLVERS: dict[str, Callable[..., SolverResult]] = {"lbfgs": lbfgs, "newton-cg": newton_cg}
 _ACCEPTED_DTYPES = ACCEPTED_DTYPES
 _SPARSE_FORMATS = SPARSE_FORMATS
 _fit_scaling = fit_scaling  # the name cv.py imports
@@ -46,10 +47,19 @@ _fit_scaling = fit_scaling  # the name cv.py imports
 class _LinearClassifierMixin(ClassifierMixin):
     """Prediction methods shared by both estimators (binary, softmax or one-vs-rest)."""
 
-    def preprocess(self, X):
+    def preprocess(self, X: Any) -> Any:
         """The preprocessed features the coefficients act on: ``(X - offset_) * scale_``.
 
         Sparse ``X`` stays sparse (its offset is always 0).
+
+        Parameters
+        ----------
+        X : array-like or scipy sparse matrix of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw.
+
+        Returns
+        -------
+        ndarray or scipy sparse array of shape (n_samples, n_features)
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=_ACCEPTED_DTYPES, accept_sparse=_SPARSE_FORMATS)
@@ -57,10 +67,19 @@ class _LinearClassifierMixin(ClassifierMixin):
             return sp.csr_array(X.multiply(self.scale_[None, :]))
         return (X - self.offset_) * self.scale_
 
-    def decision_function(self, X) -> np.ndarray:
+    def decision_function(self, X: Any) -> Any:
         """Scores: (n,) for two classes (positive means ``classes_[1]``), else (n, n_classes).
 
         A Dask array gives a Dask array, computed chunk by chunk where the chunks are.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+
+        Returns
+        -------
+        ndarray (or Dask array) of shape (n_samples,) or (n_samples, n_classes)
         """
         check_is_fitted(self)
         K = self.coef_.shape[0]
@@ -70,10 +89,20 @@ class _LinearClassifierMixin(ClassifierMixin):
         scores = np.asarray(self.preprocess(X) @ self.coef_.T) + self.intercept_
         return scores[:, 0] if scores.shape[1] == 1 else scores
 
-    def predict_proba(self, X) -> np.ndarray:
+    def predict_proba(self, X: Any) -> Any:
         """Class probabilities, (n, n_classes); one-vs-rest scores are normalised to sum 1.
 
         A Dask array gives a Dask array, computed chunk by chunk where the chunks are.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+
+        Returns
+        -------
+        ndarray (or Dask array) of shape (n_samples, n_classes)
+            Columns in the order of ``classes_``.
         """
         check_is_fitted(self)
         lazy = by_chunks(X, self.predict_proba, len(self.classes_), self.coef_.dtype)
@@ -88,13 +117,35 @@ class _LinearClassifierMixin(ClassifierMixin):
             return p / p.sum(axis=1, keepdims=True)
         return softmax(scores, axis=1)
 
-    def predict_log_proba(self, X) -> np.ndarray:
-        """Logarithm of :meth:`predict_proba`."""
+    def predict_log_proba(self, X: Any) -> Any:
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+
+        Returns
+        -------
+        ndarray (or Dask array) of shape (n_samples, n_classes)
+            ``-inf`` where a probability is 0.
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
-    def predict(self, X) -> np.ndarray:
-        """The most probable class for each row of ``X`` (a Dask array for a Dask array)."""
+    def predict(self, X: Any) -> Any:
+        """The most probable class for each row of ``X`` (a Dask array for a Dask array).
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+
+        Returns
+        -------
+        ndarray (or Dask array) of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         check_is_fitted(self)
         lazy = by_chunks(X, self.predict, None, self.classes_.dtype)
         if lazy is not None:
@@ -103,15 +154,30 @@ class _LinearClassifierMixin(ClassifierMixin):
         idx = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[idx]
 
-    def score(self, X, y, sample_weight=None) -> float:
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Mean accuracy on ``X, y`` (weighted by ``sample_weight``); Dask arrays are reduced where
-        they are, only the total comes back."""
+        they are, only the total comes back.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples, in the raw scale ``fit`` saw (the model applies its preprocessing).
+        y : array-like or Dask array of shape (n_samples,)
+            The true labels.
+        sample_weight : array-like or Dask array of shape (n_samples,), optional
+            Weights of the samples; None weighs them equally.
+
+        Returns
+        -------
+        float
+            The (weighted) share of correct predictions.
+        """
         accuracy = chunked_accuracy(self.predict, X, y, sample_weight)
         return super().score(X, y, sample_weight) if accuracy is None else accuracy
 
     # -- helpers for fit
 
-    def _preprocess(self, X: np.ndarray, dtype: str, columns: np.ndarray | None = None) -> np.ndarray:
+    def _preprocess(self, X: Any, dtype: str, columns: np.ndarray | None = None) -> Any:
         """``(X - offset_) * scale_`` in the working dtype (no float64 copy), optionally of some columns."""
         offset, scale = self.offset_, self.scale_
         if columns is not None and len(columns) < X.shape[1]:
@@ -120,7 +186,7 @@ class _LinearClassifierMixin(ClassifierMixin):
             return sp.csr_array(X.multiply(scale[None, :]), dtype=dtype)
         return preprocessed_array(X, offset, scale, dtype)
 
-    def _validate_fit_data(self, X, y, sample_weight, reset=True):
+    def _validate_fit_data(self, X: Any, y: Any, sample_weight: Any, reset: bool = True) -> tuple[Any, Any, np.ndarray]:
         X, y = validate_data(self, X, y, dtype=_ACCEPTED_DTYPES, reset=reset, y_numeric=False,
                              accept_sparse=_SPARSE_FORMATS)
         check_classification_targets(y)
@@ -138,19 +204,19 @@ class _LinearClassifierMixin(ClassifierMixin):
                 raise ValueError("sample_weight: every weight is zero; at least one must be positive")
         return X, y, sample_weight
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True  # scipy CSR / CSC, never densified
         return tags
 
-    def _previous_fit(self):
+    def _previous_fit(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """``(coef_, intercept_, classes_)`` of the last fit, or None (for ``warm_start``)."""
         if not all(hasattr(self, a) for a in ("coef_", "intercept_", "classes_")):
             return None
         return (np.asarray(self.coef_, dtype=np.float64), np.asarray(self.intercept_, dtype=np.float64),
                 self.classes_)
 
-    def _set_classes(self, y):
+    def _set_classes(self, y: Any) -> np.ndarray:
         classes, codes = np.unique(y, return_inverse=True)
         if len(classes) < 2:
             raise ValueError(
@@ -160,7 +226,7 @@ class _LinearClassifierMixin(ClassifierMixin):
         return codes
 
 
-def check_class_weight(class_weight) -> None:
+def check_class_weight(class_weight: object) -> None:
     """Raise ValueError naming the class whose weight in a ``class_weight`` dict is not a finite
     number >= 0 (NaN, inf and negative weights used to reach the solver: an eigenvalue error,
     or a silent fit that rewards the class's mistakes)."""
@@ -285,12 +351,12 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         device: str = "cpu",
         backend: str = "auto",
         scaling: str | None = "auto",
-        class_weight: dict | str | None = None,
+        class_weight: dict[Any, float] | str | None = None,
         warm_start: bool = False,
         random_state: int | None = None,
         verbose: int = 0,
-        callback: Callable | None = None,
-    ):
+        callback: Callable[[dict[str, Any]], object] | None = None,
+    ) -> None:
         self.C = C
         self.penalty = penalty
         self.l1_ratio = l1_ratio
@@ -310,7 +376,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.callback = callback
 
     # every parameter's valid values, checked by scikit-learn's machinery in one place
-    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 (scikit-learn's convention)
         "C": [Interval(Real, 0, None, closed="right")],
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
@@ -330,7 +396,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         "callback": [callable, None],
     }
 
-    def _check_params(self):
+    def _check_params(self) -> None:
         self._validate_params()
         if isinstance(self.C, bool | np.bool_):
             raise ValueError(f"C must be a real number > 0, not a bool ({self.C!r})")
@@ -341,7 +407,7 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
                              f"not {self.solver!r}")
         check_class_weight(self.class_weight)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
         """Fit the model to ``X`` (n, d; dense, scipy sparse or Dask) and labels ``y`` (n,).
 
         A Dask array ``X`` (chunked along rows; ``y`` and ``sample_weight`` numpy or Dask) is
@@ -384,7 +450,8 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
             )
         return self
 
-    def _warm_starts(self, be: Backend, problem: FitProblem, previous) -> list | None:
+    def _warm_starts(self, be: Backend, problem: FitProblem,
+                     previous: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> list[Any] | None:
         """The solver's starting points from the previous fit (``warm_start``), or None (zeros)
         when there is none or its classes or features differ."""
         if previous is None or not np.array_equal(previous[2], self.classes_) \
@@ -396,13 +463,13 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         cols = [theta] if len(problem.losses) == 1 else [theta[:, [k]] for k in range(len(problem.losses))]
         return [be.asarray(c) for c in cols]
 
-    def _solve(self, be: Backend, problem: FitProblem, starts: list | None, *, smooth: bool) -> list:
+    def _solve(self, be: Backend, problem: FitProblem, starts: list[Any] | None, *, smooth: bool) -> list[SolverResult]:
         """Run the solver on each loss (one, or one per class for one-vs-rest)."""
         losses = problem.losses
         solve = SOLVERS[self.solver] if smooth else owlqn
         cold = starts is None
         starts = [loss.initial() for loss in losses] if starts is None else starts
-        results = []
+        results: list[SolverResult] = []
         with be.session():
             shared = None
             if len(losses) > 1 and cold:
@@ -418,7 +485,8 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
                                      verbose=self.verbose, callback=cb, start_preconditioner=shared))
         return results
 
-    def _set_solution(self, be: Backend, problem: FitProblem, results: list, *, centred_coef: bool) -> None:
+    def _set_solution(self, be: Backend, problem: FitProblem, results: list[SolverResult], *,
+                      centred_coef: bool) -> None:
         """The fitted attributes from the solver's results: coefficients over all the features
         (0 for those left out), intercepts of the uncentred columns, counts, objective, history."""
         active, losses, centre, unit = problem
@@ -449,13 +517,13 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
                     row["objective"] *= unit
         self.history_ = results[0].history if len(results) == 1 else [r.history for r in results]
 
-    def _penalty(self, unit: float = 1.0):
+    def _penalty(self, unit: float = 1.0) -> Penalty:
         """The penalty object for ``C * unit`` (see :meth:`_memory_problem`)."""
         # a penalty below 1e-30 of the (unit-scaled) data term is below any dtype's rounding: none
         no_penalty = self.penalty is None or not float(self.C) * unit < 1e30
         return make_penalty(float(self.C) * unit, None if no_penalty else self.penalty, self.l1_ratio)
 
-    def _memory_problem(self, be: Backend, X, y, sample_weight) -> FitProblem:
+    def _memory_problem(self, be: Backend, X: Any, y: Any, sample_weight: Any) -> FitProblem:
         """The losses for in-memory ``X`` (numpy, scipy sparse) on backend ``be``.
 
         ``centre`` is None, or the active columns' means that the losses' data has taken away;
@@ -503,14 +571,14 @@ class LogisticRegression(_LinearClassifierMixin, BaseEstimator):
         n_classes = len(self.classes_)
         if n_classes == 2 or self.multiclass == "ovr":
             targets = [codes] if n_classes == 2 else [(codes == k) for k in range(n_classes)]
-            losses = [BinaryLogLoss(data, be.asarray(t.astype(np.float64)), sw, penalty, self.fit_intercept)
+            losses: list[Loss] = [BinaryLogLoss(data, be.asarray(t.astype(np.float64)), sw, penalty, self.fit_intercept)
                       for t in targets]
         else:
             losses = [SoftmaxLogLoss(data, be.class_codes(codes), sw, penalty, self.fit_intercept, n_classes)]
         return FitProblem(active, losses, centre, unit)
 
 
-def _tag_callback(cb, k):
+def _tag_callback(cb: Callable[[dict[str, Any]], object], k: int) -> Callable[[dict[str, Any]], object]:
     return lambda info: cb({**info, "model": k})
 
 
@@ -553,8 +621,8 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         backend: str = "auto",
         random_state: int | None = None,
         verbose: int = 0,
-        callback: Callable | None = None,
-    ):
+        callback: Callable[[dict[str, Any]], object] | None = None,
+    ) -> None:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.batch_size = batch_size
@@ -569,7 +637,7 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.callback = callback
 
-    _parameter_constraints: dict = {  # noqa: RUF012 (scikit-learn's convention)
+    _parameter_constraints: dict[str, list[Any]] = {  # noqa: RUF012 (scikit-learn's convention)
         "alpha": [Interval(Real, 0, None, closed="left")],
         "fit_intercept": ["boolean"],
         "batch_size": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -585,14 +653,44 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         "callback": [callable, None],
     }
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit from scratch with ``max_iter`` epochs of mini-batch SGD."""
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> Self:
+        """Fit from scratch with ``max_iter`` epochs of mini-batch SGD.
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The training samples (a Dask array is fitted chunk after chunk where its chunks are).
+        y : array-like of shape (n_samples,)
+            Their labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; None weighs the samples equally.
+
+        Returns
+        -------
+        self
+        """
         for attr in ("classes_", "theta_"):
             self.__dict__.pop(attr, None)
         return self._fit(X, y, None, sample_weight, self.max_iter, reset=True)
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
-        """One epoch over ``X, y``; the first call needs ``classes`` (all labels there will be)."""
+    def partial_fit(self, X: Any, y: Any, classes: Any = None, sample_weight: Any = None) -> Self:
+        """One epoch over ``X, y``; the first call needs ``classes`` (all labels there will be).
+
+        Parameters
+        ----------
+        X : array-like, scipy sparse matrix or Dask array of shape (n_samples, n_features)
+            The samples of this epoch.
+        y : array-like of shape (n_samples,)
+            Their labels, all among ``classes``.
+        classes : array-like or None, default None
+            Every label there will be; needed on the first call, ignored later.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights; None weighs the samples equally.
+
+        Returns
+        -------
+        self
+        """
         first = not hasattr(self, "theta_")
         if first and classes is None:
             raise ValueError("the first call to partial_fit needs classes=[...] (every label)")
@@ -606,7 +704,7 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
                           UserWarning, stacklevel=4)
         return batch_size
 
-    def _start(self, X, y, classes, reset: bool) -> None:
+    def _start(self, X: Any, y: Any, classes: Any, reset: bool) -> None:
         """On a first fit: classes (given, or those of ``y``), scaling, step count and generator."""
         if not reset:
             return
@@ -620,7 +718,7 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.t_ = 0
         self._rng = np.random.default_rng(self.random_state)
 
-    def _check_labels(self, labels) -> None:
+    def _check_labels(self, labels: Any) -> None:
         unknown = np.setdiff1d(labels, self.classes_)
         if unknown.size:
             raise ValueError(f"y has labels {unknown.tolist()} not in classes_ {self.classes_.tolist()}")
@@ -632,13 +730,14 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         self.intercept_ = (avg[d] if self.fit_intercept else np.zeros(avg.shape[1])).astype(self.dtype)
         self.n_iter_ = epochs if reset else getattr(self, "n_iter_", 0) + epochs
 
-    def _fit(self, X, y, classes, sample_weight, epochs, reset):
+    def _fit(self, X: Any, y: Any, classes: Any, sample_weight: Any, epochs: int, reset: bool) -> Self:
         self._validate_params()
         if epochs < 1:
             raise ValueError(f"max_iter must be >= 1, got {epochs}")
         be = select_backend(X, y, self.backend, self.device, self.dtype)
         if be.chunked:  # the epochs run where the chunks are
-            return be.fit_sgd(self, X, y, classes, sample_weight, epochs, reset)
+            be.fit_sgd(self, X, y, classes, sample_weight, epochs, reset)
+            return self
         X, y, sample_weight = self._validate_fit_data(X, y, sample_weight, reset=reset)
         batch_size = self._batch_size(X.shape[0])
         self._start(X, y, classes, reset)
@@ -653,7 +752,7 @@ class SGDLogisticRegression(_LinearClassifierMixin, BaseEstimator):
         yb = be.asarray(codes.astype(np.float64)) if K == 2 else be.class_codes(codes)
         no_penalty = make_penalty(math.inf)
 
-        def make_loss(rows, yb_, sb):
+        def make_loss(rows: DesignMatrix, yb_: Any, sb: Any) -> Loss:
             if K == 2:
                 return BinaryLogLoss(rows, yb_, sb, no_penalty, self.fit_intercept)
             return SoftmaxLogLoss(rows, yb_, sb, no_penalty, self.fit_intercept, K)
