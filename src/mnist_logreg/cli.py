@@ -150,7 +150,8 @@ def cmd_data_augment(args: argparse.Namespace) -> int:
     def resuming(kept: int, total: int) -> None:
         print(f"resuming an interrupted run: {kept} of {total} digits already written and checked", file=sys.stderr)
 
-    with tqdm(total=args.n, unit="digit", unit_scale=True, disable=args.quiet, file=sys.stderr) as bar:
+    # shown after half a second: a refused option prints its one line and no empty bar
+    with tqdm(total=args.n, unit="digit", unit_scale=True, disable=args.quiet, file=sys.stderr, delay=0.5) as bar:
         out = augment(data.X_train, data.y_train, args.n, args.out, seed=args.seed, chunk_rows=args.chunk_rows,
                       source_checksums=data.checksums, on_chunk=lambda done, total: bar.update(done - bar.n),
                       on_resume=resuming)
@@ -492,6 +493,17 @@ class _Parser(argparse.ArgumentParser):
         super().error(message)
 
 
+def _command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The (sub)parser of the command ``args`` ran (``train``, ``data show``...)."""
+    for dest in ("command", "data_command"):
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        name = getattr(args, dest, None)
+        if sub is None or name is None or name not in sub.choices:
+            break
+        parser = sub.choices[name]
+    return parser
+
+
 def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
     yield parser
     for action in parser._actions:
@@ -624,7 +636,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     matplotlib.use("Agg")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # named by the command they were given to, with that command's usage and flags
+        _command_parser(parser, args).error(f"unrecognized arguments: {' '.join(extras)}")
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warning
         return _run(args)

@@ -392,6 +392,8 @@ def _check_options(opts: TrainOptions) -> tuple[Task, list[float] | None, float]
     try:  # the estimator's own rules (_parameter_constraints) for the values passed on to it
         make_model(opts.model, float(C), 1000, opts.seed, opts.max_iter, opts.tol,
                    scaling=linear_scaling(opts.features), penalty=opts.penalty)._validate_params()
+    except OptionError:  # make_model's own check, naming its options
+        raise
     except ValueError as exc:  # scikit-learn's InvalidParameterError names the parameter
         raise OptionError(str(exc)) from None
     return task, (Cs if Cs and len(Cs) > 1 else None), float(C)
@@ -404,8 +406,9 @@ def _check_C(opts: TrainOptions) -> tuple[list[float] | None, float]:
     values: Sequence[object] = Cs or [C]
     for value in values:
         if not (isinstance(value, int | float) and math.isfinite(value) and 0 < value <= MAX_C):
-            raise OptionError(f"every C must be a finite number > 0 and at most {MAX_C:g}, got {value!r} (a "
-                              "larger C leaves the penalty below float32 resolution: the fit would not be meaningful)")
+            why = (" (a larger C leaves the penalty below float32 resolution: the fit would not be meaningful)"
+                   if isinstance(value, int | float) and value > MAX_C else "")
+            raise OptionError(f"every C must be a finite number > 0 and at most {MAX_C:g}, got {value!r}{why}")
     return Cs, cast(float, C)  # a number: checked just above
 
 

@@ -119,9 +119,9 @@ def _checked_chunk_rows(train_images: NDArray[np.uint8], n: int, chunk_rows: int
         raise ValueError(f"train_images: expected uint8 rows of {SIDE * SIDE} pixels, found {train_images.dtype} "
                          f"{train_images.shape}")
     if not (isinstance(n, int | np.integer) and n >= 1):
-        raise OptionError(f"n: expected a positive number of digits, found {n!r}")
+        raise OptionError.naming(f"$n: expected a positive number of digits, found {n!r}")
     if not (isinstance(chunk_rows, int | np.integer) and chunk_rows >= 1):
-        raise OptionError(f"chunk_rows: expected a positive number of rows, found {chunk_rows!r}")
+        raise OptionError.naming(f"$chunk_rows: expected a positive number of rows, found {chunk_rows!r}")
     chunk_rows = min(int(chunk_rows), int(n))
     # measured: 20,000-row chunks peak at 1.27 GB (41 KB a row beside the data and libraries), and
     # 80,000 rows take 14.9 MB on disk (187 bytes a row, zstd)
