@@ -68,19 +68,11 @@ def save_model(model: Any, path: str | os.PathLike[str], *, task: str = "multicl
     TypeError
         ``model`` is not an estimator of this package.
     """
-    if isinstance(model, Pipeline):
-        for name, step in model.steps[:-1]:
-            made = None if name not in STEPS else type(make_step(name, None if STEPS[name][0] is None else 1))
-            if made is None or type(step) is not made:
-                raise ModelFileError(
-                    f"save_model: pipeline step {name!r} ({type(step).__name__}) cannot be saved: a model file "
-                    f"holds this package's feature steps ({', '.join(STEPS)}) before the classifier; save the "
-                    "classifier alone and keep the other steps yourself (its file would not include them)")
     feature_arrays, feature_params = {}, []
-    spec = feature_spec(model)
+    spec = feature_spec(model)  # refuses a step a model file cannot hold
     if isinstance(model, Pipeline):
-        for i, (name, step) in enumerate(model.steps[:-1]):
-            params, step_arrays = export_state(name, step)
+        for i, (name, _arg) in enumerate(parse_features(spec)):
+            params, step_arrays = export_state(name, model.steps[i][1])
             feature_params.append(params)
             feature_arrays.update({f"features.{i}.{k}": v for k, v in step_arrays.items()})
         model = final_estimator(model)
@@ -146,11 +138,30 @@ def feature_spec(model: Any) -> str:
     """
     if not isinstance(model, Pipeline):
         return ""
-    parts = []
-    for name, step in model.steps[:-1]:
-        arg = {"pca": "n_components", "poly": "degree", "patches": "n_filters"}.get(name)
-        parts.append(name if arg is None else f"{name}:{step.get_params()[arg]}")
-    return ",".join(parts)
+    return ",".join(_spec_step(name, step) for name, step in model.steps[:-1])
+
+
+def _spec_step(name: str, step: Any) -> str:
+    """A pipeline step as a spec step (``"pca:60"``), by its type: this package's feature steps
+    and scikit-learn's ``StandardScaler``, ``PCA`` and ``PolynomialFeatures``, whatever the
+    pipeline calls them (``make_pipeline`` names them ``standardscaler``...)."""
+    for spec_name, (what, _, _) in STEPS.items():
+        if type(step) is type(make_step(spec_name, None if what is None else 1)):
+            break
+    else:
+        raise ModelFileError(
+            f"save_model: pipeline step {name!r} ({type(step).__name__}) cannot be saved: a model file holds "
+            "this package's feature steps and scikit-learn's StandardScaler, PCA and PolynomialFeatures before "
+            "the classifier; save the classifier alone and keep the other steps yourself (its file would not "
+            "include them)")
+    arg = {"pca": "n_components_", "poly": "degree", "patches": "n_filters"}.get(spec_name)
+    if arg is None:
+        return spec_name
+    value = getattr(step, arg, None) if arg.endswith("_") else step.get_params()[arg]
+    if not isinstance(value, int | np.integer):  # PCA's n_components_ exists once fitted
+        raise ModelFileError(f"save_model: pipeline step {name!r} ({type(step).__name__}) is not fitted, or its "
+                             f"{arg.rstrip('_')} is not a whole number ({value!r})")
+    return f"{spec_name}:{int(value)}"
 
 
 def _fail(path: str | os.PathLike[str], msg: str) -> NoReturn:

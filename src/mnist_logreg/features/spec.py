@@ -4,6 +4,7 @@ A spec is a comma-separated list of steps, applied left to right to the pixel ro
 
 =================  ==========================================================================
 ``deskew``         :class:`~mnist_logreg.features.Deskew` (straighten the slant)
+``standard``       scikit-learn ``StandardScaler()`` (centre and scale each column)
 ``pca:N``          scikit-learn ``PCA(N)`` (N components, seeded randomized solver)
 ``poly:D``         scikit-learn ``PolynomialFeatures(D, include_bias=False)``
 ``patches:K``      :class:`~mnist_logreg.features.PatchFeatures` with K k-means filters
@@ -21,7 +22,7 @@ from typing import Any
 
 from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import PolynomialFeatures
+from sklearn.preprocessing import PolynomialFeatures, StandardScaler
 
 from ..errors import OptionError
 from .deskew import Deskew
@@ -67,6 +68,7 @@ PRESETS: dict[str, Preset] = {
 # step name -> (argument description or None, smallest and largest argument)
 STEPS: dict[str, tuple[str | None, int, int]] = {
     "deskew": (None, 0, 0),
+    "standard": (None, 0, 0),
     "pca": ("number of components", 1, 784),
     "poly": ("degree", 2, 3),
     "patches": ("number of filters", 1, 1024),
@@ -200,8 +202,8 @@ def make_step(name: str, arg: int | None, random_state: int | None = 0) -> Any:
     Parameters
     ----------
     name : str
-        The step: ``"deskew"``, ``"pca"``, ``"poly"`` or ``"patches"`` (a ``FeatureSpecError``
-        otherwise).
+        The step: ``"deskew"``, ``"standard"``, ``"pca"``, ``"poly"`` or ``"patches"`` (a
+        ``FeatureSpecError`` otherwise).
     arg : int or None
         Its argument: components, degree or filters (None for ``deskew``).
     random_state : int or None, default 0
@@ -210,11 +212,13 @@ def make_step(name: str, arg: int | None, random_state: int | None = 0) -> Any:
     Returns
     -------
     transformer
-        An unfitted scikit-learn transformer (``Deskew``, ``PCA``, ``PolynomialFeatures`` or
-        ``PatchFeatures``).
+        An unfitted scikit-learn transformer (``Deskew``, ``StandardScaler``, ``PCA``,
+        ``PolynomialFeatures`` or ``PatchFeatures``).
     """
     if name == "deskew":
         return Deskew()
+    if name == "standard":
+        return StandardScaler()
     if name == "pca":
         return PCA(arg, svd_solver="randomized", random_state=random_state)
     if name == "poly":

@@ -22,8 +22,9 @@ __all__ = ["FeatureStateError", "export_state", "import_state"]
 # the parameters of each step that a model file keeps (the rest follow from the spec)
 _PARAMS = {
     "deskew": (),
-    "pca": (),
-    "poly": (),
+    "standard": ("with_mean", "with_std"),
+    "pca": ("whiten",),
+    "poly": ("include_bias", "interaction_only"),
     "patches": ("patch_size", "pool_grid", "threshold", "power", "whitening", "contrast"),
 }
 
@@ -43,7 +44,7 @@ def export_state(name: str, step: BaseEstimator) -> tuple[dict[str, Any], dict[s
     Parameters
     ----------
     name : str
-        The step's name in the spec: ``"deskew"``, ``"pca"``, ``"poly"`` or ``"patches"``.
+        The step's name in the spec: ``"deskew"``, ``"standard"``, ``"pca"``, ``"poly"`` or ``"patches"``.
     step : BaseEstimator
         The fitted step.
 
@@ -52,14 +53,20 @@ def export_state(name: str, step: BaseEstimator) -> tuple[dict[str, Any], dict[s
     params : dict
         Its constructor parameters that a model file keeps (JSON-ready).
     arrays : dict of str -> ndarray
-        Its fitted arrays (``image_shape``, ``components`` and ``mean``, or ``scale``,
-        ``filters`` and ``offsets``; none for ``poly``).
+        Its fitted arrays (``image_shape``; ``mean`` and ``scale``; ``components``, ``mean`` and
+        ``explained_variance``; or ``scale``, ``filters`` and ``offsets``; none for ``poly``).
     """
     params = {k: step.get_params()[k] for k in _PARAMS[name]}
+    arrays: dict[str, NDArray[Any]]
     if name == "deskew":
         arrays = {"image_shape": np.asarray(step.image_shape_, dtype=np.int64)}
+    elif name == "standard":  # a column StandardScaler leaves alone is stored as mean 0, scale 1
+        n = int(step.n_features_in_)
+        arrays = {"mean": np.zeros(n) if step.mean_ is None else np.asarray(step.mean_, dtype=np.float64),
+                  "scale": np.ones(n) if step.scale_ is None else np.asarray(step.scale_, dtype=np.float64)}
     elif name == "pca":
-        arrays = {"components": step.components_.astype(np.float64), "mean": step.mean_.astype(np.float64)}
+        arrays = {"components": step.components_.astype(np.float64), "mean": step.mean_.astype(np.float64),
+                  "explained_variance": np.asarray(step.explained_variance_, dtype=np.float64)}
     elif name == "poly":
         arrays = {}
     else:
@@ -99,7 +106,7 @@ def import_state(name: str, arg: int | None, params: dict[str, Any], arrays: dic
     Parameters
     ----------
     name : str
-        The step's name in the spec: ``"deskew"``, ``"pca"``, ``"poly"`` or ``"patches"``.
+        The step's name in the spec: ``"deskew"``, ``"standard"``, ``"pca"``, ``"poly"`` or ``"patches"``.
     arg : int or None
         Its argument in the spec (None for ``deskew``).
     params : dict
@@ -134,6 +141,14 @@ def import_state(name: str, arg: int | None, params: dict[str, Any], arrays: dic
         step.image_shape_ = shape
     if name == "deskew":
         return step, n_in
+    if name == "standard":
+        step.mean_ = _array(arrays, "mean", "f", (n_in,), where, limit=_PLAUSIBLE)
+        scale = _array(arrays, "scale", "f", (n_in,), where, limit=_PLAUSIBLE)
+        if np.any(scale < 1 / _PLAUSIBLE):
+            raise FeatureStateError(f"{where}.scale: expected standard deviations from {1 / _PLAUSIBLE:g} to "
+                                    f"{_PLAUSIBLE:g}, found {float(scale.min()):.3g}")
+        step.scale_, step.var_, step.n_samples_seen_ = scale, scale**2, 1
+        return step, n_in
     if name == "pca":
         if arg is None:  # a spec parsed by parse_features always gives it
             raise FeatureStateError(f"{where}: 'pca' needs its number of components")
@@ -143,6 +158,12 @@ def import_state(name: str, arg: int | None, params: dict[str, Any], arrays: dic
         step.mean_ = _array(arrays, "mean", "f", (n_in,), where, limit=_PLAUSIBLE)
         step.n_components_ = arg
         step.explained_variance_ = np.ones(arg)
+        if step.whiten:  # the components' variances divide the output: needed, and positive
+            variance = _array(arrays, "explained_variance", "f", (arg,), where, limit=_PLAUSIBLE**2)
+            if np.any(variance < 1 / _PLAUSIBLE**2):
+                raise FeatureStateError(f"{where}.explained_variance: expected positive variances, found "
+                                        f"{float(variance.min()):.3g}")
+            step.explained_variance_ = variance
         return step, arg
     if name == "poly":
         step.fit(np.zeros((1, n_in)))
