@@ -353,3 +353,26 @@ def test_binary_report_shows_the_majority_baseline_and_only_the_options_set(caps
     rows = dict(re.findall(r'<th class="text">(.+?)</th><td class="text">(.+?)</td>', options))
     assert rows["task"] == "digit:2" and rows["C"].startswith("1.0 (the default") and "default" not in rows.values()
     assert "more at their defaults" in options and "worker_memory" in options.split("<details")[1]
+
+
+def test_a_first_run_says_how_far_it_is(capsys, tmp_path, monkeypatch, mnist):
+    """Issue 27: the first predict without --model trained for a minute in silence after 'about
+    40 s'; it now names each stage with the share done and the time left (one line per stage and
+    every 20 iterations when stderr is a log, as here). Trained on 1,500 digits to stay quick."""
+    import re
+    from functools import partial
+
+    from mnist_logreg import pipeline
+
+    monkeypatch.setenv("MNIST_LOGREG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pipeline, "ensure_default_model", partial(pipeline.ensure_default_model, train_size=1500))
+    Image.fromarray(mnist.X_test[1].reshape(28, 28)).save(tmp_path / "two.png")
+    code, out, err = run(capsys, "predict", str(tmp_path / "two.png"))
+    assert code == 0 and out.startswith(f"{tmp_path}/two.png: 2 "), out
+    lines = [ln for ln in err.splitlines() if ln.startswith("training the default model: ")]
+    stages = [ln.split(": ", 1)[1].split(",")[0] for ln in lines]
+    assert stages[0] == "loading the digits" and "making the features (accurate)" in stages, stages
+    assert "fitting" in stages and stages[-1] == "evaluating on the test set", stages
+    shares = [int(re.search(r", (\d+)% after", ln).group(1)) for ln in lines]
+    assert shares == sorted(shares) and shares[0] == 0 and 90 <= shares[-1] < 100, shares
+    assert all(" s left" in ln for ln, s in zip(lines, shares, strict=True) if s >= 5), lines

@@ -502,7 +502,10 @@ def _fit(source: Source, opts: TrainOptions, Cs: list[float] | None, C: float, h
     path = source.choose_C(make_linear, Cs, hooks) if Cs else None
     if path is not None:
         C = path["chosen_C"]
+    if parse_features(opts.features):
+        hooks.stage(f"making the features ({opts.features})")
     features = source.features()
+    hooks.stage("fitting")
     linear = make_linear(C, source.n_train)
     if hooks.on_iteration is not None:
         linear.set_params(callback=hooks.on_iteration)
@@ -611,7 +614,8 @@ def default_model_path(cache_dir: str | Path | None = None) -> Path:
 
 
 def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | None = None,
-                         train_size: int | None = None) -> tuple[Path, bool]:
+                         train_size: int | None = None, on_stage: Callable[[str], None] | None = None,
+                         on_iteration: Callable[[dict[str, Any]], None] | None = None) -> tuple[Path, bool]:
     """The cached default model, trained first if missing; returns ``(path, trained_now)``.
 
     The model is the ``accurate`` feature preset on all training digits (``train_size`` for a
@@ -626,6 +630,9 @@ def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | N
         The digits to train on if the model is missing; None loads the bundled copy.
     train_size : int or None, default None
         Train on a subsample of this many training digits; None uses them all.
+    on_stage, on_iteration : callable or None, default None
+        Told the training's stages and the solver's iterations, as :func:`train` tells them (a
+        first run shows its progress with them).
 
     Returns
     -------
@@ -641,8 +648,10 @@ def ensure_default_model(cache_dir: str | Path | None = None, *, data: MNIST | N
         return path, False
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".training-") as tmp:
+        if data is None and on_stage is not None:
+            on_stage("loading the digits")
         train(TrainOptions(features=DEFAULT_MODEL_FEATURES, train_size=train_size, figures=False),
-              out=tmp, data=data)
+              out=tmp, data=data, on_stage=on_stage, on_iteration=on_iteration)
         (Path(tmp) / "model.npz").replace(path)
     return path, True
 
