@@ -73,8 +73,12 @@ def test_answer_holds_still_and_page_fits(two_server, width, height):
         page.goto(two_server + "/")
         answer = page.get_by_test_id("answer")
         empty, pad_column = _box(page, "#answer"), page.locator("#pad >> xpath=..").bounding_box()["width"]
+        page.evaluate("window.errors = []; new MutationObserver(() => { const t = error.textContent; if (t)"
+                      " errors.push(t); }).observe(document.getElementById('error'), {childList: true})")
         stroke(page, ONE)
         sync_api.expect(answer).not_to_have_text("", timeout=10000)
+        # drawing never flashes an error (the stroke's first point was sent as a blank pad: 422)
+        assert page.evaluate("window.errors") == []
         sync_api.expect(page.locator("#note")).to_contain_text("answers only '2' or 'not 2'")
         assert _box(page, "#answer") == empty, "a note moved the answer"
         page.set_input_files("#upload", files=[{"name": "blank.png", "mimeType": "image/png",
