@@ -57,11 +57,16 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/bench_fit.py
 	$(BIN)/python benchmarks/bench_features.py
 
+# the figures of a full run, then screenshots of the draw-a-digit page (laptop and phone) and of the
+# run's report (examples/screenshots.py: serves the run's model, drives headless Chromium), which need
+# the web and test extras (fastapi, uvicorn, playwright) and Chromium
 GALLERY := confusion_matrix_normalized coefficients misclassified pixel_correlation grid mean_images
-gallery: $(CORE)
+gallery: $(CORE) chromium
+	$(PIP) install -e ".[web,test]"
 	MPLBACKEND=Agg $(BIN)/mnist-logreg train --out runs/gallery --quiet
 	mkdir -p docs/images
 	for f in $(GALLERY); do cp runs/gallery/$$f.png docs/images/; done
+	$(BIN)/python examples/screenshots.py runs/gallery docs/images
 
 # the notebook is stored without outputs; this writes an executed copy to runs/notebook/
 notebook: $(CORE)

@@ -96,6 +96,7 @@ def _context(m: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     features = fit.get("features", "pixels")
     figures, appendix, confusion_figure = _figures(run_dir)
     majority, baseline = _majority_baseline(per_class)
+    binary = _binary_context(cm, names, run_dir)
     model_name = opts["model"]
     if len(per_class) == 2 and model_name in ("softmax", "ovr"):
         model_name = "binary logistic regression"
@@ -114,7 +115,8 @@ def _context(m: dict[str, Any], run_dir: Path) -> dict[str, Any]:
         "weakest": [r["name"] for r in sorted(per_class, key=lambda r: r["f1"])[: 2 if len(per_class) > 2 else 1]],
         "confusions": confusions, "train": m.get("train"), "test_log_loss": test.get("log_loss"),
         "gap_text": _gap_text(m.get("train"), accuracy), "cv": _cv_context(m.get("cross_validation")),
-        "path": m.get("path"), "figures": figures, "appendix": appendix, "confusion_figure": confusion_figure,
+        "path": m.get("path"), "appendix": appendix, "confusion_figure": confusion_figure,
+        "binary": binary, "figures": _without_binary_figure(figures) if binary else figures,
         "curve_text": _curve_text(m.get("learning_curve") or [], features),
         "options": options,
         "data_rows": data_rows, "versions": list(versions.items()), "report_text": test["report_text"],
@@ -233,6 +235,61 @@ def _options_rows(opts: dict[str, Any], fit: dict[str, Any]) -> tuple[list[tuple
         else:
             options.append((key, _readable(value)))
     return options, defaults
+
+
+def _ratio(num: int, den: int) -> float | None:
+    """``num / den``, or None (shown as "-") when nothing was counted."""
+    return num / den if den else None
+
+
+def _binary_context(cm: list[list[int]], names: list[str], run_dir: Path) -> dict[str, Any] | None:
+    """A two-class run's own view: the 2x2 confusion table (true class in rows, the answer in columns,
+    the positive class, the second of ``names``, first), its rates, and the ROC / PR figure; None for
+    more classes.
+
+    For ``digit:2`` the positive class is "2" and the negative "not 2"; for ``pair:3,8``, "8" and "3"."""
+    if len(names) != 2 or len(cm) != 2:
+        return None
+    negative, positive = names
+    (tn, fp), (fn, tp) = cm
+    pos, neg, total = tp + fn, tn + fp, tp + fn + tn + fp
+    tpr, tnr = _ratio(tp, pos), _ratio(tn, neg)
+    p, n = f'"{positive}"', f'"{negative}"'
+    rates = [
+        ("tpr", "true positive rate (recall, sensitivity)", "TP / (TP + FN)", tpr,
+         f"of the {p} digits, the share answered {p}"),
+        ("fnr", "false negative rate (miss rate)", "FN / (TP + FN)", _ratio(fn, pos),
+         f"of the {p} digits, the share answered {n}"),
+        ("fpr", "false positive rate (fall-out)", "FP / (FP + TN)", _ratio(fp, neg),
+         f"of the {n} digits, the share answered {p}"),
+        ("tnr", "true negative rate (specificity)", "TN / (FP + TN)", tnr,
+         f"of the {n} digits, the share answered {n}"),
+        ("precision", "precision (positive predictive value)", "TP / (TP + FP)", _ratio(tp, tp + fp),
+         f"of the answers {p}, the share right"),
+        ("npv", "negative predictive value", "TN / (TN + FN)", _ratio(tn, tn + fn),
+         f"of the answers {n}, the share right"),
+        ("f1", "F1", "2 TP / (2 TP + FP + FN)", _ratio(2 * tp, 2 * tp + fp + fn),
+         "the harmonic mean of precision and recall"),
+        ("balanced", "balanced accuracy", "(TPR + TNR) / 2",
+         None if tpr is None or tnr is None else (tpr + tnr) / 2,
+         "the mean of the two recalls: 50% for a model that always gives the same answer"),
+        ("accuracy", "accuracy", "(TP + TN) / all", _ratio(tp + tn, total), "the share of all answers right"),
+    ]
+    png = run_dir / "pr_roc.png"
+    return {
+        "positive": positive, "negative": negative, "tp": tp, "fn": fn, "fp": fp, "tn": tn,
+        "n_positive": pos, "n_negative": neg, "n": total,
+        "tp_share": _ratio(tp, pos), "fn_share": _ratio(fn, pos), "fp_share": _ratio(fp, neg),
+        "tn_share": _ratio(tn, neg),
+        "rates": [{"id": i, "name": name, "formula": f, "value": v, "meaning": w} for i, name, f, v, w in rates],
+        "figure": base64.b64encode(png.read_bytes()).decode() if png.is_file() else None,
+        "figure_caption": FIGURES["pr_roc.png"],
+    }
+
+
+def _without_binary_figure(figures: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The figures less the ROC / PR one, which a two-class report shows in its own section."""
+    return [f for f in figures if f["caption"] != FIGURES["pr_roc.png"]]
 
 
 def build_report(run_dir: str | os.PathLike[str]) -> Path:
