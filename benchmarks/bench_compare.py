@@ -69,6 +69,7 @@ def main() -> None:
     parser.add_argument("a", help="the reference revision (e.g. the commit before a change)")
     parser.add_argument("b", help="the revision compared with it (e.g. HEAD)")
     parser.add_argument("--rounds", type=int, default=5, help="runs of each configuration per revision")
+    parser.add_argument("--only", metavar="WORDS", help="only the configurations whose name holds WORDS")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         trees = {}
@@ -76,6 +77,8 @@ def main() -> None:
             trees = {rev: _worktree(rev, Path(tmp) / f"v{i}") for i, rev in enumerate((args.a, args.b))}
             print(f"{'configuration':45s} {args.a:>10s} {args.b:>10s}  ratio  objective (rel. difference)")
             for name, config in CONFIGS.items():
+                if args.only and args.only not in name:
+                    continue
                 times: dict[str, list[float]] = {rev: [] for rev in trees}
                 objectives: dict[str, float] = {}
                 for _ in range(args.rounds):
