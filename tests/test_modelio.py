@@ -243,3 +243,22 @@ def test_an_unfitted_or_fractional_pca_is_named(tmp_path, small):
     with pytest.raises(ModelFileError, match=r"pipeline step 'pca' \(PCA\) is not fitted"):
         save_model(Pipeline([("pca", PCA(10)), ("logreg", fitted)]), tmp_path / "m.npz")
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_a_classifier_saved_out_of_its_pipeline_says_its_preprocessing_is_not_in_the_file(tmp_path, small):
+    """Issue 27: saving the classifier of make_pipeline(StandardScaler(), LogisticRegression())
+    alone silently dropped the scaler (test accuracy 0.912 -> 0.797 after loading)."""
+    import warnings
+
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    Xtr, ytr, _, _ = small
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=50)).fit(Xtr[:300], ytr[:300])
+    with pytest.warns(UserWarning, match="uses its inputs as given .* save the whole pipeline instead"):
+        save_model(pipe[-1], tmp_path / "alone.npz")
+    pixels = LogisticRegression(max_iter=50).fit(Xtr[:300], ytr[:300])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the whole pipeline, or a classifier that scales its own pixels: silent
+        save_model(pipe, tmp_path / "whole.npz")
+        save_model(pixels, tmp_path / "pixels.npz")

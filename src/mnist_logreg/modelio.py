@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any, NoReturn
@@ -79,6 +80,13 @@ def save_model(model: Any, path: str | os.PathLike[str], *, task: str = "multicl
     kind = type(model).__name__
     if kind not in _KINDS:
         raise TypeError(f"cannot save a {kind}: expected one of {sorted(_KINDS)}")
+    if not spec and not np.any(model.offset_) and np.all(model.scale_ == 1):
+        # a classifier that takes its inputs as given: fitted on raw floats, or on the output of
+        # preprocessing it does not hold (the classifier of a StandardScaler pipeline, saved alone)
+        warnings.warn(f"save_model: this {kind} uses its inputs as given (no scaling of its own, no feature "
+                      "steps); if it was fitted after preprocessing (a StandardScaler, a PCA...), that is not in "
+                      "the file: save the whole pipeline instead (StandardScaler, PCA and PolynomialFeatures "
+                      "are saved with it)", UserWarning, stacklevel=2)
     params = {k: v for k, v in model.get_params().items() if k != "callback"}
     if np.asarray(model.classes_).dtype.kind not in "iub":
         raise ModelFileError(f"save_model: class labels must be integers (a model file stores them as int64), found "
