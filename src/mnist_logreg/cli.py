@@ -321,56 +321,30 @@ def resolve_model(path: str | None, quiet: bool = False) -> Path:
 
 
 class _FirstRun:
-    """The progress of the default model's first training on stderr: the stage, the share done
-    and the time left, on one line updated in place on a terminal, else one line per stage and
-    every 20 iterations (a log).
-
-    The share weights each stage by its measured part of the whole (2 cores: loading 5%, the
-    patch features 35%, the fit 55%, the test set 5%); within the fit, by how far the estimated
-    gap to the optimum has come, on a log scale, from its first value to the stopping point.
-    """
-
-    #: (stage's first words, share of the whole done when it begins)
-    STAGES = (("loading", 0.0), ("making the features", 0.05), ("fitting", 0.40), ("evaluating", 0.95))
-    FIT_SHARE = 0.55
-    #: the relative gap where the default fit stops (tol = 6e-4: about tol**2 / 2)
-    GAP_AT_STOP = 2e-7
+    """The default model's first training, told on stderr (``pipeline.TrainingProgress``): the
+    stage, the share done and the time left, on one line updated in place on a terminal, else one
+    line per stage and every 20 iterations (a log)."""
 
     def __init__(self) -> None:
-        import time
+        from .pipeline import TrainingProgress
 
-        self.t0, self.clock = time.monotonic(), time.monotonic
+        self.progress = TrainingProgress()
         self.tty = sys.stderr.isatty()
-        self.stage_name, self.base, self.done_share = "starting", 0.0, 0.0
-        self.first_gap: float | None = None
         self.shown = False
 
     def stage(self, text: str) -> None:
-        share = next((s for words, s in self.STAGES if text.startswith(words)), None)
-        if share is None:  # a stage the estimate does not weigh: keep the share
-            share = self.done_share
-        self.stage_name, self.base, self.done_share = text, share, max(share, self.done_share)
+        self.progress.stage(text)
         self._show(force=True)
 
     def iteration(self, info: dict) -> None:
-        if "est_gap" not in info:
-            return
-        gap = float(info["est_gap"]) / max(abs(float(info["objective"])), 1.0)
-        if self.first_gap is None:
-            self.first_gap = max(gap, self.GAP_AT_STOP * 10)
-        import math
-
-        span = math.log(self.first_gap / self.GAP_AT_STOP)
-        fraction = min(max(math.log(self.first_gap / max(gap, self.GAP_AT_STOP)) / span, 0.0), 1.0)
-        self.done_share = max(self.done_share, self.base + self.FIT_SHARE * fraction)
-        self.stage_name = f"fitting (iteration {info['iter']})"
-        self._show(force=not self.tty and int(info["iter"]) % 20 == 0)
+        self.progress.iteration(info)
+        if "iter" in info:
+            self._show(force=not self.tty and int(info["iter"]) % 20 == 0)
 
     def _show(self, force: bool = False) -> None:
-        elapsed = self.clock() - self.t0
-        share = self.done_share
-        left = f", about {elapsed / share * (1 - share):.0f} s left" if share >= 0.05 else ""
-        text = f"training the default model: {self.stage_name}, {share:.0%} after {elapsed:.0f} s{left}"
+        now = self.progress.snapshot()
+        left = "" if now["seconds_left"] is None else f", about {now['seconds_left']:.0f} s left"
+        text = f"training the default model: {now['stage']}, {now['percent']}% after {now['elapsed_s']:.0f} s{left}"
         if self.tty:
             print("\r" + text[:100].ljust(100), end="", file=sys.stderr, flush=True)
             self.shown = True
@@ -489,9 +463,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UserError(f"the web page needs the 'web' extra: pip install 'mnist-logreg[web]' ({exc})") from exc
     import os
 
+    from .pipeline import TrainingProgress, default_model_path, ensure_default_model
     from .web.app import LOCAL_HOSTS
 
-    model_path = resolve_model(args.model)
+    prepare = None
+    if args.model is None and args.workers == 1 and not default_model_path().is_file():
+        # the page is served at once and shows the training's progress; it answers when ready
+        print(f"no --model given: training the accurate model once in the background (about a minute on 2 "
+              f"cores; cached at {default_model_path()}); the page shows its progress", file=sys.stderr)
+
+        def prepare(progress: TrainingProgress) -> Path:
+            path = ensure_default_model(on_stage=progress.stage, on_iteration=progress.iteration)[0]
+            print(f"the model is ready: {path}", file=sys.stderr, flush=True)
+            return path
+
+        model_path: Path | None = None
+    else:
+        model_path = resolve_model(args.model)
     hosts = [*LOCAL_HOSTS, *(args.allow_host or [])]
     if args.host not in LOCAL_HOSTS and args.host not in ("0.0.0.0", "::"):
         hosts.append(args.host)
@@ -501,13 +489,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host in ("0.0.0.0", "::") and not args.allow_host:
         print("note: other machines must reach it by a name given with --allow-host NAME (Host check)",
               file=sys.stderr)
-    if args.workers > 1:  # each worker process builds its own app from the environment
+    if args.workers > 1:  # each worker process builds its own app from the environment (the model is ready)
         os.environ["MNIST_LOGREG_SERVE_MODEL"] = str(model_path)
         os.environ["MNIST_LOGREG_SERVE_HOSTS"] = ",".join(hosts)
         uvicorn.run("mnist_logreg.web.app:app_from_environment", factory=True, workers=args.workers,
                     host=args.host, port=args.port, **limits)
     else:
-        uvicorn.run(create_app(model_path, allowed_hosts=hosts), host=args.host, port=args.port, **limits)
+        uvicorn.run(create_app(model_path, allowed_hosts=hosts, prepare=prepare), host=args.host, port=args.port,
+                    **limits)
     return 0
 
 

@@ -13,9 +13,11 @@ import base64
 import binascii
 import json
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -26,8 +28,9 @@ from starlette.requests import ClientDisconnect
 
 from ..errors import MnistLogregError
 from ..modelio import load_model
+from ..pipeline import TrainingProgress
 from ..predict import ReadResult, read_and_predict
-from ..tasks import parse_task
+from ..tasks import Task, parse_task
 
 __all__ = ["LOCAL_HOSTS", "MAX_BODY_BYTES", "WEB_MAX_PIXELS", "app_from_environment", "create_app", "http_status"]
 
@@ -56,6 +59,25 @@ class Prediction(BaseModel):
     input: list[list[int]]
 
 
+def _image_bytes(content_type: str, body: bytes) -> tuple[bytes, str]:
+    """The image's bytes in a request body (raw, or a JSON data URL) and how to name it."""
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype == "application/json":
+        try:
+            payload = json.loads(body)
+            text = payload["image"]
+            if not isinstance(text, str):
+                raise TypeError("image must be a string")
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            expected = '{"image": "data:image/png;base64,..."}'
+            raise HTTPException(400, f"JSON body: expected {expected} ({type(exc).__name__}: "
+                                     f"{str(exc)[:200]})") from exc
+        return _decode_data_url(text), "your drawing"
+    if ctype.startswith("image/") or ctype == "application/octet-stream":
+        return body, "uploaded image"
+    raise HTTPException(415, f"content type {ctype or 'none'!r}: expected image/* or application/json")
+
+
 def _decode_data_url(text: str) -> bytes:
     if text.startswith("data:"):
         header, _, text = text.partition(",")
@@ -67,16 +89,68 @@ def _decode_data_url(text: str) -> bytes:
         raise HTTPException(400, f"image: not valid base64 ({exc})") from exc
 
 
-def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOSTS) -> FastAPI:
+class _Served:
+    """The model the app answers with, once it is there (``prepare`` may still be making it)."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.task: Task | None = None
+        self.text = ""
+        self.progress: TrainingProgress | None = None
+        self.error: str | None = None
+
+    def load(self, path: str | Path) -> None:
+        model, text, _ = load_model(path)
+        self.task, self.text, self.model = parse_task(text), text, model
+
+    def prepare(self, make: Callable[[TrainingProgress], Path]) -> None:
+        """Run ``make`` (in a thread of its own), then load the model it wrote."""
+        self.progress = TrainingProgress()
+        try:
+            self.load(make(self.progress))
+        except Exception as exc:  # shown on the page and in /api/status; the server keeps running
+            self.error = f"{type(exc).__name__}: {exc}"
+
+    def start(self, model_path: str | Path | None, prepare: Callable[[TrainingProgress], Path] | None) -> None:
+        """Load the model at ``model_path``, or start ``prepare`` in a thread of its own."""
+        if prepare is None:
+            if model_path is None:
+                raise ValueError("create_app needs a model_path or a prepare function")
+            self.load(model_path)
+        else:
+            threading.Thread(target=self.prepare, args=(prepare,), name="prepare-model", daemon=True).start()
+
+    def require(self) -> None:
+        """Nothing when the model is there; else a 503 that says how far it is (the page asks again)."""
+        if self.model is None:
+            now = self.status()
+            detail = (f"the model could not be prepared ({now['error']})" if now["error"] else
+                      f"the model is being prepared: {now.get('stage')}, {now.get('percent')}%")
+            raise HTTPException(503, detail, headers={"Retry-After": "2"})
+
+    def status(self) -> dict[str, Any]:
+        ready = self.model is not None
+        now = self.progress.snapshot() if self.progress is not None and not ready else {}
+        return {"ready": ready, "error": self.error, **now}
+
+
+def create_app(model_path: str | Path | None, allowed_hosts: Sequence[str] = LOCAL_HOSTS, *,
+               prepare: Callable[[TrainingProgress], Path] | None = None) -> FastAPI:
     """The app serving the model saved at ``model_path``.
 
     Parameters
     ----------
-    model_path : path
-        A model file written by ``save_model`` or ``train``.
+    model_path : path or None
+        A model file written by ``save_model`` or ``train``; None with ``prepare``.
     allowed_hosts : sequence of str
         Host header values served (others get 400): the loopback names by default, so that a
         web page on another domain resolving to 127.0.0.1 cannot use the API.
+    prepare : callable or None, default None
+        Makes the model when there is none yet: ``prepare(progress)`` trains it, telling
+        ``progress`` (a :class:`~mnist_logreg.pipeline.TrainingProgress`), and returns its path.
+        It runs in a thread of its own from the moment the app is made: the page is served at once,
+        ``GET /api/status`` says how far the model is, and ``POST /api/predict`` answers 503 with
+        ``Retry-After`` until it is ready.
 
     Returns
     -------
@@ -84,8 +158,8 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
         The app; its interactive docs are off (they load scripts from a CDN), ``/openapi.json``
         describes the API.
     """
-    model, task, _ = load_model(model_path)
-    parsed = parse_task(task)
+    served = _Served()
+    served.start(model_path, prepare)
     decode_slots = asyncio.Semaphore(DECODE_SLOTS)
     page = (resources.files("mnist_logreg.web") / "static" / "index.html").read_text()
     app = FastAPI(title="mnist-logreg", description="Draw a digit; a logistic regression model reads it.",
@@ -95,6 +169,10 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return page
+
+    @app.get("/api/status", summary="Whether the model is ready, or how far its preparation is")
+    def status() -> dict[str, Any]:
+        return served.status()
 
     @app.post(
         "/api/predict",
@@ -120,24 +198,10 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
                     raise HTTPException(413, f"request body is over the limit of {MAX_BODY_BYTES} bytes")
         except ClientDisconnect:  # gone, or cut by the request deadline (web/protocol.py)
             raise HTTPException(408, "the request body did not arrive whole") from None
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype == "application/json":
-            try:
-                payload = json.loads(body)
-                text = payload["image"]
-                if not isinstance(text, str):
-                    raise TypeError("image must be a string")
-            except (ValueError, KeyError, TypeError, RecursionError) as exc:
-                expected = '{"image": "data:image/png;base64,..."}'
-                raise HTTPException(400, f"JSON body: expected {expected} ({type(exc).__name__}: "
-                                         f"{str(exc)[:200]})") from exc
-            data, name = _decode_data_url(text), "your drawing"
-        elif ctype.startswith("image/") or ctype == "application/octet-stream":
-            data, name = body, "uploaded image"
-        else:
-            raise HTTPException(415, f"content type {ctype or 'none'!r}: expected image/* or application/json")
+        data, name = _image_bytes(request.headers.get("content-type", ""), body)
         if not data:
             raise HTTPException(400, "empty image")
+        served.require()
         # at most DECODE_SLOTS images decode at once (a 16 MP image takes about 200 MB while it
         # does); a request that finds them busy for DECODE_WAIT_S is shed with 503 and Retry-After
         try:
@@ -152,14 +216,17 @@ def create_app(model_path: str | Path, allowed_hosts: Sequence[str] = LOCAL_HOST
         if result.prediction is None or result.input is None:  # the status by the error's type
             raise HTTPException(http_status(result.error), str(result.error)) from result.error
         answer = result.prediction
+        model, parsed = served.model, served.task
+        assert parsed is not None  # set with the model
         return Prediction(digit=answer["digit"], label=answer["label"], probabilities=answer["probabilities"],
                           classes=model.classes_.tolist(), labels=[parsed.label_of(c) for c in model.classes_],
                           note=parsed.scope_note, warnings=result.notes, input=result.input.tolist())
 
     def _read(data: bytes, name: str) -> ReadResult:
-        return read_and_predict(model, parsed, [data], names=[name], max_pixels=WEB_MAX_PIXELS)[0]
+        assert served.task is not None  # checked before the request gets here
+        return read_and_predict(served.model, served.task, [data], names=[name], max_pixels=WEB_MAX_PIXELS)[0]
 
-    app.state.task = task
+    app.state.served = served
     return app
 
 
