@@ -153,7 +153,7 @@ def confusion_examples(rows: Sequence[tuple[str, np.ndarray]], per_row: int = 8)
     fig = Figure(figsize=(1.0 * per_row, 1.35 * max(len(rows), 1)), layout="constrained")
     subfigs = fig.subfigures(max(len(rows), 1), 1, squeeze=False)[:, 0]
     for subfig, (title, images) in zip(subfigs, rows, strict=False):
-        subfig.suptitle(title, fontsize=9, x=0.0, ha="left")
+        subfig.suptitle(title, fontsize=10, x=0.0, ha="left")
         axes = subfig.subplots(1, per_row, squeeze=False)[0]
         for ax, image in zip(axes, list(_as_images(images)) + [None] * per_row, strict=False):
             ax.set_axis_off()
@@ -226,7 +226,7 @@ def confusion_matrix_figure(cm: np.ndarray, class_names: Sequence[str], *, norma
     for i in range(k):
         for j in range(k):
             text = f"{values[i, j]:.2f}" if normalize else f"{int(values[i, j])}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7,
+            ax.text(j, i, text, ha="center", va="center", fontsize=8,
                     color="white" if values[i, j] > 0.6 * top else "black")
     return fig
 
@@ -494,13 +494,13 @@ def pr_roc_curves(y_true: np.ndarray, scores: np.ndarray, positive: str, negativ
     ax_roc.set_xlabel("false positive rate")
     ax_roc.set_ylabel("true positive rate (recall)")
     ax_roc.set_title("ROC")
-    ax_roc.legend(loc="lower right", fontsize=8)
+    ax_roc.legend(loc="lower right", fontsize=9)
     precision, recall, _ = precision_recall_curve(y_true, scores)
     ax_pr.plot(recall, precision, label=f"average precision {average_precision_score(y_true, scores):.4f}")
     ax_pr.plot([tpr_point], [precision_point], "o", color="firebrick", label=f"threshold {threshold:g}")
     ax_pr.set_xlabel("recall")
     ax_pr.set_ylabel("precision")
     ax_pr.set_title("Precision-recall")
-    ax_pr.legend(loc="lower left", fontsize=8)
+    ax_pr.legend(loc="lower left", fontsize=9)
     fig.suptitle(f"{positive} against {negative} on the test set; the dot is the model's operating point")
     return fig

@@ -194,11 +194,23 @@ def _figures(run_dir: Path) -> tuple[list[dict[str, str]], list[dict[str, str]],
     for name, caption in FIGURES.items():
         png = run_dir / name
         if png.is_file():
+            data = png.read_bytes()
             (appendix if name in APPENDIX else figures).append(
-                {"caption": caption, "data": base64.b64encode(png.read_bytes()).decode()})
+                {"caption": caption, "data": base64.b64encode(data).decode(),
+                 # wider than a column of two: the whole row, so its text is not shrunk below 8 pt
+                 "wide": "wide" if _png_width(data) > WIDE_FIGURE_PX else ""})
     examples_png = run_dir / "confusion_examples.png"  # shown beside the list of confusions
     confusion_figure = base64.b64encode(examples_png.read_bytes()).decode() if examples_png.is_file() else None
     return figures, appendix, confusion_figure
+
+
+#: figures wider than this (pixels) take a whole row of the report's two columns of figures
+WIDE_FIGURE_PX = 640
+
+
+def _png_width(data: bytes) -> int:
+    """A PNG's width from its header (0 for anything else)."""
+    return int.from_bytes(data[16:20], "big") if data[:8] == b"\x89PNG\r\n\x1a\n" else 0
 
 
 def _curve_text(curve: list[dict[str, Any]], features: str) -> str:
