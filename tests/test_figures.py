@@ -103,3 +103,19 @@ def test_legends_never_cover_the_data():
     labels = [t.get_text() for t in legends[0].get_texts()]
     assert {"train", "validation", "test", "chosen C = 0.1", "zero coefficients"} <= set(labels)
     assert not _overlaps_data(path, legends[0])
+
+
+def test_grid_labels_never_break_a_word():
+    """Issue 29: --show-input wrapped file names mid-word ('handwritten_s' / 'even_photo_3.png');
+    labels wrap between words, and a word wider than its column is shortened in the middle with
+    its end (the extension) kept."""
+    images = np.zeros((3, 784), dtype=np.uint8)
+    labels = ["handwritten_seven_photo_3.png\n→ 7", "my digit from the notebook page.jpg\n→ 1", "7.png\n→ 7"]
+    fig = plots.digit_grid(images, labels, cols=3)
+    titles = [ax.get_title() for ax in fig.axes[:3]]
+    first = titles[0].split("\n")
+    assert first[0].endswith("3.png") and "…" in first[0] and first[0].startswith("handwrit") and first[1] == "→ 7"
+    lines = titles[1].split("\n")
+    assert " ".join(lines[:-1]).split() == "my digit from the notebook page.jpg".split() and lines[-1] == "→ 1"
+    assert all(len(line) <= 15 for t in titles for line in t.split("\n")), titles
+    assert titles[2] == "7.png\n→ 7"

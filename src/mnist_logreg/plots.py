@@ -82,6 +82,22 @@ def digit_figure(image: np.ndarray, title: str = "") -> Figure:
 _GRID_LABEL_CHARS = 15
 
 
+def _fit_label(line: str, width: int | None = None) -> str:
+    """A label line fitted to a grid column's width: wrapped between words, never inside one; a
+    word longer than the column (a file name) shortened in its middle, so that its start and its
+    end (the extension) stay readable: ``handwritten_sev…_3.png``."""
+    width = width or _GRID_LABEL_CHARS
+
+    def short(word: str) -> str:
+        if len(word) <= width:
+            return word
+        tail = min(6, width // 3)
+        return word[: width - tail - 1] + "…" + word[-tail:]
+
+    words = [short(w) for w in line.split(" ")]
+    return textwrap.fill(" ".join(words), width, break_long_words=False, break_on_hyphens=False) or line
+
+
 def digit_grid(
     images: np.ndarray,
     labels: Sequence[Any] | None = None,
@@ -126,9 +142,7 @@ def digit_grid(
         ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
         if labels is not None:
             color = label_colors[i] if label_colors is not None else "black"
-            # a long label (a file name) wraps to the width of its column instead of running
-            # into the next one
-            text = "\n".join(textwrap.fill(line, _GRID_LABEL_CHARS) or line for line in str(labels[i]).split("\n"))
+            text = "\n".join(_fit_label(line) for line in str(labels[i]).split("\n"))
             ax.set_title(text, fontsize=8, color=color)
     if title:
         fig.suptitle(title)
