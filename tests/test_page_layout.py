@@ -93,24 +93,24 @@ def test_answer_holds_still_and_page_fits(two_server, width, height):
 
 
 def test_keyboard_only(server):
-    """Tab reaches Clear, then Upload image, then leaves the page's controls; Enter and Space press
-    Clear; Enter and Space on Upload image open the file chooser (click the hidden file input);
-    Escape clears from anywhere."""
+    """Tab reaches Clear, then Upload image, then the explain toggle, then leaves the page's
+    controls; Enter and Space press Clear; Enter and Space on Upload image open the file chooser
+    (click the hidden file input); Escape clears from anywhere."""
     with sync_api.sync_playwright() as p:
         browser = launch(p)
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.goto(server + "/")
         answer = page.get_by_test_id("answer")
         order = []
-        for _ in range(3):
+        for _ in range(4):
             page.keyboard.press("Tab")
             order.append(page.evaluate("document.activeElement.id || document.activeElement.tagName"))
-        assert order[:2] == ["clear", "upload-button"]
-        assert order[2] in ("BODY", "clear"), order  # out of the page, or round again: nothing hidden between
+        assert order[:3] == ["clear", "upload-button", "explain"]
+        assert order[3] in ("BODY", "clear"), order  # out of the page, or round again: nothing hidden between
         focusable = page.evaluate(
             "Array.from(document.querySelectorAll('button, input, a[href], select, textarea, [tabindex]'))"
             ".filter(e => !e.hidden && e.tabIndex >= 0 && e.offsetParent !== null).map(e => e.id)")
-        assert focusable == ["clear", "upload-button"]
+        assert focusable == ["clear", "upload-button", "explain"]
         for key in ("Enter", " "):
             stroke(page, ONE)
             sync_api.expect(answer).to_have_text("1", timeout=10000)

@@ -300,18 +300,23 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def resolve_model(path: str | None, quiet: bool = False) -> Path:
-    """The model to use: ``path``, else the cached accurate model, trained once if missing."""
+    """The model to use: ``path``; else the default model shipped with the package; else (a
+    package without it) the cached accurate model, trained once if missing."""
     if path:
         return Path(path)
     from .pipeline import default_model_path, ensure_default_model
+    from .shipped import default_model_file
 
+    shipped = default_model_file()
+    if shipped is not None:
+        return shipped
     cached = default_model_path()
     if cached.is_file():
         if not quiet:
             print(f"using the accurate model cached at {cached}", file=sys.stderr)
         return cached
-    print(f"no --model given: training the accurate model once (99.2%; about a minute on 2 cores); "
-          f"it is cached at {cached}", file=sys.stderr)
+    print(f"no --model given and no default model in the package: training the accurate model once (99.2%; "
+          f"about a minute on 2 cores); it is cached at {cached}", file=sys.stderr)
     progress = _FirstRun()
     try:
         trained = ensure_default_model(on_stage=progress.stage, on_iteration=progress.iteration)[0]
@@ -377,8 +382,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import read_and_predict
     from .tasks import parse_task
 
-    if args.show_input:  # refused before any work: never replace a device node, a folder or a link
-        check_output_file(args.show_input)
+    for out in (args.show_input, args.explain):  # refused before any work: never replace a device node,
+        if out:                                  # a folder or a link
+            check_output_file(out)
     model, task_text, _ = load_model(resolve_model(args.model, args.json))
     task = parse_task(task_text)
     paths = _image_paths(args.images)
@@ -390,10 +396,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
             results.append({"file": str(path), "error": str(a.error)})
         else:  # "label" is what the class means ("2", "not 2"); "digit" the digit it names (None for "not 2")
             results.append({"file": str(path), "notes": a.notes, "label": a.prediction["label"],
-                            "digit": a.prediction["digit"], "top3": a.prediction["top3"]})
+                            "digit": a.prediction["digit"], "top3": a.prediction["top3"],
+                            "looks_like_a_digit": a.prediction["looks_like_a_digit"]})
     read = [r for r in results if "error" not in r]
     if args.show_input and read:
         _show_inputs(args.show_input, [a.input for a in answers if a.ok], read)
+    if args.explain and read:
+        _explain(args.explain, model, task, [a.input for a in answers if a.ok], read)
     if args.json:
         print(json.dumps({"task": task_text, "note": task.scope_note, "predictions": results}, indent=2))
     else:
@@ -416,6 +425,32 @@ def _show_inputs(out: str, inputs: list, read: list[dict]) -> None:
                            [f"{_quoted(Path(r['file']).name)}\n→ {r['label']}" for r in shown],
                            cols=min(8, len(shown)), title="What the model saw (28x28)")
     plots.save_figure(fig, out)
+
+
+def _explain(out: str, model: Any, task: Any, inputs: list, read: list[dict]) -> None:
+    """``--explain``: each input beside the evidence for its answer against the runner-up."""
+    import numpy as np
+
+    from . import plots
+    from .explain import explain_digit
+
+    shown = read[:_MAX_EXPLAINED]
+    found = [explain_digit(model, task, x) for x in inputs[: len(shown)]]
+    titles = [f"{_quoted(Path(r['file']).name)}: {e.answer}, not {e.runner_up}"
+              for r, e in zip(shown, found, strict=True)]
+    fig = plots.explanation_figure(np.stack(inputs[: len(shown)]), np.stack([e.evidence for e in found]), titles,
+                                   [(e.answer, e.runner_up) for e in found], caption=_EXPLAIN_CAPTION)
+    plots.save_figure(fig, out)
+    if len(read) > len(shown):
+        print(f"note: --explain shows the first {len(shown)} of {len(read)} images", file=sys.stderr)
+
+
+#: what an --explain figure means
+_EXPLAIN_CAPTION = ("Red ink pushed the model towards its answer, blue ink towards its second choice; the deeper "
+                    "the colour, the more that ink counted (how much the answer's log-odds against the second "
+                    "choice drop when that ink is taken away). Blank paper counts for nothing here.")
+#: at most this many inputs in the --explain figure
+_MAX_EXPLAINED = 8
 
 
 def _print_predictions(results: list[dict], scope_note: str | None) -> None:
@@ -467,10 +502,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .web.app import LOCAL_HOSTS
 
     prepare = None
-    if args.model is None and args.workers == 1 and not default_model_path().is_file():
+    from .shipped import default_model_file
+
+    if (args.model is None and args.workers == 1 and default_model_file() is None
+            and not default_model_path().is_file()):
         # the page is served at once and shows the training's progress; it answers when ready
-        print(f"no --model given: training the accurate model once in the background (about a minute on 2 "
-              f"cores; cached at {default_model_path()}); the page shows its progress", file=sys.stderr)
+        print(f"no --model given and no default model in the package: training the accurate model once in the "
+              f"background (about a minute on 2 cores; cached at {default_model_path()}); the page shows its "
+              "progress", file=sys.stderr)
 
         def prepare(progress: TrainingProgress) -> Path:
             path = ensure_default_model(on_stage=progress.stage, on_iteration=progress.iteration)[0]
@@ -658,14 +697,18 @@ def build_parser() -> argparse.ArgumentParser:
                                    "cannot be read is reported and skipped; the exit status is then 1 "
                                    "(2 when no file could be read).")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
-    p.add_argument("--model", help="model.npz (default: the cached accurate model, trained once)")
+    p.add_argument("--model", help="model.npz (default: the model shipped with the package, the accurate preset, "
+                   "99.2%%)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--show-input", metavar="PNG", help="write the 28x28 inputs the model saw")
+    p.add_argument("--explain", metavar="PNG", help="write why the model answered what it did: the ink that pushed "
+                   "it towards its answer (red) and towards its second choice (blue), for the first 8 images")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("serve", **_with_examples("serve"), help="the draw-a-digit web page",
                        description="Serve the draw-a-digit web page (needs the 'web' extra).")
-    p.add_argument("--model", help="model.npz (default: the cached accurate model, trained once)")
+    p.add_argument("--model", help="model.npz (default: the model shipped with the package, the accurate preset, "
+                   "99.2%%)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default 8000)")
     p.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N",

@@ -23,7 +23,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError, NoDigitError
 
-__all__ = ["FORMATS", "MAX_PIXELS", "BlankImageError", "CropWarning", "ImageError", "load_image", "preprocess_array",
+__all__ = ["FORMATS", "MANY_DIGITS", "MAX_PIXELS", "BlankImageError", "CropNote", "CropWarning", "ImageError",
+           "load_image", "preprocess_array",
            "preprocess_image",
            "read_digit", "read_image"]
 
@@ -161,6 +162,22 @@ class CropWarning(UserWarning):
     """The crop of an image looks wrong (the digit may be cut off, or more than a digit taken in)."""
 
 
+class CropNote(str):
+    """A note about an image for the user (a ``str``), with its ``kind``: ``"others left out"``,
+    ``"edge"``, ``"too wide"`` (see :data:`MANY_DIGITS`), or a kind of the caller's."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> CropNote:
+        note = super().__new__(cls, text)
+        note.kind = kind
+        return note
+
+
+#: the kinds of note that say an image holds more than one digit
+MANY_DIGITS = frozenset({"others left out", "too wide"})
+
+
 def _wide_blur(a: np.ndarray, sigma: float) -> np.ndarray:
     """``gaussian_filter(a, sigma, mode="nearest")`` for a wide ``sigma``, computed on block means.
 
@@ -257,26 +274,26 @@ def _keep_the_digit(ink: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.where(keep[labels], ink, 0.0), dropped_large
 
 
-def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list[str]:
+def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list[CropNote]:
     """What looks wrong about the crop of ``ink`` (the image's ink map, 0 where none);
     ``dropped_large``: ink as large as a digit's part was left out, away from the digit."""
     notes = []
     if dropped_large:
-        notes.append(f"{name}: other marks away from the digit were left out: only the largest digit "
-                     "is read (one digit per image)")
+        notes.append(CropNote(f"{name}: other marks away from the digit were left out: only the largest digit "
+                              "is read (one digit per image)", "others left out"))
     mask = ink > 0
     if _touches_edge(mask):
-        notes.append(f"{name}: the ink reaches the image's edge: the digit may be cut off (leave space around "
-                     "it), or the crop takes in the paper's edge or a shadow")
+        notes.append(CropNote(f"{name}: the ink reaches the image's edge: the digit may be cut off (leave space "
+                              "around it), or the crop takes in the paper's edge or a shadow", "edge"))
     rows, cols = np.nonzero(mask)
     h, w = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
     if w > 1.8 * h:  # 99.9% of MNIST digits are at most 1.67 times wider than high
-        notes.append(f"{name}: the ink is {w / h:.1f} times wider than high, wider than any digit: more than "
-                     "one digit, or a line that is not part of it")
+        notes.append(CropNote(f"{name}: the ink is {w / h:.1f} times wider than high, wider than any digit: "
+                              "more than one digit, or a line that is not part of it", "too wide"))
     return notes
 
 
-def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, list[str]]:
+def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, list[CropNote]]:
     """Bring a greyscale image to a 28x28 MNIST-style digit, and say what looks wrong.
 
     Parameters
@@ -380,7 +397,7 @@ def preprocess_array(grey: np.ndarray, name: str = "<array>") -> np.ndarray:
 
 
 def read_image(source: str | os.PathLike[str] | bytes | np.ndarray, name: str | None = None,
-               max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
+               max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, list[CropNote]]:
     """A file path, image bytes, or greyscale array -> 28x28 MNIST-style digit, and notes.
 
     Parameters

@@ -25,6 +25,7 @@ __all__ = [
     "confusion_matrix_figure",
     "digit_figure",
     "digit_grid",
+    "explanation_figure",
     "feature_ladder",
     "learning_curve",
     "mean_images",
@@ -146,6 +147,53 @@ def digit_grid(
             ax.set_title(text, fontsize=8, color=color)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+def explanation_figure(digits: np.ndarray, evidence: np.ndarray, titles: Sequence[str],
+                       sides: Sequence[tuple[str, str]], caption: str = "") -> Figure:
+    """Each digit beside its evidence map: red ink pushed towards the answer, blue towards the runner-up.
+
+    Parameters
+    ----------
+    digits : ndarray of shape (n, 784) or (n, 28, 28)
+        The inputs the model saw.
+    evidence : ndarray of shape (n, 784) or (n, 28, 28)
+        Per pixel, how much its ink raised the log-odds of the answer against the runner-up
+        (see :mod:`mnist_logreg.explain`).
+    titles : sequence of str
+        A title per digit (its name and answer).
+    sides : sequence of (str, str)
+        Per digit, the labels of the answer and of the runner-up (the colour bar's ends).
+    caption : str, default ""
+        What the maps mean, under the figure (wrapped).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per digit: the input, then the evidence on a symmetric red-blue scale.
+    """
+    digits, evidence = _as_images(digits), _as_images(evidence)
+    n = len(digits)
+    fig = Figure(figsize=(5.2, 2.4 * n + (0.8 if caption else 0.2)), layout="constrained")
+    axes = fig.subplots(n, 2, squeeze=False)
+    for i in range(n):
+        seen, ev = axes[i]
+        seen.imshow(digits[i], cmap="gray_r", interpolation="nearest")
+        seen.set_title(_fit_label(titles[i], 30), fontsize=9)
+        top = float(np.abs(evidence[i]).max()) or 1.0
+        shown = ev.imshow(np.where(digits[i] > 0, evidence[i], np.nan), cmap="RdBu_r", vmin=-top, vmax=top,
+                          interpolation="nearest")
+        ev.set_facecolor("white")
+        ev.set_title("the evidence", fontsize=9)
+        answer, runner_up = sides[i]
+        bar = fig.colorbar(shown, ax=ev, ticks=[-top, 0, top], shrink=0.9)
+        bar.ax.set_yticklabels([f"towards {runner_up}", "0", f"towards {answer}"], fontsize=8)
+        for ax in (seen, ev):
+            ax.set_xticks([])
+            ax.set_yticks([])
+    if caption:
+        fig.supxlabel(textwrap.fill(caption, 80), fontsize=8, ha="center")
     return fig
 
 

@@ -11,15 +11,25 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 
 import numpy as np
 
 from .errors import MnistLogregError
-from .images import MAX_PIXELS, read_image
+from .images import MANY_DIGITS, MAX_PIXELS, CropNote, read_image
 from .tasks import Task, parse_task
 
-__all__ = ["DigitPrediction", "ReadResult", "predict_digits", "read_and_predict"]
+if TYPE_CHECKING:
+    from .shipped import DigitDetector
+
+__all__ = ["NOT_A_DIGIT", "DigitPrediction", "ReadResult", "predict_digits", "read_and_predict"]
+
+#: the note beside an answer when the input does not look like one digit
+NOT_A_DIGIT = ("this does not look like one digit (a letter, a scribble, several digits or a stray mark?): "
+               "the answer is only the likeliest digit")
+
+#: ``detector`` argument: the digit detector shipped with the package
+SHIPPED: Literal["shipped"] = "shipped"
 
 
 class Classifier(Protocol):
@@ -41,6 +51,9 @@ class DigitPrediction(TypedDict):
     """The probability of each class, in the order of ``model.classes_``."""
     top3: list[tuple[str, float]]
     """The three likeliest labels (fewer for a model with fewer classes) with their probabilities, best first."""
+    looks_like_a_digit: bool | None
+    """Whether the input looks like one MNIST-style digit (False: a letter, a scribble, several
+    digits, a stray mark...); None only when no detector is installed."""
 
 
 @dataclass
@@ -53,8 +66,9 @@ class ReadResult:
         The source as messages name it.
     input : ndarray of uint8, shape (28, 28), or None
         The digit the model saw; None when the source could not be read.
-    notes : list of str
-        What looks wrong about the crop (ink at the image's edge...); empty when nothing does.
+    notes : list of CropNote
+        What looks wrong (ink at the image's edge, more than one digit, not like a digit at all...),
+        each a ``str`` with its ``kind``; empty when nothing does.
     prediction : DigitPrediction or None
         The model's answer; None when the source could not be read.
     error : MnistLogregError or OSError or None
@@ -66,7 +80,7 @@ class ReadResult:
 
     name: str
     input: np.ndarray | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[CropNote] = field(default_factory=list)
     prediction: DigitPrediction | None = None
     error: MnistLogregError | OSError | None = None
 
@@ -80,8 +94,16 @@ def _as_task(task: Task | str) -> Task:
     return parse_task(task) if isinstance(task, str) else task
 
 
-def predict_digits(model: Classifier, task: Task | str, digits: np.ndarray | Sequence[np.ndarray]
-                   ) -> list[DigitPrediction]:
+def _detector(detector: DigitDetector | Literal["shipped"] | None) -> DigitDetector | None:
+    if detector == SHIPPED:
+        from .shipped import digit_detector
+
+        return digit_detector()
+    return detector if not isinstance(detector, str) else None
+
+
+def predict_digits(model: Classifier, task: Task | str, digits: np.ndarray | Sequence[np.ndarray], *,
+                   detector: DigitDetector | Literal["shipped"] | None = SHIPPED) -> list[DigitPrediction]:
     """The model's labelled answer for each digit.
 
     Parameters
@@ -94,31 +116,40 @@ def predict_digits(model: Classifier, task: Task | str, digits: np.ndarray | Seq
         it turns classes into labels ("2" / "not 2" for ``digit:2``).
     digits : array-like of shape (n, 28, 28) or (n, 784)
         The digits, MNIST-style (as :func:`~mnist_logreg.images.read_image` gives them).
+    detector : DigitDetector, None or "shipped", default "shipped"
+        Tells whether each input looks like a digit: the one shipped with the package
+        (:func:`~mnist_logreg.shipped.digit_detector`), another, or None (not checked).
 
     Returns
     -------
     list of DigitPrediction
         One per digit, in order: ``label``, ``digit``, ``probabilities`` (one per class of
-        ``model.classes_``) and ``top3`` (``[label, probability]``, best first).
+        ``model.classes_``), ``top3`` (``[label, probability]``, best first) and
+        ``looks_like_a_digit``.
     """
     task = _as_task(task)
     X = np.asarray(digits)
     if len(X) == 0:
         return []
-    proba = model.predict_proba(X.reshape(len(X), -1))
+    rows = X.reshape(len(X), -1)
+    proba = model.predict_proba(rows)
+    checker = _detector(detector)
+    digit_like = [None] * len(rows) if checker is None else [bool(v) for v in checker.looks_like_a_digit(rows)]
     out: list[DigitPrediction] = []
-    for p in proba:
+    for p, like in zip(proba, digit_like, strict=True):
         top = np.argsort(-p, kind="stable")[:3]  # ties: the first class, as argmax
         best = model.classes_[top[0]]
         out.append({"label": task.label_of(best), "digit": task.digit_of(best),
                     "probabilities": [float(q) for q in p],
-                    "top3": [(task.label_of(model.classes_[i]), float(p[i])) for i in top]})
+                    "top3": [(task.label_of(model.classes_[i]), float(p[i])) for i in top],
+                    "looks_like_a_digit": like})
     return out
 
 
 def read_and_predict(model: Classifier, task: Task | str,
                      sources: Sequence[str | os.PathLike[str] | bytes | np.ndarray], *,
-                     names: Sequence[str] | None = None, max_pixels: int = MAX_PIXELS) -> list[ReadResult]:
+                     names: Sequence[str] | None = None, max_pixels: int = MAX_PIXELS,
+                     detector: DigitDetector | Literal["shipped"] | None = SHIPPED) -> list[ReadResult]:
     """Read each image and predict the digit in those read; a source that fails does not stop the others.
 
     Parameters
@@ -133,6 +164,10 @@ def read_and_predict(model: Classifier, task: Task | str,
         How messages name each source (default: the path, or ``<image bytes>``).
     max_pixels : int
         The largest image read, in pixels (from its header, before decoding).
+    detector : DigitDetector, None or "shipped", default "shipped"
+        As for :func:`predict_digits`. An image whose crop shows more than one digit (ink much
+        wider than high, or a second digit-sized mark left out) does not look like one digit
+        either; its notes then end with :data:`NOT_A_DIGIT`.
 
     Returns
     -------
@@ -162,6 +197,10 @@ def read_and_predict(model: Classifier, task: Task | str,
         results.append(ReadResult(name, input=digit, notes=notes))
     read = [r for r in results if r.ok]
     inputs = [r.input for r in read if r.input is not None]  # every read result has its input
-    for r, prediction in zip(read, predict_digits(model, task, inputs), strict=True):
+    for r, prediction in zip(read, predict_digits(model, task, inputs, detector=detector), strict=True):
+        if prediction["looks_like_a_digit"] is not None and any(n.kind in MANY_DIGITS for n in r.notes):
+            prediction["looks_like_a_digit"] = False
+        if prediction["looks_like_a_digit"] is False:
+            r.notes.append(CropNote(f"{r.name}: {NOT_A_DIGIT}", "not a digit"))
         r.prediction = prediction
     return results

@@ -2,7 +2,9 @@
 
 ``POST /api/predict`` takes an image either as the raw request body (``Content-Type: image/png``,
 ``image/jpeg``, ...) or as JSON ``{"image": "data:image/png;base64,..."}``, and answers
-``{"digit", "probabilities", "input"}`` where ``input`` is the 28x28 array the model saw.
+``{"digit", "probabilities", "looks_like_a_digit", "input"}`` where ``input`` is the 28x28 array
+the model saw; ``POST /api/predict?explain=1`` adds ``explanation``, the evidence for the answer
+against the runner-up (:mod:`mnist_logreg.explain`).
 Bad requests get a 4xx answer whose ``detail`` names the problem; the server keeps running.
 """
 
@@ -27,6 +29,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
 from ..errors import MnistLogregError
+from ..explain import explain_digit
 from ..modelio import load_model
 from ..pipeline import TrainingProgress
 from ..predict import ReadResult, read_and_predict
@@ -55,8 +58,10 @@ class Prediction(BaseModel):
     classes: list[int]
     labels: list[str]  # the meaning of each class, in the order of probabilities
     note: str | None  # what a binary or pair model can answer (None for the ten-digit model)
-    warnings: list[str]  # what looks wrong about the crop (ink at the image's edge...); empty when none
+    warnings: list[str]  # what looks wrong (ink at the image's edge, not like a digit...); empty when none
+    looks_like_a_digit: bool | None  # False: a letter, a scribble, several digits, a stray mark...
     input: list[list[int]]
+    explanation: dict[str, Any] | None = None  # with ?explain=1: the evidence map (see mnist_logreg.explain)
 
 
 def _image_bytes(content_type: str, body: bytes) -> tuple[bytes, str]:
@@ -186,7 +191,7 @@ def create_app(model_path: str | Path | None, allowed_hosts: Sequence[str] = LOC
         responses={400: {"description": "not an image"}, 413: {"description": "body over 2 MB"},
                    415: {"description": "unsupported content type"}, 422: {"description": "blank image"}},
     )
-    async def predict(request: Request) -> Prediction:
+    async def predict(request: Request, explain: bool = False) -> Prediction:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             raise HTTPException(413, f"request body of {declared} bytes is over the limit of {MAX_BODY_BYTES}")
@@ -210,7 +215,7 @@ def create_app(model_path: str | Path | None, allowed_hosts: Sequence[str] = LOC
             raise HTTPException(503, "busy: too many images are being read; try again in a second",
                                 headers={"Retry-After": "1"}) from None
         try:  # CPU-bound: in a worker thread, so the event loop keeps serving other requests
-            result = await run_in_threadpool(_read, data, name)
+            result, explanation = await run_in_threadpool(_read, data, name, explain)
         finally:
             decode_slots.release()
         if result.prediction is None or result.input is None:  # the status by the error's type
@@ -220,11 +225,16 @@ def create_app(model_path: str | Path | None, allowed_hosts: Sequence[str] = LOC
         assert parsed is not None  # set with the model
         return Prediction(digit=answer["digit"], label=answer["label"], probabilities=answer["probabilities"],
                           classes=model.classes_.tolist(), labels=[parsed.label_of(c) for c in model.classes_],
-                          note=parsed.scope_note, warnings=result.notes, input=result.input.tolist())
+                          note=parsed.scope_note, warnings=[str(n) for n in result.notes],
+                          looks_like_a_digit=answer["looks_like_a_digit"], input=result.input.tolist(),
+                          explanation=explanation)
 
-    def _read(data: bytes, name: str) -> ReadResult:
+    def _read(data: bytes, name: str, explain: bool) -> tuple[ReadResult, dict[str, Any] | None]:
         assert served.task is not None  # checked before the request gets here
-        return read_and_predict(served.model, served.task, [data], names=[name], max_pixels=WEB_MAX_PIXELS)[0]
+        result = read_and_predict(served.model, served.task, [data], names=[name], max_pixels=WEB_MAX_PIXELS)[0]
+        if not explain or result.input is None:
+            return result, None
+        return result, explain_digit(served.model, served.task, result.input).to_dict()
 
     app.state.served = served
     return app
