@@ -132,9 +132,16 @@ def predict_digits(model: Classifier, task: Task | str, digits: np.ndarray | Seq
     if len(X) == 0:
         return []
     rows = X.reshape(len(X), -1)
-    proba = model.predict_proba(rows)
     checker = _detector(detector)
-    digit_like = [None] * len(rows) if checker is None else [bool(v) for v in checker.looks_like_a_digit(rows)]
+    digit_like: list[bool | None] = [None] * len(rows)
+    if checker is not None and checker.shares_features_with(model):  # one transform serves both
+        features = model[:-1].transform(rows)  # type: ignore[index]
+        proba = model[-1].predict_proba(features)  # type: ignore[index]
+        digit_like = [bool(v) for v in checker.looks_like_a_digit_from_features(features)]
+    else:
+        proba = model.predict_proba(rows)
+        if checker is not None:
+            digit_like = [bool(v) for v in checker.looks_like_a_digit(rows)]
     out: list[DigitPrediction] = []
     for p, like in zip(proba, digit_like, strict=True):
         top = np.argsort(-p, kind="stable")[:3]  # ties: the first class, as argmax

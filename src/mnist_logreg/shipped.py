@@ -120,6 +120,42 @@ class DigitDetector:
     def __init__(self, model: Any, threshold: float) -> None:
         self.model = model
         self.threshold = float(threshold)
+        self._shares: dict[int, tuple[Any, bool]] = {}
+
+    def shares_features_with(self, model: Any) -> bool:
+        """Whether ``model`` computes the same features as the detector (the same fitted steps),
+        so that one transform serves both (the default model and its detector do).
+
+        Parameters
+        ----------
+        model : estimator or Pipeline
+            A fitted model.
+
+        Returns
+        -------
+        bool
+        """
+        known = self._shares.get(id(model))
+        if known is not None and known[0] is model:
+            return known[1]
+        same = _same_feature_steps(model, self.model)
+        self._shares[id(model)] = (model, same)
+        return same
+
+    def looks_like_a_digit_from_features(self, features: np.ndarray) -> np.ndarray:
+        """As :meth:`looks_like_a_digit`, from the features the detector's steps make of the inputs.
+
+        Parameters
+        ----------
+        features : ndarray of shape (n, n_features)
+            The output of the detector's feature steps (``model[:-1].transform``).
+
+        Returns
+        -------
+        ndarray of bool, shape (n,)
+        """
+        scores = np.asarray(self.model[-1].decision_function(features), dtype=np.float64).reshape(-1)
+        return scores <= self.threshold
 
     def scores(self, digits: np.ndarray) -> np.ndarray:
         """How little each input looks like a digit (higher: less).
@@ -170,6 +206,26 @@ class DigitDetector:
         if not isinstance(threshold, int | float) or not np.isfinite(threshold):
             raise ModelFileError(f"{path}: not a digit detector (its extra document has no finite 'threshold')")
         return cls(model, float(threshold))
+
+
+def _same_feature_steps(a: Any, b: Any) -> bool:
+    """Whether two pipelines have the same fitted feature steps (names, parameters, arrays)."""
+    from .features.state import export_state
+
+    if not (isinstance(a, Pipeline) and isinstance(b, Pipeline)) or len(a.steps) != len(b.steps):
+        return False
+    for (name_a, step_a), (name_b, step_b) in zip(a.steps[:-1], b.steps[:-1], strict=True):
+        if name_a != name_b:
+            return False
+        try:
+            (params_a, arrays_a), (params_b, arrays_b) = export_state(name_a, step_a), export_state(name_b, step_b)
+        except (KeyError, AttributeError, ValueError):  # a step a model file does not hold
+            return False
+        if params_a != params_b or arrays_a.keys() != arrays_b.keys():
+            return False
+        if not all(np.array_equal(arrays_a[k], arrays_b[k]) for k in arrays_a):
+            return False
+    return True
 
 
 @cache
