@@ -67,6 +67,7 @@ gallery: $(CORE) chromium
 	mkdir -p docs/images
 	for f in $(GALLERY); do cp runs/gallery/$$f.png docs/images/; done
 	$(BIN)/python examples/screenshots.py runs/gallery docs/images
+	MPLBACKEND=Agg $(BIN)/python examples/explain_figure.py docs/images/explain.png
 
 # the notebook is stored without outputs; this writes an executed copy to runs/notebook/
 notebook: $(CORE)

@@ -1,12 +1,13 @@
 """mnist-logreg: handwritten-digit classification with logistic regression.
 
 Data flows one way: ``datasets`` -> ``tasks`` -> ``linear`` -> ``evaluation`` -> outputs
-(``plots``, ``report``, ``modelio``, ``cli``, ``web``).
+(``plots``, ``report``, ``modelio``, ``predict``, ``explain``, ``shipped``, ``cli``, ``web``).
 """
 
 from importlib.metadata import PackageNotFoundError, version
 
 from .datasets import MNIST, load_mnist
+from .explain import explain_digit
 from .images import preprocess_image
 from .linear import LogisticRegression, LogisticRegressionCV, SGDLogisticRegression
 from .modelio import load_model, save_model
@@ -23,6 +24,7 @@ __all__ = [
     "LogisticRegressionCV",
     "SGDLogisticRegression",
     "__version__",
+    "explain_digit",
     "load_mnist",
     "load_model",
     "parse_task",
