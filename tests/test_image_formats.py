@@ -137,13 +137,13 @@ def test_busy_decoders_shed_load_with_503(model_10k, monkeypatch):
 
     monkeypatch.setattr(app_module, "DECODE_SLOTS", 1)
     monkeypatch.setattr(app_module, "DECODE_WAIT_S", 0.1)
-    real_read = app_module.read_and_predict  # the app reads and predicts through mnist_logreg.predict
+    real_read = app_module.read_sources  # the app reads through mnist_logreg.predict, then batches
 
     def slow_read(*args, **kwargs):
         time.sleep(0.5)
         return real_read(*args, **kwargs)
 
-    monkeypatch.setattr(app_module, "read_and_predict", slow_read)
+    monkeypatch.setattr(app_module, "read_sources", slow_read)
     application = app_module.create_app(model_10k[1])
     png = io.BytesIO()
     _digit_image().save(png, format="PNG")

@@ -201,13 +201,20 @@ def _wide_blur(a: np.ndarray, sigma: float) -> np.ndarray:
 def _dark_ink(a: np.ndarray) -> bool:
     """Whether the ink is darker than its surroundings (a photo or scan of paper).
 
-    A mostly light image has dark ink. Otherwise (a shadow, a dark table) each pixel is divided
+    A drawing on a canvas (the web page's pad, a digit drawn in a paint program) has one flat
+    colour all around: the ink is what differs from it, darker or brighter on average. A mostly
+    light image has dark ink. Otherwise (a shadow, a dark table) each pixel is divided
     by a wide blur of the image (a local brightness that follows a gradient, a shadow or a
     table), so the background, paper or table, lit or not, sits near 1. The background is the
     most common of these ratios; the ink is the far tail: below it for dark ink (at most 1
     below), above it for bright ink.
     """
 
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if border.min() == border.max():  # a canvas: no photo or scan has a perfectly flat edge
+        ink = a[a != border[0]]
+        if ink.size:  # (a blank canvas: left to the checks after, which say so)
+            return bool(ink.mean() < border[0])
     if np.median(a) > 127:
         return True
     ratio = (a + 10.0) / _wide_blur(a + 10.0, min(a.shape) / 8)

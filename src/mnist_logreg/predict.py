@@ -22,7 +22,8 @@ from .tasks import Task, parse_task
 if TYPE_CHECKING:
     from .shipped import DigitDetector
 
-__all__ = ["NOT_A_DIGIT", "DigitPrediction", "ReadResult", "predict_digits", "read_and_predict"]
+__all__ = ["NOT_A_DIGIT", "DigitPrediction", "ReadResult", "predict_digits", "predict_results", "read_and_predict",
+           "read_sources"]
 
 #: the note beside an answer when the input does not look like one digit
 NOT_A_DIGIT = ("this does not look like one digit (a letter, a scribble, several digits or a stray mark?): "
@@ -184,6 +185,30 @@ def read_and_predict(model: Classifier, task: Task | str,
         :class:`~mnist_logreg.images.ImageError`, or an ``OSError`` for a file that cannot be
         opened). Other exceptions (a bug) propagate. The digits read are predicted together, in one call of the model.
     """
+    results = read_sources(sources, names=names, max_pixels=max_pixels)
+    predict_results(model, task, results, detector=detector)
+    return results
+
+
+def read_sources(sources: Sequence[str | os.PathLike[str] | bytes | np.ndarray], *,
+                 names: Sequence[str] | None = None, max_pixels: int = MAX_PIXELS) -> list[ReadResult]:
+    """Read each image (the first half of :func:`read_and_predict`); a source that fails does not stop the others.
+
+    Parameters
+    ----------
+    sources : sequence of path, bytes or ndarray
+        Image files, their bytes, or greyscale arrays.
+    names : sequence of str, optional
+        How messages name each source.
+    max_pixels : int
+        The largest image read, in pixels.
+
+    Returns
+    -------
+    list of ReadResult
+        One per source, in order, with no prediction yet: the digit seen and its notes, or the
+        error that stopped it.
+    """
     if names is not None and len(names) != len(sources):
         raise ValueError(f"names: expected {len(sources)} names, one per source, found {len(names)}")
     results = []
@@ -202,12 +227,31 @@ def read_and_predict(model: Classifier, task: Task | str,
             results.append(ReadResult(name, error=exc))
             continue
         results.append(ReadResult(name, input=digit, notes=notes))
-    read = [r for r in results if r.ok]
-    inputs = [r.input for r in read if r.input is not None]  # every read result has its input
+    return results
+
+
+def predict_results(model: Classifier, task: Task | str, results: Sequence[ReadResult], *,
+                    detector: DigitDetector | Literal["shipped"] | None = SHIPPED) -> None:
+    """Predict the digits of the results read (the second half of :func:`read_and_predict`), in
+    one call of the model; the web server batches concurrent requests through it.
+
+    Parameters
+    ----------
+    model : classifier
+        A fitted model, as for :func:`predict_digits`.
+    task : Task or str
+        What the model classifies.
+    results : sequence of ReadResult
+        From :func:`read_sources`; those read get their ``prediction`` (and, when the input does
+        not look like one digit, a last note saying so); the others are left as they are.
+    detector : DigitDetector, None or "shipped", default "shipped"
+        As for :func:`read_and_predict`.
+    """
+    read = [r for r in results if r.ok and r.input is not None]
+    inputs = [r.input for r in read if r.input is not None]
     for r, prediction in zip(read, predict_digits(model, task, inputs, detector=detector), strict=True):
         if prediction["looks_like_a_digit"] is not None and any(n.kind in MANY_DIGITS for n in r.notes):
             prediction["looks_like_a_digit"] = False
         if prediction["looks_like_a_digit"] is False:
             r.notes.append(CropNote(f"{r.name}: {NOT_A_DIGIT}", "not a digit"))
         r.prediction = prediction
-    return results
