@@ -1,11 +1,13 @@
 """Web server under load: throughput and latency, a large upload, slow half-open connections.
 
 Starts ``mnist-logreg serve`` (1 and 2 workers, each in its own process) on 127.0.0.1 with the
-pixel model and the default (accurate: deskew and 64 patch filters) model, in the same run, and
-measures, from client threads on the same machine:
+pixel model and the default model shipped in the package (accurate: deskew and 64 patch filters,
+with its digit detector), in the same run, and measures, from a client on the same machine:
 
-1. load: 2,000 ``POST /api/predict`` of a drawn digit at concurrency 50 (requests/s, p50, p99,
-   errors);
+1. load: ``POST /api/predict`` of a drawn digit at concurrency 50 (requests/s, p50, p99, errors),
+   from ``wrk`` (Debian's package: a C client, 10 s, one thread, 50 connections) when it is
+   installed, else 2,000 requests from 50 Python client threads (which take a good share of
+   the 2 cores themselves);
 2. a large upload (a 4,000 x 4,000 PNG, under the 2 MB body limit) sent while ``GET /`` is
    timed every 50 ms: how long the page waits meanwhile;
 3. slow connections: 1,000 sockets that send half a request line and stay silent; then
@@ -14,9 +16,10 @@ measures, from client threads on the same machine:
 
     python benchmarks/bench_web.py               # both models, all three measurements
     python benchmarks/bench_web.py --load-only   # only the throughput and latency
+    python benchmarks/bench_web.py --client python
 
-The models are fitted on 10,000 training digits: a request's cost (reading the image, the
-features, one product) does not depend on how many digits the model was fitted on.
+The pixel model is fitted on 10,000 training digits: a request's cost (reading the image, one
+product) does not depend on how many digits the model was fitted on.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import argparse
 import http.client
 import io
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -38,6 +42,31 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+_WRK_SCRIPT = """
+local f = io.open(os.getenv("BENCH_BODY"), "rb"); local body = f:read("*a"); f:close()
+wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "image/png"
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %f %f %d %d\\n", summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def _load_wrk(port: int, body: bytes, seconds: int = 10, concurrency: int = 50) -> dict:
+    """The load from wrk: requests/s, p50 and p99 (ms), errors (non-200 answers and socket errors)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "body.png").write_bytes(body)
+        (Path(tmp) / "post.lua").write_text(_WRK_SCRIPT)
+        out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{seconds}s", "--timeout", "30s", "-s",
+                              str(Path(tmp) / "post.lua"), f"http://127.0.0.1:{port}/api/predict"],
+                             capture_output=True, text=True, check=True, env={**os.environ, "BENCH_BODY":
+                                                                               str(Path(tmp) / "body.png")}).stdout
+    fields = next(line for line in out.splitlines() if line.startswith("RESULT")).split()[1:]
+    requests, duration_us, p50_us, p99_us, status_errors, socket_errors = (float(v) for v in fields)
+    return {"rps": requests / (duration_us / 1e6), "p50_ms": p50_us / 1000, "p99_ms": p99_us / 1000,
+            "errors": int(status_errors + socket_errors)}
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -46,15 +75,14 @@ def _free_port() -> int:
 
 
 def _models(folder: Path) -> dict[str, Path]:
-    """The pixel model and the default model's features (accurate), fitted on 10,000 digits."""
+    """The pixel model (fitted on 10,000 digits) and the default model shipped in the package."""
     from mnist_logreg.pipeline import TrainOptions, train
+    from mnist_logreg.shipped import default_model_file
 
-    out = {}
-    for name, features in (("pixels", "pixels"), ("default (accurate)", "accurate")):
-        run = folder / features
-        train(TrainOptions(features=features, train_size=10000, figures=False), out=run)
-        out[name] = run / "model.npz"
-    return out
+    train(TrainOptions(features="pixels", train_size=10000, figures=False), out=folder / "pixels")
+    shipped = default_model_file()
+    assert shipped is not None, "the package has no shipped default model"
+    return {"pixels": folder / "pixels" / "model.npz", "default (accurate)": shipped}
 
 
 def _drawing() -> bytes:
@@ -172,7 +200,10 @@ def _slow_connections(port: int, n: int = 1000) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--load-only", action="store_true", help="only the throughput and latency")
+    parser.add_argument("--client", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python",
+                        help="the load's client (default: wrk when installed)")
     args = parser.parse_args()
+    print(f"load from {args.client}: concurrency 50, a 280x280 drawing\n")
     with tempfile.TemporaryDirectory() as tmp:
         models = _models(Path(tmp))
         drawing, large = _drawing(), _large_png()
@@ -193,7 +224,7 @@ def main() -> None:
                         break
                     except OSError:
                         time.sleep(0.2)
-                load = _load(port, drawing)
+                load = _load_wrk(port, drawing) if args.client == "wrk" else _load(port, drawing)
                 row = (f"| {name} | {workers} | {load['rps']:.0f} | {load['p50_ms']:.0f} | {load['p99_ms']:.0f} | "
                        f"{load['errors']} |")
                 if args.load_only:

@@ -252,11 +252,7 @@ def create_app(model_path: str | Path | None, allowed_hosts: Sequence[str] = LOC
         served.require()
         # at most DECODE_SLOTS images decode at once (a 16 MP image takes about 200 MB while it
         # does); a request that finds them busy for DECODE_WAIT_S is shed with 503 and Retry-After
-        try:
-            await asyncio.wait_for(decode_slots.acquire(), timeout=DECODE_WAIT_S)
-        except TimeoutError:
-            raise HTTPException(503, "busy: too many images are being read; try again in a second",
-                                headers={"Retry-After": "1"}) from None
+        await _slot()
         try:  # CPU-bound: in a worker thread, so the event loop keeps serving other requests
             result = (await run_in_threadpool(read_sources, [data], names=[name], max_pixels=WEB_MAX_PIXELS))[0]
         finally:
@@ -266,9 +262,13 @@ def create_app(model_path: str | Path | None, allowed_hosts: Sequence[str] = LOC
         await batcher.predict(result)
         assert result.prediction is not None  # every result read gets one
         explanation = None
-        if explain:
+        if explain:  # 50-150 ms of the CPU: it takes a slot too
             assert served.task is not None
-            found = await run_in_threadpool(explain_digit, served.model, served.task, result.input)
+            await _slot()
+            try:
+                found = await run_in_threadpool(explain_digit, served.model, served.task, result.input)
+            finally:
+                decode_slots.release()
             explanation = found.to_dict()
         answer = result.prediction
         model, parsed = served.model, served.task
@@ -279,6 +279,13 @@ def create_app(model_path: str | Path | None, allowed_hosts: Sequence[str] = LOC
                           looks_like_a_digit=answer["looks_like_a_digit"], input=result.input.tolist(),
                           explanation=explanation)
 
+    async def _slot() -> None:
+        """One of the DECODE_SLOTS for CPU-heavy work; 503 with Retry-After after DECODE_WAIT_S."""
+        try:
+            await asyncio.wait_for(decode_slots.acquire(), timeout=DECODE_WAIT_S)
+        except TimeoutError:
+            raise HTTPException(503, "busy: too many images are being read; try again in a second",
+                                headers={"Retry-After": "1"}) from None
 
     app.state.served = served
     return app
