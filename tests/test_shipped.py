@@ -68,11 +68,14 @@ def test_predict_answers_at_once_without_a_model(tmp_path, mnist):
     Image.fromarray(255 - mnist.X_test[0].reshape(28, 28)).resize((140, 140)).save(seven)
     letter = tmp_path / "letter.png"
     Image.fromarray(nondigits.generate("letters", 1, 3, mnist.X_test)[0].astype(np.uint8)).save(letter)
+    blank = tmp_path / "blank.png"
+    Image.new("L", (100, 100), 255).save(blank)
     env = {"MNIST_LOGREG_CACHE": str(tmp_path / "empty-cache"), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
            "OPENBLAS_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-m", "mnist_logreg", "predict", str(seven), str(letter), "--json"],
-                          capture_output=True, text=True, timeout=120, env=env)
-    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "mnist_logreg", "predict", str(seven), str(letter), str(blank),
+                           "--json"], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 1, proc.stderr  # the blank one could not be read
+    assert "blank image" in json.loads(proc.stdout)["predictions"][2]["error"]
     assert "training" not in proc.stderr
     rows = json.loads(proc.stdout)["predictions"]
     assert rows[0]["label"] == "7"

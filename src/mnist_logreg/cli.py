@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from .errors import InputError, MnistLogregError, OptionError
+from .errors import InputError, MnistLogregError, NoDigitError, OptionError
 
 __all__ = ["build_parser", "main"]
 
@@ -392,8 +392,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     answers = read_and_predict(model, task, paths, names=[_quoted(str(path)) for path in paths])
     results: list[dict[str, Any]] = []
     for path, a in zip(paths, answers, strict=True):
-        if a.prediction is None:
-            results.append({"file": str(path), "error": str(a.error)})
+        if a.prediction is None:  # a blank image holds no digit; a file that is not an image, unknown
+            results.append({"file": str(path), "error": str(a.error),
+                            "looks_like_a_digit": False if isinstance(a.error, NoDigitError) else None})
         else:  # "label" is what the class means ("2", "not 2"); "digit" the digit it names (None for "not 2")
             results.append({"file": str(path), "notes": a.notes, "label": a.prediction["label"],
                             "digit": a.prediction["digit"], "top3": a.prediction["top3"],
