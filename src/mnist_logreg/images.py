@@ -15,6 +15,7 @@ import io
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -257,6 +258,179 @@ def _keep_the_digit(ink: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.where(keep[labels], ink, 0.0), dropped_large
 
 
+#: a straight run of ink is taken for a possible line when it is at least this share of the ink's
+#: extent along it (a ruled line spans the page, a box's side the box)
+LINE_SHARE = 0.4
+#: a line is removed when it reaches this share of the digit's size beyond the digit at both
+#: ends (3 px at least): a 7's bar or a 4's stem ends at the digit's other strokes, a ruled line,
+#: a margin line, a paper's edge or a box's side goes on past them
+LINE_OVERHANG = 0.03
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A straight line of ink, in the coordinates of a mask where it is horizontal: its centre
+    is at row ``centre + slope * column`` for columns ``start`` to ``stop - 1``; ``half`` is half
+    the width of the band that removes it."""
+
+    centre: float
+    slope: float
+    start: int
+    stop: int
+    half: float
+
+    def band(self, shape: tuple[int, int]) -> np.ndarray:
+        """The pixels of an array of ``shape`` that the line covers (its ends rounded off)."""
+        out = np.zeros(shape, dtype=bool)
+        pad = math.ceil(self.half)
+        c0, c1 = max(0, self.start - pad), min(shape[1], self.stop + pad)
+        cols = np.arange(c0, c1)
+        centre = self.centre + self.slope * cols
+        r0 = max(0, math.floor(centre.min() - self.half))
+        r1 = min(shape[0], math.ceil(centre.max() + self.half) + 1)
+        rows = np.arange(r0, r1)[:, None]
+        out[r0:r1, c0:c1] = np.abs(rows - centre[None, :]) <= self.half
+        return out
+
+
+def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
+    """The thin, straight, nearly horizontal runs of ``mask`` at least :data:`LINE_SHARE` of the
+    ink's width long.
+
+    A morphological opening with a horizontal segment a fifth of the ink's width long (a minimum
+    then a maximum filter along the rows, linear in time whatever the length) keeps the long
+    horizontal runs; each connected piece of it is a line if it is thin (at most a tenth of its
+    length, 3 px at least) and straight: a line fitted to its column centres (first where it is no
+    thicker than its median, then where it fits, leaving out the columns where a stroke merges
+    with it) is within 7 degrees of horizontal and fits at least half its columns.
+    """
+    from scipy import ndimage
+
+    cols = np.flatnonzero(mask.any(axis=0))
+    if len(cols) == 0:
+        return []
+    extent = int(cols[-1] - cols[0] + 1)
+    length = max(9, int(0.2 * extent)) | 1
+    eroded = ndimage.minimum_filter1d(mask.astype(np.uint8), length, axis=1, mode="constant", cval=0)
+    opened = ndimage.maximum_filter1d(eroded, length, axis=1, mode="constant", cval=0)
+    labels, n = ndimage.label(opened, structure=np.ones((3, 3)))
+    lines = []
+    for k, (rs, cs) in enumerate(ndimage.find_objects(labels), start=1):
+        if cs.stop - cs.start < LINE_SHARE * extent:
+            continue
+        piece = labels[rs, cs] == k
+        counts = piece.sum(axis=0)
+        present = counts > 0
+        thickness = float(np.median(counts[present]))
+        if thickness > max(3.0, 0.1 * (cs.stop - cs.start)):
+            continue  # a blob (a table, a filled shape), not a line
+        rows = np.arange(rs.start, rs.stop, dtype=np.float64)
+        centres = (piece * rows[:, None]).sum(axis=0)[present] / counts[present]
+        at = np.arange(cs.start, cs.stop, dtype=np.float64)[present]
+        alone = counts[present] <= thickness + 1  # the columns where no stroke merges with it
+        if alone.sum() < 2:
+            continue
+        slope, centre = np.polyfit(at[alone], centres[alone], 1)
+        fits = np.abs(centres - (centre + slope * at)) <= max(1.0, thickness / 2)
+        if fits.sum() < max(2, 0.5 * len(at)):
+            continue
+        slope, centre = np.polyfit(at[fits], centres[fits], 1)
+        if abs(slope) > 0.12:
+            continue
+        lines.append(_Line(float(centre), float(slope), cs.start, cs.stop, thickness / 2 + 1.0))
+    return lines
+
+
+def _digit_extent(other: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The box (top, left, bottom, right; inclusive) of the digit in ``other``, the ink left
+    when the possible lines are taken out: its largest piece away from the image's edge and the
+    pieces near it (as :func:`_keep_the_digit` keeps), pieces under 5% of the largest left
+    out. None when no piece is 20 px or more."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(other, structure=np.ones((3, 3)))
+    if n == 0:
+        return None
+    sizes = ndimage.sum_labels(other, labels, index=np.arange(1, n + 1))
+    if sizes.max() < 20:
+        return None
+    big = np.flatnonzero(sizes >= 0.05 * sizes.max()) + 1
+    kept, _ = _keep_the_digit(np.isin(labels, big).astype(np.float64))
+    rows, cols = np.nonzero(kept)
+    return int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())
+
+
+def _bands(lines: list[_Line], shape: tuple[int, int]) -> np.ndarray:
+    """The pixels of an array of ``shape`` that ``lines`` cover."""
+    out = np.zeros(shape, dtype=bool)
+    for line in lines:
+        out |= line.band(shape)
+    return out
+
+
+def _beyond(line: _Line, low: int, high: int) -> bool:
+    """Whether ``line`` goes on past ``low`` and ``high`` (the digit's extent along it) at both
+    ends, by :data:`LINE_OVERHANG` of the digit's extent (3 px at least)."""
+    reach = max(3.0, LINE_OVERHANG * (high - low + 1))
+    return line.start <= low - reach and line.stop - 1 >= high + reach
+
+
+def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
+    """The horizontal lines and the vertical lines (in the transposed mask's coordinates) of
+    ``mask`` that are not part of the digit: the possible lines that go on past the digit at
+    both ends (a ruled line, a margin line, a paper's edge, a box's side).
+
+    The digit is what remains when all possible lines are taken out; when nothing remains
+    (a digit of straight strokes, a 1 on ruled paper), each direction is judged apart, the
+    digit being what remains when that direction's possible lines are taken out.
+    """
+    across = _horizontal_lines(mask), _horizontal_lines(mask.T)
+    if not across[0] and not across[1]:
+        return [], []
+    bands = (_bands(across[0], mask.shape), _bands(across[1], mask.T.shape).T)
+    box = _digit_extent(mask & ~bands[0] & ~bands[1])
+    boxes = (box, box)
+    if box is None:
+        boxes = (_digit_extent(mask & ~bands[0]), _digit_extent(mask & ~bands[1]))
+    found: tuple[list[_Line], list[_Line]] = ([], [])
+    for axis in (0, 1):
+        digit = boxes[axis]
+        if digit is None:
+            continue
+        low, high = (digit[1], digit[3]) if axis == 0 else (digit[0], digit[2])
+        found[axis].extend(line for line in across[axis] if _beyond(line, low, high))
+    return found
+
+
+def _remove_lines(ink: np.ndarray) -> np.ndarray:
+    """``ink`` without the straight lines that are not part of the digit (see
+    :func:`_lines_to_remove`): ruled lines, margin lines, the paper's edges, a box or frame
+    drawn around the digit.
+
+    The band each line covers is cleared, then where a stroke crossed the line the gap is
+    bridged: in the band, a grey closing across the line (as long as the band is wide, plus 2 px)
+    puts back the ink that has the stroke on both sides of it.
+    """
+    from scipy import ndimage
+
+    mask = ink > 0
+    horizontal, vertical = _lines_to_remove(mask)
+    if not horizontal and not vertical:
+        return ink
+    out = ink.copy()
+    removed = []
+    for lines, transposed in ((horizontal, False), (vertical, True)):
+        band = _bands(lines, ink.T.shape).T if transposed else _bands(lines, ink.shape)
+        out[band] = 0.0
+        width = 2 * math.ceil(max((line.half for line in lines), default=0.0)) + 3
+        removed.append((band, (1, width) if transposed else (width, 1)))
+    for band, size in removed:
+        if band.any():
+            closed = ndimage.grey_closing(out, size=size, mode="constant", cval=0.0)
+            out[band] = closed[band]
+    return out
+
+
 def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list[str]:
     """What looks wrong about the crop of ``ink`` (the image's ink map, 0 where none);
     ``dropped_large``: ink as large as a digit's part was left out, away from the digit."""
@@ -331,7 +505,7 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
     floor = 0.15 * (peak - background) if photo else 0.0
     threshold = background + min(max(3 * noise + 1, floor), 0.5 * (peak - background))
     ink = np.clip((a - threshold) / (peak - threshold), 0, 1)
-    ink = _drop_specks(ink)
+    ink = _drop_specks(_remove_lines(ink))
     dropped_large = False
     if photo:
         ink, dropped_large = _keep_the_digit(ink)
