@@ -306,6 +306,21 @@ def _straight_runs(mask: np.ndarray, extent: int) -> np.ndarray:
     return (ndimage.maximum_filter1d(eroded, length, axis=1, mode="constant", cval=0) > 0) & mask
 
 
+def _middle_slope(votes: np.ndarray, slopes: np.ndarray, s: int, o: int, at: np.ndarray) -> tuple[int, int]:
+    """The middle of the slopes at which the strongest strip ``(s, o)`` holds nearly as many
+    pixels: a thick line holds as many along a range of slopes about its own."""
+    mid = float(at.mean())
+    best = []
+    for k in range(len(slopes)):
+        centre = int(round(o + (slopes[s] - slopes[k]) * mid))
+        lo, hi = max(0, centre - 3), min(votes.shape[1], centre + 4)
+        best.append((int(votes[k, lo:hi].max()) if hi > lo else 0, lo + int(np.argmax(votes[k, lo:hi])) if hi > lo else 0))
+    near = [k for k in range(len(slopes)) if best[k][0] >= 0.97 * votes[s, o]]
+    run = [k for k in near if all(j in near for j in range(min(k, s), max(k, s) + 1))]
+    k = run[len(run) // 2]
+    return k, best[k][1]
+
+
 def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
     """The thin, straight, nearly horizontal lines of ``mask`` at least :data:`LINE_SHARE` of the
     ink's width long.
@@ -313,7 +328,7 @@ def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
     The ink in long horizontal runs (:func:`_straight_runs`) is projected along slopes up to
     0.08 (4.6 degrees; a Hough transform for nearly horizontal lines): the strongest strip is a
     line if it holds :data:`LINE_SHARE` of the ink's width, and is thin (the strips beside it
-    with at least half its count: at most 10% of the ink's width, 3 px at least). Its pixels are
+    with at least half its count: at most 12% of its length, 3 px at least). Its pixels are
     then taken out of the projection and the next strongest is looked at. A line is kept if it
     has ink in at least 60% of the columns it spans (a faint line is broken, a digit's strokes
     near one another are not a line).
@@ -336,6 +351,7 @@ def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
         peak = votes[s, o]
         if peak < LINE_SHARE * extent:
             break
+        s, o = _middle_slope(votes, slopes, s, o, at)
         lo, hi = o, o
         while lo > 0 and votes[s, lo - 1] >= 0.5 * peak:
             lo -= 1
@@ -345,22 +361,22 @@ def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
         centre = float(np.average(np.arange(lo, hi + 1), weights=votes[s, lo : hi + 1])) - shift
         on = np.abs(rows - slopes[s] * at - centre) <= thickness / 2 + 1.0
         votes[np.repeat(np.arange(len(slopes)), on.sum()), offsets[:, on].ravel()] = 0  # its pixels, at every slope
-        if thickness > max(3.0, 0.1 * extent) or not on.any():
-            continue  # a blob (a table, a filled shape), not a line
-        line = _Line(centre, float(slopes[s]), int(at[on].min()), int(at[on].max()) + 1, thickness / 2 + 1.0)
-        if line.stop - line.start < LINE_SHARE * extent:
+        if not on.any():
             continue
+        line = _Line(centre, float(slopes[s]), int(at[on].min()), int(at[on].max()) + 1, thickness / 2 + 1.0)
+        if line.stop - line.start < LINE_SHARE * extent or thickness > max(3.0, 0.12 * (line.stop - line.start)):
+            continue  # short, or a blob (a table, a filled shape)
         inked = (line.band(mask.shape) & mask)[:, line.start : line.stop].any(axis=0)
         if inked.mean() >= 0.6:
             lines.append(line)
     return lines
 
 
-def _digit_extent(other: np.ndarray) -> tuple[int, int, int, int] | None:
-    """The box (top, left, bottom, right; inclusive) of the digit in ``other``, the ink left
-    when the possible lines are taken out: its largest piece away from the image's edge and the
-    pieces near it (as :func:`_keep_the_digit` keeps), pieces under 5% of the largest left
-    out. None when no piece is 20 px or more."""
+def _digit_extent(other: np.ndarray) -> tuple[tuple[int, int, int, int], int] | None:
+    """The box (top, left, bottom, right; inclusive) and the area of the digit in ``other``, the
+    ink left when the possible lines are taken out: its largest piece away from the image's edge
+    and the pieces near it (as :func:`_keep_the_digit` keeps), pieces under 5% of the largest
+    left out. None when no piece is 20 px or more."""
     from scipy import ndimage
 
     labels, n = ndimage.label(other, structure=np.ones((3, 3)))
@@ -372,7 +388,7 @@ def _digit_extent(other: np.ndarray) -> tuple[int, int, int, int] | None:
     big = np.flatnonzero(sizes >= 0.05 * sizes.max()) + 1
     kept, _ = _keep_the_digit(np.isin(labels, big).astype(np.float64))
     rows, cols = np.nonzero(kept)
-    return int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())
+    return (int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())), len(rows)
 
 
 def _bands(lines: list[_Line], shape: tuple[int, int]) -> np.ndarray:
@@ -383,38 +399,103 @@ def _bands(lines: list[_Line], shape: tuple[int, int]) -> np.ndarray:
     return out
 
 
-def _beyond(line: _Line, low: int, high: int) -> bool:
-    """Whether ``line`` goes on past ``low`` and ``high`` (the digit's extent along it) at both
-    ends, by :data:`LINE_OVERHANG` of the digit's extent (3 px at least)."""
-    reach = max(3.0, LINE_OVERHANG * (high - low + 1))
-    return line.start <= low - reach and line.stop - 1 >= high + reach
+def _meets(line: _Line, others: list[_Line]) -> bool:
+    """Whether both ends of ``line`` meet lines of ``others`` (perpendicular to it, given in the
+    transposed coordinates): the sides of a box or frame."""
+    tol = 3.0 + 0.03 * (line.stop - line.start)
+
+    def met(col: float) -> bool:
+        row = line.centre + line.slope * col
+        return any(abs(col - (o.centre + o.slope * row)) <= o.half + tol and o.start - tol <= row <= o.stop + tol
+                   for o in others)
+
+    return met(line.start) and met(line.stop - 1)
+
+
+def _spans(line: _Line, mask: np.ndarray) -> bool:
+    """Whether ``line`` reaches (within 3%) both ends of the ink's extent along it."""
+    cols = np.flatnonzero(mask.any(axis=0))
+    reach = 0.03 * (cols[-1] - cols[0] + 1)
+    return line.start <= cols[0] + reach and line.stop - 1 >= cols[-1] - reach
+
+
+def _is_extra(line: _Line, frame: bool, digit: tuple[int, int, int, int], horizontal: bool,
+              ruled: bool = False) -> bool:
+    """Whether ``line`` is not part of the digit whose box is ``digit``: it goes on past the digit
+    at both ends by :data:`LINE_OVERHANG` of its extent (3 px at least), and is a side of a frame
+    or at least 1.5 times as long as the digit along it. A line crossing the digit must be twice
+    as long when it is ``ruled`` (one of several parallel lines), three times otherwise: a 4's
+    stem can be twice as long as the rest of the 4."""
+    top, left, bottom, right = digit if horizontal else (digit[1], digit[0], digit[3], digit[2])
+    reach = max(3.0, LINE_OVERHANG * (right - left + 1))
+    if line.start > left - reach or line.stop - 1 < right + reach:
+        return False
+    if frame:
+        return True
+    mid = line.centre + line.slope * (left + right) / 2
+    crosses = top <= mid <= bottom
+    factor = (2.0 if ruled else 3.0) if crosses else 1.5
+    return line.stop - line.start >= factor * (right - left + 1)
+
+
+def _ruled(lines: list[_Line]) -> list[bool]:
+    """For each of ``lines``, whether another of them is parallel to it (slopes within 0.02) and
+    at least 80% as long: ruled paper's lines."""
+    return [any(o is not line and abs(o.slope - line.slope) <= 0.02
+                and o.stop - o.start >= 0.8 * (line.stop - line.start) for o in lines) for line in lines]
 
 
 def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
     """The horizontal lines and the vertical lines (in the transposed mask's coordinates) of
-    ``mask`` that are not part of the digit: the possible lines that go on past the digit at
-    both ends (a ruled line, a margin line, a paper's edge, a box's side).
+    ``mask`` that are not part of the digit (:func:`_is_extra`): ruled lines, margin lines, a
+    paper's edges, a box's sides.
 
-    The digit is what remains when all possible lines are taken out; when nothing remains
-    (a digit of straight strokes, a 1 on ruled paper), each direction is judged apart, the
-    digit being what remains when that direction's possible lines are taken out.
+    The digit is what remains when the lines judged not part of it are taken out, which is
+    found by going back and forth: all possible lines are taken out first, those that turn out
+    to be part of the digit (a 4's stem, whose own bar went past the rest) are put back and the
+    others judged again, until nothing changes (4 rounds at most). When little remains at first
+    (less than half the ink of the possible lines that are neither a frame's sides nor span the
+    ink: a 1 on ruled paper), only those that are a frame's sides or span the ink are taken out.
     """
     across = _horizontal_lines(mask), _horizontal_lines(mask.T)
     if not across[0] and not across[1]:
         return [], []
-    bands = (_bands(across[0], mask.shape), _bands(across[1], mask.T.shape).T)
-    box = _digit_extent(mask & ~bands[0] & ~bands[1])
-    boxes = (box, box)
-    if box is None:
-        boxes = (_digit_extent(mask & ~bands[0]), _digit_extent(mask & ~bands[1]))
-    found: tuple[list[_Line], list[_Line]] = ([], [])
-    for axis in (0, 1):
-        digit = boxes[axis]
+    frames = ([_meets(line, across[1]) for line in across[0]], [_meets(line, across[0]) for line in across[1]])
+    outer = ([f or _spans(line, mask) for line, f in zip(across[0], frames[0], strict=True)],
+             [f or _spans(line, mask.T) for line, f in zip(across[1], frames[1], strict=True)])
+
+    def remains(chosen: tuple[list[bool], list[bool]]) -> tuple[tuple[int, int, int, int], int] | None:
+        lines = [[line for line, c in zip(across[axis], chosen[axis], strict=True) if c] for axis in (0, 1)]
+        return _digit_extent(mask & ~_bands(lines[0], mask.shape) & ~_bands(lines[1], mask.T.shape).T)
+
+    ruled = (_ruled(across[0]), _ruled(across[1]))
+    extra = ([True] * len(across[0]), [True] * len(across[1]))
+    digit = remains(extra)
+    inner = ([not o for o in outer[0]], [not o for o in outer[1]])
+    inner_ink = int((mask & ~_remains_mask(mask, across, inner)).sum()) if any(inner[0] + inner[1]) else 0
+    if digit is None or digit[1] < 0.5 * inner_ink:
+        extra = outer
+        digit = remains(extra)
+    for _ in range(4):
         if digit is None:
-            continue
-        low, high = (digit[1], digit[3]) if axis == 0 else (digit[0], digit[2])
-        found[axis].extend(line for line in across[axis] if _beyond(line, low, high))
-    return found
+            return [], []
+        judged = ([_is_extra(line, f, digit[0], True, r)
+                   for line, f, r in zip(across[0], frames[0], ruled[0], strict=True)],
+                  [_is_extra(line, f, digit[0], False, r)
+                   for line, f, r in zip(across[1], frames[1], ruled[1], strict=True)])
+        if judged == extra:
+            break
+        extra = judged
+        digit = remains(extra)
+    return ([line for line, e in zip(across[0], extra[0], strict=True) if e],
+            [line for line, e in zip(across[1], extra[1], strict=True) if e])
+
+
+def _remains_mask(mask: np.ndarray, across: tuple[list[_Line], list[_Line]],
+                 chosen: tuple[list[bool], list[bool]]) -> np.ndarray:
+    """``mask`` without the bands of the ``chosen`` lines of ``across``."""
+    lines = [[line for line, c in zip(across[axis], chosen[axis], strict=True) if c] for axis in (0, 1)]
+    return mask & ~_bands(lines[0], mask.shape) & ~_bands(lines[1], mask.T.shape).T
 
 
 def _remove_lines(ink: np.ndarray) -> np.ndarray:
@@ -429,6 +510,8 @@ def _remove_lines(ink: np.ndarray) -> np.ndarray:
     from scipy import ndimage
 
     mask = ink > 0
+    if not mask.any():
+        return ink
     horizontal, vertical = _lines_to_remove(mask)
     if not horizontal and not vertical:
         return ink
@@ -443,7 +526,7 @@ def _remove_lines(ink: np.ndarray) -> np.ndarray:
         if band.any():
             closed = ndimage.grey_closing(out, size=size, mode="constant", cval=0.0)
             out[band] = closed[band]
-    return out
+    return out if out.any() else ink
 
 
 def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list[str]:
