@@ -5,8 +5,8 @@ bar, a 4) must come through whole."""
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
 from photos import _paper, with_box, with_margin_line, with_paper_edge, with_ruled_lines
+from PIL import Image, ImageDraw
 
 import mnist_logreg.images as images
 from mnist_logreg.images import read_digit
@@ -44,8 +44,10 @@ def _variants(x: np.ndarray, rng: np.random.Generator, kind: str) -> tuple[np.nd
 
 @pytest.mark.parametrize("kind", ["box", "ruled", "margin line", "paper edge"])
 def test_lines_around_the_digit_are_left_out(digits, model_10k, kind):
-    """Before, a box made 32% of 40 such crops read as the plain digit's (mean correlation 0.47),
-    ruled lines 40% (0.36)."""
+    """Before (no line removal), of these 40 crops 62% read as the plain digit's with a box
+    around it (mean correlation 0.48), 42% on ruled paper (0.45), 22% on a notebook page with a
+    margin line (0.31); the paper's edge was already left out (the ink touching the image's
+    edge is dropped)."""
     model, _ = model_10k
     X, _ = digits
     rng = np.random.default_rng(11)
@@ -77,6 +79,8 @@ def _drawing(x: np.ndarray, box: tuple[float, float] | None) -> np.ndarray:
 
 @pytest.mark.parametrize("box", [(12, 6), (20, 12), (30, 3)])
 def test_a_box_drawn_around_a_drawing_is_left_out(digits, model_10k, box):
+    """Before, 52%, 30% and 50% agreed (mean correlations 0.63, 0.41, 0.50). A box closer to
+    the digit than a stroke's width, touching it, is not found (6 px from a 7x digit: 75%)."""
     model, _ = model_10k
     X, _ = digits
     plain = np.stack([read_digit(_drawing(x, None))[0].reshape(-1) for x in X])

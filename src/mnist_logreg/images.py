@@ -312,9 +312,12 @@ def _middle_slope(votes: np.ndarray, slopes: np.ndarray, s: int, o: int, at: np.
     mid = float(at.mean())
     best = []
     for k in range(len(slopes)):
-        centre = int(round(o + (slopes[s] - slopes[k]) * mid))
+        centre = round(o + (slopes[s] - slopes[k]) * mid)
         lo, hi = max(0, centre - 3), min(votes.shape[1], centre + 4)
-        best.append((int(votes[k, lo:hi].max()) if hi > lo else 0, lo + int(np.argmax(votes[k, lo:hi])) if hi > lo else 0))
+        if hi > lo:
+            best.append((int(votes[k, lo:hi].max()), lo + int(np.argmax(votes[k, lo:hi]))))
+        else:
+            best.append((0, 0))
     near = [k for k in range(len(slopes)) if best[k][0] >= 0.97 * votes[s, o]]
     run = [k for k in near if all(j in near for j in range(min(k, s), max(k, s) + 1))]
     k = run[len(run) // 2]
@@ -347,7 +350,7 @@ def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
     votes = np.stack([np.bincount(o, minlength=size) for o in offsets])
     lines: list[_Line] = []
     for _ in range(64):
-        s, o = np.unravel_index(int(np.argmax(votes)), votes.shape)
+        s, o = (int(v) for v in np.unravel_index(int(np.argmax(votes)), votes.shape))
         peak = votes[s, o]
         if peak < LINE_SHARE * extent:
             break
@@ -450,6 +453,7 @@ def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
     ``mask`` that are not part of the digit (:func:`_is_extra`): ruled lines, margin lines, a
     paper's edges, a box's sides.
 
+    A line with more ink than the digit is part of it (a 1's stem, whose flag is what remains).
     The digit is what remains when the lines judged not part of it are taken out, which is
     found by going back and forth: all possible lines are taken out first, those that turn out
     to be part of the digit (a 4's stem, whose own bar went past the rest) are put back and the
@@ -469,6 +473,8 @@ def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
         return _digit_extent(mask & ~_bands(lines[0], mask.shape) & ~_bands(lines[1], mask.T.shape).T)
 
     ruled = (_ruled(across[0]), _ruled(across[1]))
+    inks = ([int((line.band(mask.shape) & mask).sum()) for line in across[0]],
+            [int((line.band(mask.T.shape) & mask.T).sum()) for line in across[1]])
     extra = ([True] * len(across[0]), [True] * len(across[1]))
     digit = remains(extra)
     inner = ([not o for o in outer[0]], [not o for o in outer[1]])
@@ -479,10 +485,10 @@ def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
     for _ in range(4):
         if digit is None:
             return [], []
-        judged = ([_is_extra(line, f, digit[0], True, r)
-                   for line, f, r in zip(across[0], frames[0], ruled[0], strict=True)],
-                  [_is_extra(line, f, digit[0], False, r)
-                   for line, f, r in zip(across[1], frames[1], ruled[1], strict=True)])
+        judged = ([_is_extra(line, f, digit[0], True, r) and i < digit[1]
+                   for line, f, r, i in zip(across[0], frames[0], ruled[0], inks[0], strict=True)],
+                  [_is_extra(line, f, digit[0], False, r) and i < digit[1]
+                   for line, f, r, i in zip(across[1], frames[1], ruled[1], inks[1], strict=True)])
         if judged == extra:
             break
         extra = judged
