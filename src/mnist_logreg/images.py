@@ -453,9 +453,18 @@ def _is_extra(line: _Line, frame: bool, digit: tuple[int, int, int, int], horizo
 
 def _ruled(lines: list[_Line], frames: list[bool]) -> list[bool]:
     """For each of ``lines``, whether another of them, not a frame's side (``frames``), is
-    parallel to it (slopes within 0.02) and at least 80% as long: ruled paper's lines."""
-    return [any(o is not line and not f and abs(o.slope - line.slope) <= 0.02
-                and o.stop - o.start >= 0.8 * (line.stop - line.start) for o, f in zip(lines, frames, strict=True))
+    parallel to it (slopes within 0.02), as long within 20%, and apart from it by more than twice
+    their widths: ruled paper's lines (not a thick stroke seen as two lines, nor a paper's edge
+    beside a 1)."""
+
+    def partners(line: _Line, o: _Line) -> bool:
+        mid = (max(line.start, o.start) + min(line.stop, o.stop)) / 2
+        apart = abs(line.centre + line.slope * mid - o.centre - o.slope * mid)
+        length, other = line.stop - line.start, o.stop - o.start
+        return (abs(o.slope - line.slope) <= 0.02 and 0.8 * length <= other <= 1.25 * length
+                and apart > 2 * (line.half + o.half))
+
+    return [any(o is not line and not f and partners(line, o) for o, f in zip(lines, frames, strict=True))
             for line in lines]
 
 
@@ -634,10 +643,16 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
     floor = 0.15 * (peak - background) if photo else 0.0
     threshold = background + min(max(3 * noise + 1, floor), 0.5 * (peak - background))
     ink = np.clip((a - threshold) / (peak - threshold), 0, 1)
-    ink = _drop_specks(_remove_lines(ink))
+    lined = _remove_lines(ink)
+    found = lined is not ink
+    ink = _drop_specks(lined)
     dropped_large = False
     if photo:
         ink, dropped_large = _keep_the_digit(ink)
+        if not found:  # none found: again without the table and the edges, next to which a box is short
+            lined = _remove_lines(ink)
+            if lined is not ink:
+                ink, dropped_large = _keep_the_digit(_drop_specks(lined))
     notes = _crop_notes(ink, name, dropped_large)
     rows, cols = np.nonzero(ink)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
