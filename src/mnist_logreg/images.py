@@ -4,7 +4,8 @@ MNIST digits are white ink on black, the ink size-normalised into a 20x20 box an
 centre of mass in a 28x28 frame. :func:`preprocess_image` brings any image to that form:
 
 greyscale -> bright ink on dark (dark-on-light input is inverted) -> background and its noise
-(estimated from the border) removed
+(estimated from the border) removed -> straight lines that are not the digit removed (ruled
+lines, a margin line, the paper's edge, a box drawn around the digit; :func:`_remove_lines`)
 -> crop to the ink -> longer side scaled to 20 px (anti-aliased, aspect kept) -> pasted into
 28x28 with its centre of mass at the centre -> uint8.
 """
@@ -283,6 +284,8 @@ class _Line:
     start: int
     stop: int
     half: float
+    #: the share of its columns where it has ink (a faint line is broken, an arc leaves its band)
+    cover: float = 1.0
 
     def band(self, shape: tuple[int, int]) -> np.ndarray:
         """The pixels of an array of ``shape`` that the line covers (its ends rounded off)."""
@@ -334,7 +337,8 @@ def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
     ink's width long.
 
     The ink in long horizontal runs (:func:`_straight_runs`) is projected along slopes up to
-    0.08 (4.6 degrees; a Hough transform for nearly horizontal lines): the strongest strip is a
+    0.1 (a Hough transform for nearly horizontal lines; a strip steeper than 0.085, 4.9 degrees,
+    is a slanted stroke, not a line on a photo held askew): the strongest strip is a
     line if it holds :data:`LINE_SHARE` of the ink's width, and is thin (the strips beside it
     with at least half its count: at most 20% of its length, 3 px at least). Its pixels are
     then taken out of the projection and the next strongest is looked at. A line is kept if it
@@ -348,8 +352,9 @@ def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
     rows, at = np.nonzero(_straight_runs(mask, extent))
     if len(rows) < LINE_SHARE * extent:
         return []
-    slopes = np.arange(-0.08, 0.0801, max(0.002, 1.5 / extent))
-    shift = int(np.ceil(0.08 * mask.shape[1])) + 1
+    step = max(0.002, 1.5 / extent)
+    slopes = step * np.arange(-int(0.1 / step), int(0.1 / step) + 1)  # 0 among them
+    shift = int(np.ceil(0.1 * mask.shape[1])) + 1
     size = mask.shape[0] + 2 * shift
     offsets = np.round(rows[None, :] - slopes[:, None] * at[None, :]).astype(np.int64) + shift
     votes = np.stack([np.bincount(o, minlength=size) for o in offsets])
@@ -367,6 +372,9 @@ def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
             hi += 1
         thickness = hi - lo + 1
         centre = float(np.average(np.arange(lo, hi + 1), weights=votes[s, lo : hi + 1])) - shift
+        if abs(slopes[s]) > 0.085:  # steeper than a photo held askew: a slanted stroke, its strip only
+            votes[s, lo : hi + 1] = 0
+            continue
         on = np.abs(rows - slopes[s] * at - centre) <= thickness / 2 + 1.0
         votes[np.repeat(np.arange(len(slopes)), on.sum()), offsets[:, on].ravel()] = 0  # its pixels, at every slope
         if not on.any():
@@ -374,17 +382,17 @@ def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
         line = _Line(centre, float(slopes[s]), int(at[on].min()), int(at[on].max()) + 1, thickness / 2 + 1.0)
         if line.stop - line.start < LINE_SHARE * extent or thickness > max(3.0, 0.2 * (line.stop - line.start)):
             continue  # short, or a blob (a table, a filled shape)
-        inked = (line.band(mask.shape) & mask)[:, line.start : line.stop].any(axis=0)
-        if inked.mean() >= 0.6:
-            lines.append(line)
+        cover = float((line.band(mask.shape) & mask)[:, line.start : line.stop].any(axis=0).mean())
+        if cover >= 0.6:
+            lines.append(_Line(line.centre, line.slope, line.start, line.stop, line.half, cover))
     return lines
 
 
-def _digit_extent(other: np.ndarray) -> tuple[tuple[int, int, int, int], int] | None:
-    """The box (top, left, bottom, right; inclusive) and the area of the digit in ``other``, the
-    ink left when the possible lines are taken out: its largest piece away from the image's edge
-    and the pieces near it (as :func:`_keep_the_digit` keeps), pieces under 5% of the largest
-    left out. None when no piece is 20 px or more."""
+def _digit_extent(other: np.ndarray) -> tuple[tuple[int, int, int, int], int, np.ndarray] | None:
+    """The box (top, left, bottom, right; inclusive), the area and the mask of the digit in
+    ``other``, the ink left when the possible lines are taken out: its largest piece away from
+    the image's edge and the pieces near it (as :func:`_keep_the_digit` keeps), pieces under 5%
+    of the largest left out. None when no piece is 20 px or more."""
     from scipy import ndimage
 
     labels, n = ndimage.label(other, structure=np.ones((3, 3)))
@@ -396,7 +404,7 @@ def _digit_extent(other: np.ndarray) -> tuple[tuple[int, int, int, int], int] | 
     big = np.flatnonzero(sizes >= 0.05 * sizes.max()) + 1
     kept, _ = _keep_the_digit(np.isin(labels, big).astype(np.float64))
     rows, cols = np.nonzero(kept)
-    return (int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())), len(rows)
+    return (int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())), len(rows), kept > 0
 
 
 def _bands(lines: list[_Line], shape: tuple[int, int]) -> np.ndarray:
@@ -451,11 +459,24 @@ def _is_extra(line: _Line, frame: bool, digit: tuple[int, int, int, int], horizo
     return line.stop - line.start >= factor * (right - left + 1)
 
 
+def _attached(line: _Line, digit: np.ndarray) -> bool:
+    """Whether the ``digit`` (a mask in the line's coordinates) has ink at an end of ``line``,
+    within its half-width and 3 px: a 7's bar, whose stem hangs from its end, an 8's sides seen
+    as a frame, whose crossing reaches the corners (a ruled line, a margin line or a box's side
+    ends away from the digit)."""
+    reach = math.ceil(line.half) + 3
+    for col in (line.start, line.stop - 1):
+        row = round(line.centre + line.slope * col)
+        if digit[max(0, row - reach) : row + reach + 1, max(0, col - reach) : col + reach + 1].any():
+            return True
+    return False
+
+
 def _ruled(lines: list[_Line], frames: list[bool]) -> list[bool]:
-    """For each of ``lines``, whether another of them, not a frame's side (``frames``), is
-    parallel to it (slopes within 0.02), as long within 20%, and apart from it by more than twice
-    their widths: ruled paper's lines (not a thick stroke seen as two lines, nor a paper's edge
-    beside a 1)."""
+    """For each of ``lines``, whether two others, not a frame's sides (``frames``), are parallel
+    to it (slopes within 0.02), as long within 20%, and apart from it by more than twice their
+    widths: ruled paper's lines (not a thick stroke seen as two lines, a paper's edge beside a
+    1, an 8's or a 0's two sides). Only horizontal lines are judged so."""
 
     def partners(line: _Line, o: _Line) -> bool:
         mid = (max(line.start, o.start) + min(line.stop, o.stop)) / 2
@@ -464,7 +485,7 @@ def _ruled(lines: list[_Line], frames: list[bool]) -> list[bool]:
         return (abs(o.slope - line.slope) <= 0.02 and 0.8 * length <= other <= 1.25 * length
                 and apart > 2 * (line.half + o.half))
 
-    return [any(o is not line and not f and partners(line, o) for o, f in zip(lines, frames, strict=True))
+    return [sum(o is not line and not f and partners(line, o) for o, f in zip(lines, frames, strict=True)) >= 2
             for line in lines]
 
 
@@ -473,8 +494,10 @@ def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
     ``mask`` that are not part of the digit (:func:`_is_extra`): ruled lines, margin lines, a
     paper's edges, a box's sides.
 
-    A lone line (not a frame's side nor one of parallel lines) with more ink than the digit is
-    part of it (a 1's stem, whose flag is what remains).
+    A line that is not ruled must have ink along 90% of its length (an 8's side is an arc that
+    leaves the band). A lone line (not a frame's side nor one of parallel lines) with more ink
+    than the digit is part of it (a 1's stem, whose flag is what remains), and so is a line the digit reaches at
+    an end (:func:`_attached`).
     The digit is what remains when the lines judged not part of it are taken out, which is
     found by going back and forth: all possible lines are taken out first, those that turn out
     to be part of the digit (a 4's stem, whose own bar went past the rest) are put back and the
@@ -489,11 +512,11 @@ def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
     outer = ([f or _spans(line, mask) for line, f in zip(across[0], frames[0], strict=True)],
              [f or _spans(line, mask.T) for line, f in zip(across[1], frames[1], strict=True)])
 
-    def remains(chosen: tuple[list[bool], list[bool]]) -> tuple[tuple[int, int, int, int], int] | None:
+    def remains(chosen: tuple[list[bool], list[bool]]) -> tuple[tuple[int, int, int, int], int, np.ndarray] | None:
         lines = [[line for line, c in zip(across[axis], chosen[axis], strict=True) if c] for axis in (0, 1)]
         return _digit_extent(mask & ~_bands(lines[0], mask.shape) & ~_bands(lines[1], mask.T.shape).T)
 
-    ruled = (_ruled(across[0], frames[0]), _ruled(across[1], frames[1]))
+    ruled = (_ruled(across[0], frames[0]), [False] * len(across[1]))
     inks = ([int((line.band(mask.shape) & mask).sum()) for line in across[0]],
             [int((line.band(mask.T.shape) & mask.T).sum()) for line in across[1]])
     extra = ([True] * len(across[0]), [True] * len(across[1]))
@@ -506,9 +529,11 @@ def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
     for _ in range(4):
         if digit is None:
             return [], []
-        judged = ([_is_extra(line, f, digit[0], True, r) and (f or r or i < digit[1])
+        judged = ([_is_extra(line, f, digit[0], True, r) and (r or line.cover >= 0.9) and (f or r or i < digit[1])
+                   and (f or not _attached(line, digit[2]))
                    for line, f, r, i in zip(across[0], frames[0], ruled[0], inks[0], strict=True)],
-                  [_is_extra(line, f, digit[0], False, r) and (f or r or i < digit[1])
+                  [_is_extra(line, f, digit[0], False, r) and (r or line.cover >= 0.9) and (f or r or i < digit[1])
+                   and (f or not _attached(line, digit[2].T))
                    for line, f, r, i in zip(across[1], frames[1], ruled[1], inks[1], strict=True)])
         if judged == extra:
             break
@@ -534,6 +559,7 @@ def _remove_lines(ink: np.ndarray) -> np.ndarray:
     covers is cleared with 1 px on either side (the line's faint rim), then where a stroke
     crossed the line the gap is bridged: there, a grey closing across the line (as long as the
     cleared strip is wide, plus 2 px) puts back the ink that has the stroke on both sides of it.
+    Returns ``ink`` itself when no line is removed.
     """
     from scipy import ndimage
 
@@ -547,7 +573,7 @@ def _remove_lines(ink: np.ndarray) -> np.ndarray:
         small = np.asarray(padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).any(axis=(1, 3)))
         found = _lines_to_remove(small)
         horizontal, vertical = ([_Line(f * line.centre + (f - 1) / 2, line.slope, f * line.start, f * line.stop,
-                                       f * (line.half - 1.0) + 1.0) for line in lines] for lines in found)
+                                       f * (line.half - 1.0) + 1.0, line.cover) for line in lines] for lines in found)
     else:
         horizontal, vertical = _lines_to_remove(mask)
     if not horizontal and not vertical:
@@ -567,6 +593,14 @@ def _remove_lines(ink: np.ndarray) -> np.ndarray:
         closed = ndimage.grey_closing(out, size=size, mode="constant", cval=0.0)
         out[zone] = closed[zone]
     return out if out.any() else ink
+
+
+def _box(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """The box (top, left, bottom, right; inclusive) of the ink; all -1 when none."""
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    if len(rows) == 0:
+        return -1, -1, -1, -1
+    return int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1])
 
 
 def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list[str]:
@@ -648,11 +682,14 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
     ink = _drop_specks(lined)
     dropped_large = False
     if photo:
-        ink, dropped_large = _keep_the_digit(ink)
-        if not found:  # none found: again without the table and the edges, next to which a box is short
+        kept, dropped_large = _keep_the_digit(ink)
+        if not found and _box(kept) != _box(ink):
+            # none found: again without the table and the edges, next to which a box is short
+            ink = kept
             lined = _remove_lines(ink)
             if lined is not ink:
-                ink, dropped_large = _keep_the_digit(_drop_specks(lined))
+                kept, dropped_large = _keep_the_digit(_drop_specks(lined))
+        ink = kept
     notes = _crop_notes(ink, name, dropped_large)
     rows, cols = np.nonzero(ink)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
