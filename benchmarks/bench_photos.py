@@ -4,13 +4,15 @@ Each test digit is written on paper (dark ink, 6-10 times its size, off-centre) 
 photographed under each condition of ``tests/photos.py``: plain; the paper on a darker,
 textured table, slightly turned, the table showing on two or three sides; light falling off to
 40-60% across the frame; a soft-edged shadow at 40-55% over part of the frame, the digit
-included; all three together. JPEG at quality 85. Each photo goes through ``read_image`` and a
+included; all three together; then paper with lines of its own: a box drawn around the digit,
+ruled lines (faint or dark) across it, a margin line, the paper's edge, and one of these with
+the table, gradient and shadow. JPEG at quality 85. Each photo goes through ``read_image`` and a
 softmax model on pixels (the default ``train``, fitted on the 60,000 training digits) reads it.
 
 Printed: accuracy on the digits themselves and on each kind of photo, the share of photos
 given a note (the crop looks wrong), and the time per photo (reading and preprocessing).
 
-    python benchmarks/bench_photos.py            # 500 test digits (about 3 minutes on 2 cores)
+    python benchmarks/bench_photos.py            # 500 test digits (about 5 minutes on 2 cores)
     python benchmarks/bench_photos.py --n 200
 """
 

@@ -4,7 +4,8 @@ MNIST digits are white ink on black, the ink size-normalised into a 20x20 box an
 centre of mass in a 28x28 frame. :func:`preprocess_image` brings any image to that form:
 
 greyscale -> bright ink on dark (dark-on-light input is inverted) -> background and its noise
-(estimated from the border) removed
+(estimated from the border) removed -> straight lines that are not the digit removed (ruled
+lines, a margin line, the paper's edge, a box drawn around the digit; :func:`_remove_lines`)
 -> crop to the ink -> longer side scaled to 20 px (anti-aliased, aspect kept) -> pasted into
 28x28 with its centre of mass at the centre -> uint8.
 """
@@ -15,6 +16,7 @@ import io
 import math
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -281,6 +283,350 @@ def _keep_the_digit(ink: np.ndarray) -> tuple[np.ndarray, bool]:
     return np.where(keep[labels], ink, 0.0), dropped_large
 
 
+#: a straight run of ink is taken for a possible line when it is at least this share of the ink's
+#: extent along it (a ruled line spans the page, a box's side the box)
+LINE_SHARE = 0.4
+#: a line is removed when it reaches this share of the digit's size beyond the digit at both
+#: ends (3 px at least): a 7's bar or a 4's stem ends at the digit's other strokes, a ruled line,
+#: a margin line, a paper's edge or a box's side goes on past them
+LINE_OVERHANG = 0.03
+
+
+#: lines are looked for on the ink map reduced this many times (when it is at least 80 px on
+#: its shorter side then): 4 times fewer pixels, a web page's request the faster
+LINE_REDUCTION = 2
+
+
+@dataclass(frozen=True)
+class _Line:
+    """A straight line of ink, in the coordinates of a mask where it is horizontal: its centre
+    is at row ``centre + slope * column`` for columns ``start`` to ``stop - 1``; ``half`` is half
+    the width of the band that removes it."""
+
+    centre: float
+    slope: float
+    start: int
+    stop: int
+    half: float
+    #: the share of its columns where it has ink (a faint line is broken, an arc leaves its band)
+    cover: float = 1.0
+
+    def band(self, shape: tuple[int, int]) -> np.ndarray:
+        """The pixels of an array of ``shape`` that the line covers (its ends rounded off)."""
+        out = np.zeros(shape, dtype=bool)
+        pad = math.ceil(self.half)
+        c0, c1 = max(0, self.start - pad), min(shape[1], self.stop + pad)
+        cols = np.arange(c0, c1)
+        centre = self.centre + self.slope * cols
+        r0 = max(0, math.floor(centre.min() - self.half))
+        r1 = min(shape[0], math.ceil(centre.max() + self.half) + 1)
+        rows = np.arange(r0, r1)[:, None]
+        out[r0:r1, c0:c1] = np.abs(rows - centre[None, :]) <= self.half
+        return out
+
+
+def _straight_runs(mask: np.ndarray, extent: int) -> np.ndarray:
+    """The ink of ``mask`` in horizontal runs at least a tenth of ``extent`` long, the mask
+    thickened by 2 px up and down first (so that a line turned by a few degrees keeps long runs):
+    a morphological opening, as a minimum then a maximum filter along the rows (linear in time
+    whatever the length)."""
+    from scipy import ndimage
+
+    length = max(9, int(0.1 * extent)) | 1
+    thick = ndimage.maximum_filter1d(mask.astype(np.uint8), 5, axis=0, mode="constant", cval=0)
+    eroded = ndimage.minimum_filter1d(thick, length, axis=1, mode="constant", cval=0)
+    return (ndimage.maximum_filter1d(eroded, length, axis=1, mode="constant", cval=0) > 0) & mask
+
+
+def _middle_slope(votes: np.ndarray, slopes: np.ndarray, s: int, o: int, at: np.ndarray) -> tuple[int, int]:
+    """The middle of the slopes at which the strongest strip ``(s, o)`` holds nearly as many
+    pixels: a thick line holds as many along a range of slopes about its own."""
+    mid = float(at.mean())
+    best = []
+    for k in range(len(slopes)):
+        centre = round(o + (slopes[s] - slopes[k]) * mid)
+        lo, hi = max(0, centre - 3), min(votes.shape[1], centre + 4)
+        if hi > lo:
+            best.append((int(votes[k, lo:hi].max()), lo + int(np.argmax(votes[k, lo:hi]))))
+        else:
+            best.append((0, 0))
+    near = [k for k in range(len(slopes)) if best[k][0] >= 0.97 * votes[s, o]]
+    run = [k for k in near if all(j in near for j in range(min(k, s), max(k, s) + 1))]
+    k = run[len(run) // 2]
+    return k, best[k][1]
+
+
+def _horizontal_lines(mask: np.ndarray) -> list[_Line]:
+    """The thin, straight, nearly horizontal lines of ``mask`` at least :data:`LINE_SHARE` of the
+    ink's width long.
+
+    The ink in long horizontal runs (:func:`_straight_runs`) is projected along slopes up to
+    0.1 (a Hough transform for nearly horizontal lines; a strip steeper than 0.085, 4.9 degrees,
+    is a slanted stroke, not a line on a photo held askew): the strongest strip is a
+    line if it holds :data:`LINE_SHARE` of the ink's width, and is thin (the strips beside it
+    with at least half its count: at most 20% of its length, 3 px at least). Its pixels are
+    then taken out of the projection and the next strongest is looked at. A line is kept if it
+    has ink in at least 60% of the columns it spans (a faint line is broken, a digit's strokes
+    near one another are not a line).
+    """
+    cols = np.flatnonzero(mask.any(axis=0))
+    if len(cols) == 0:
+        return []
+    extent = int(cols[-1] - cols[0] + 1)
+    rows, at = np.nonzero(_straight_runs(mask, extent))
+    if len(rows) < LINE_SHARE * extent:
+        return []
+    step = max(0.002, 1.5 / extent)
+    slopes = step * np.arange(-int(0.1 / step), int(0.1 / step) + 1)  # 0 among them
+    shift = int(np.ceil(0.1 * mask.shape[1])) + 1
+    size = mask.shape[0] + 2 * shift
+    offsets = np.round(rows[None, :] - slopes[:, None] * at[None, :]).astype(np.int64) + shift
+    votes = np.stack([np.bincount(o, minlength=size) for o in offsets])
+    lines: list[_Line] = []
+    for _ in range(64):
+        s, o = (int(v) for v in np.unravel_index(int(np.argmax(votes)), votes.shape))
+        peak = votes[s, o]
+        if peak < LINE_SHARE * extent:
+            break
+        s, o = _middle_slope(votes, slopes, s, o, at)
+        lo, hi = o, o
+        while lo > 0 and votes[s, lo - 1] >= 0.5 * peak:
+            lo -= 1
+        while hi < size - 1 and votes[s, hi + 1] >= 0.5 * peak:
+            hi += 1
+        thickness = hi - lo + 1
+        centre = float(np.average(np.arange(lo, hi + 1), weights=votes[s, lo : hi + 1])) - shift
+        if abs(slopes[s]) > 0.085:  # steeper than a photo held askew: a slanted stroke, its strip only
+            votes[s, lo : hi + 1] = 0
+            continue
+        on = np.abs(rows - slopes[s] * at - centre) <= thickness / 2 + 1.0
+        votes[np.repeat(np.arange(len(slopes)), on.sum()), offsets[:, on].ravel()] = 0  # its pixels, at every slope
+        if not on.any():
+            continue
+        line = _Line(centre, float(slopes[s]), int(at[on].min()), int(at[on].max()) + 1, thickness / 2 + 1.0)
+        if line.stop - line.start < LINE_SHARE * extent or thickness > max(3.0, 0.2 * (line.stop - line.start)):
+            continue  # short, or a blob (a table, a filled shape)
+        cover = float((line.band(mask.shape) & mask)[:, line.start : line.stop].any(axis=0).mean())
+        if cover >= 0.6:
+            lines.append(_Line(line.centre, line.slope, line.start, line.stop, line.half, cover))
+    return lines
+
+
+def _digit_extent(other: np.ndarray) -> tuple[tuple[int, int, int, int], int, np.ndarray] | None:
+    """The box (top, left, bottom, right; inclusive), the area and the mask of the digit in
+    ``other``, the ink left when the possible lines are taken out: its largest piece away from
+    the image's edge and the pieces near it (as :func:`_keep_the_digit` keeps), pieces under 5%
+    of the largest left out. None when no piece is 20 px or more."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(other, structure=np.ones((3, 3)))
+    if n == 0:
+        return None
+    sizes = ndimage.sum_labels(other, labels, index=np.arange(1, n + 1))
+    if sizes.max() < 20:
+        return None
+    big = np.flatnonzero(sizes >= 0.05 * sizes.max()) + 1
+    kept, _ = _keep_the_digit(np.isin(labels, big).astype(np.float64))
+    rows, cols = np.nonzero(kept)
+    return (int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())), len(rows), kept > 0
+
+
+def _bands(lines: list[_Line], shape: tuple[int, int]) -> np.ndarray:
+    """The pixels of an array of ``shape`` that ``lines`` cover."""
+    out = np.zeros(shape, dtype=bool)
+    for line in lines:
+        out |= line.band(shape)
+    return out
+
+
+def _meets(line: _Line, others: list[_Line]) -> bool:
+    """Whether both ends of ``line`` reach into lines of ``others`` (perpendicular to it, given in
+    the transposed coordinates), within 1 px: the sides of a box or frame, which meet at corners
+    (a digit's stroke inside a box stops short of the box's sides)."""
+    tol = 2.0 + 0.03 * (line.stop - line.start)
+
+    def reaches(col: float, sign: int) -> bool:
+        row = line.centre + line.slope * col
+        for o in others:
+            at = o.centre + o.slope * row
+            past = sign * (col - at)  # how far the line goes on past the other: a corner's overshoot
+            if o.start - tol <= row <= o.stop + tol and -(o.half + 1.0) <= past <= o.half + tol:
+                return True
+        return False
+
+    return reaches(float(line.start), -1) and reaches(float(line.stop - 1), 1)
+
+
+def _spans(line: _Line, mask: np.ndarray) -> bool:
+    """Whether ``line`` reaches (within 3%) both ends of the ink's extent along it."""
+    cols = np.flatnonzero(mask.any(axis=0))
+    reach = 0.03 * (cols[-1] - cols[0] + 1)
+    return line.start <= cols[0] + reach and line.stop - 1 >= cols[-1] - reach
+
+
+def _is_extra(line: _Line, frame: bool, digit: tuple[int, int, int, int], horizontal: bool,
+              ruled: bool = False) -> bool:
+    """Whether ``line`` is not part of the digit whose box is ``digit``: it goes on past the digit
+    at both ends by :data:`LINE_OVERHANG` of its extent (3 px at least), and is a side of a frame
+    or at least 1.5 times as long as the digit along it; a line crossing the digit that is not
+    ``ruled`` (one of several parallel lines) three times: a 4's stem can be twice as long as
+    the rest of the 4."""
+    top, left, bottom, right = digit if horizontal else (digit[1], digit[0], digit[3], digit[2])
+    reach = max(3.0, LINE_OVERHANG * (right - left + 1))
+    if line.start > left - reach or line.stop - 1 < right + reach:
+        return False
+    if frame:
+        return True
+    mid = line.centre + line.slope * (left + right) / 2
+    crosses = top <= mid <= bottom
+    factor = (1.5 if ruled else 3.0) if crosses else 1.5
+    return line.stop - line.start >= factor * (right - left + 1)
+
+
+def _attached(line: _Line, digit: np.ndarray) -> bool:
+    """Whether the ``digit`` (a mask in the line's coordinates) has ink at an end of ``line``,
+    within its half-width and 3 px: a 7's bar, whose stem hangs from its end, an 8's sides seen
+    as a frame, whose crossing reaches the corners (a ruled line, a margin line or a box's side
+    ends away from the digit)."""
+    reach = math.ceil(line.half) + 3
+    for col in (line.start, line.stop - 1):
+        row = round(line.centre + line.slope * col)
+        if digit[max(0, row - reach) : row + reach + 1, max(0, col - reach) : col + reach + 1].any():
+            return True
+    return False
+
+
+def _ruled(lines: list[_Line], frames: list[bool]) -> list[bool]:
+    """For each of ``lines``, whether two others, not a frame's sides (``frames``), are parallel
+    to it (slopes within 0.02), as long within 20%, and apart from it by more than twice their
+    widths: ruled paper's lines (not a thick stroke seen as two lines, a paper's edge beside a
+    1, an 8's or a 0's two sides). Only horizontal lines are judged so."""
+
+    def partners(line: _Line, o: _Line) -> bool:
+        mid = (max(line.start, o.start) + min(line.stop, o.stop)) / 2
+        apart = abs(line.centre + line.slope * mid - o.centre - o.slope * mid)
+        length, other = line.stop - line.start, o.stop - o.start
+        return (abs(o.slope - line.slope) <= 0.02 and 0.8 * length <= other <= 1.25 * length
+                and apart > 2 * (line.half + o.half))
+
+    return [sum(o is not line and not f and partners(line, o) for o, f in zip(lines, frames, strict=True)) >= 2
+            for line in lines]
+
+
+def _lines_to_remove(mask: np.ndarray) -> tuple[list[_Line], list[_Line]]:
+    """The horizontal lines and the vertical lines (in the transposed mask's coordinates) of
+    ``mask`` that are not part of the digit (:func:`_is_extra`): ruled lines, margin lines, a
+    paper's edges, a box's sides.
+
+    A line that is not ruled must have ink along 90% of its length (an 8's side is an arc that
+    leaves the band). A lone line (not a frame's side nor one of parallel lines) with more ink
+    than the digit is part of it (a 1's stem, whose flag is what remains), and so is a line the digit reaches at
+    an end (:func:`_attached`).
+    The digit is what remains when the lines judged not part of it are taken out, which is
+    found by going back and forth: all possible lines are taken out first, those that turn out
+    to be part of the digit (a 4's stem, whose own bar went past the rest) are put back and the
+    others judged again, until nothing changes (4 rounds at most). When little remains at first
+    (less than half the ink of the possible lines that are neither a frame's sides nor span the
+    ink: a 1 on ruled paper), only those that are a frame's sides or span the ink are taken out.
+    """
+    across = _horizontal_lines(mask), _horizontal_lines(mask.T)
+    if not across[0] and not across[1]:
+        return [], []
+    frames = ([_meets(line, across[1]) for line in across[0]], [_meets(line, across[0]) for line in across[1]])
+    outer = ([f or _spans(line, mask) for line, f in zip(across[0], frames[0], strict=True)],
+             [f or _spans(line, mask.T) for line, f in zip(across[1], frames[1], strict=True)])
+
+    def remains(chosen: tuple[list[bool], list[bool]]) -> tuple[tuple[int, int, int, int], int, np.ndarray] | None:
+        lines = [[line for line, c in zip(across[axis], chosen[axis], strict=True) if c] for axis in (0, 1)]
+        return _digit_extent(mask & ~_bands(lines[0], mask.shape) & ~_bands(lines[1], mask.T.shape).T)
+
+    ruled = (_ruled(across[0], frames[0]), [False] * len(across[1]))
+    inks = ([int((line.band(mask.shape) & mask).sum()) for line in across[0]],
+            [int((line.band(mask.T.shape) & mask.T).sum()) for line in across[1]])
+    extra = ([True] * len(across[0]), [True] * len(across[1]))
+    digit = remains(extra)
+    inner = ([not o for o in outer[0]], [not o for o in outer[1]])
+    inner_ink = int((mask & ~_remains_mask(mask, across, inner)).sum()) if any(inner[0] + inner[1]) else 0
+    if digit is None or digit[1] < 0.5 * inner_ink:
+        extra = outer
+        digit = remains(extra)
+    for _ in range(4):
+        if digit is None:
+            return [], []
+        judged = ([_is_extra(line, f, digit[0], True, r) and (r or line.cover >= 0.9) and (f or r or i < digit[1])
+                   and (f or not _attached(line, digit[2]))
+                   for line, f, r, i in zip(across[0], frames[0], ruled[0], inks[0], strict=True)],
+                  [_is_extra(line, f, digit[0], False, r) and (r or line.cover >= 0.9) and (f or r or i < digit[1])
+                   and (f or not _attached(line, digit[2].T))
+                   for line, f, r, i in zip(across[1], frames[1], ruled[1], inks[1], strict=True)])
+        if judged == extra:
+            break
+        extra = judged
+        digit = remains(extra)
+    return ([line for line, e in zip(across[0], extra[0], strict=True) if e],
+            [line for line, e in zip(across[1], extra[1], strict=True) if e])
+
+
+def _remains_mask(mask: np.ndarray, across: tuple[list[_Line], list[_Line]],
+                 chosen: tuple[list[bool], list[bool]]) -> np.ndarray:
+    """``mask`` without the bands of the ``chosen`` lines of ``across``."""
+    lines = [[line for line, c in zip(across[axis], chosen[axis], strict=True) if c] for axis in (0, 1)]
+    return mask & ~_bands(lines[0], mask.shape) & ~_bands(lines[1], mask.T.shape).T
+
+
+def _remove_lines(ink: np.ndarray) -> np.ndarray:
+    """``ink`` without the straight lines that are not part of the digit (see
+    :func:`_lines_to_remove`): ruled lines, margin lines, the paper's edges, a box or frame
+    drawn around the digit.
+
+    The lines are found on the ink map reduced :data:`LINE_REDUCTION` times. The band each line
+    covers is cleared with 1 px on either side (the line's faint rim), then where a stroke
+    crossed the line the gap is bridged: there, a grey closing across the line (as long as the
+    cleared strip is wide, plus 2 px) puts back the ink that has the stroke on both sides of it.
+    Returns ``ink`` itself when no line is removed.
+    """
+    from scipy import ndimage
+
+    mask = ink > 0
+    if not mask.any():
+        return ink
+    f = LINE_REDUCTION if min(mask.shape) >= 80 * LINE_REDUCTION else 1
+    if f > 1:  # found on the mask reduced f times (a pixel there is inked if any of its f x f is)
+        h, w = mask.shape
+        padded = np.pad(mask, ((0, -h % f), (0, -w % f)))
+        small = np.asarray(padded.reshape(padded.shape[0] // f, f, padded.shape[1] // f, f).any(axis=(1, 3)))
+        found = _lines_to_remove(small)
+        horizontal, vertical = ([_Line(f * line.centre + (f - 1) / 2, line.slope, f * line.start, f * line.stop,
+                                       f * (line.half - 1.0) + 1.0, line.cover) for line in lines] for lines in found)
+    else:
+        horizontal, vertical = _lines_to_remove(mask)
+    if not horizontal and not vertical:
+        return ink
+    out = ink.copy()
+    removed = []
+    for lines, axis in ((horizontal, 0), (vertical, 1)):
+        if not lines:
+            continue
+        band = _bands(lines, ink.T.shape).T if axis else _bands(lines, ink.shape)
+        # and the line's faint rim, 1 px on either side, which would otherwise bridge the band
+        zone = ndimage.maximum_filter1d(band.astype(np.uint8), 3, axis=axis) > 0
+        out[zone] = 0.0
+        width = 2 * math.ceil(max(line.half for line in lines)) + 5
+        removed.append((zone, (1, width) if axis else (width, 1)))
+    for zone, size in removed:
+        closed = ndimage.grey_closing(out, size=size, mode="constant", cval=0.0)
+        out[zone] = closed[zone]
+    return out if out.any() else ink
+
+
+def _box(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """The box (top, left, bottom, right; inclusive) of the ink; all -1 when none."""
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    if len(rows) == 0:
+        return -1, -1, -1, -1
+    return int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1])
+
+
 def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list[CropNote]:
     """What looks wrong about the crop of ``ink`` (the image's ink map, 0 where none);
     ``dropped_large``: ink as large as a digit's part was left out, away from the digit."""
@@ -355,10 +701,19 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
     floor = 0.15 * (peak - background) if photo else 0.0
     threshold = background + min(max(3 * noise + 1, floor), 0.5 * (peak - background))
     ink = np.clip((a - threshold) / (peak - threshold), 0, 1)
-    ink = _drop_specks(ink)
+    lined = _remove_lines(ink)
+    found = lined is not ink
+    ink = _drop_specks(lined)
     dropped_large = False
     if photo:
-        ink, dropped_large = _keep_the_digit(ink)
+        kept, dropped_large = _keep_the_digit(ink)
+        if not found and _box(kept) != _box(ink):
+            # none found: again without the table and the edges, next to which a box is short
+            ink = kept
+            lined = _remove_lines(ink)
+            if lined is not ink:
+                kept, dropped_large = _keep_the_digit(_drop_specks(lined))
+        ink = kept
     notes = _crop_notes(ink, name, dropped_large)
     rows, cols = np.nonzero(ink)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
