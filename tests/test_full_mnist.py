@@ -33,3 +33,15 @@ def test_accurate_features_reach_99_percent(mnist, tmp_path):
     m = train(TrainOptions(features="accurate", figures=False), out=tmp_path / "run", data=mnist)
     assert m["fit"]["converged"]
     assert m["test"]["accuracy"] >= 0.99
+
+
+def test_best_features_reach_99_5_percent(mnist, tmp_path):
+    """The best preset (its distorted copies of the training digits included) passes 99.5% on
+    the test set, through the normal train flow in memory."""
+    from mnist_logreg.features import PRESETS
+    from mnist_logreg.pipeline import TrainOptions, train
+
+    m = train(TrainOptions(features="best", figures=False), out=tmp_path / "run", data=mnist)
+    assert m["fit"]["augment"] == PRESETS["best"].augment
+    assert m["fit"]["features"] == PRESETS["best"].spec
+    assert m["test"]["accuracy"] >= 0.995
