@@ -331,3 +331,21 @@ def test_a_pair_task_on_a_store_prints_no_dask_warnings(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "WARNING" not in done.stderr and "run_spec" not in done.stderr, done.stderr[:2000]
     assert done.stderr.count("\n") <= 2, done.stderr[:2000]
+
+
+def test_augmented_copies_in_memory_are_the_rows_of_a_store(source, tmp_path):
+    from mnist_logreg.datasets.augment import augmented_copies
+
+    X, y = source
+    images, labels = augmented_copies(X, y, 2, seed=5, chunk_rows=256)
+    store = open_augmented(augment(X, y, 900, tmp_path / "a", seed=5, chunk_rows=256))
+    np.testing.assert_array_equal(images, store.images.compute())
+    np.testing.assert_array_equal(labels, np.tile(y, 3))
+    assert labels.dtype == y.dtype
+    again, _ = augmented_copies(X, y, 2, seed=5, chunk_rows=256)
+    other, _ = augmented_copies(X, y, 2, seed=6, chunk_rows=256)
+    np.testing.assert_array_equal(images, again)
+    assert not np.array_equal(images[300:], other[300:])
+    np.testing.assert_array_equal(augmented_copies(X, y, 0)[0], X)
+    with pytest.raises(ValueError, match="augment"):
+        augmented_copies(X, y, -1)

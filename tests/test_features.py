@@ -128,7 +128,7 @@ def test_presets_parse():
     assert parse_features(" deskew , pca:30 ") == [("deskew", None), ("pca", 30)]
 
 
-@parametrize_with_checks([Deskew(), PatchFeatures()])
+@parametrize_with_checks([Deskew(), PatchFeatures(), PatchFeatures(8, pool_grid=4)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

@@ -26,4 +26,37 @@ def test_default_fit_reaches_optimum(mnist):
     assert model.score(mnist.X_test, mnist.y_test) == pytest.approx(0.9256, abs=0.002)
 
 
-# the accurate preset's 99%: tests/test_shipped.py retrains the shipped default model with it
+def test_accurate_features_reach_99_percent(mnist, tmp_path):
+    """The accurate preset (deskew + patch features + softmax) passes 99% on the test set."""
+    from mnist_logreg.pipeline import TrainOptions, train
+
+    m = train(TrainOptions(features="accurate", figures=False), out=tmp_path / "run", data=mnist)
+    assert m["fit"]["converged"]
+    assert m["test"]["accuracy"] >= 0.99
+
+
+@pytest.fixture(scope="module")
+def best_run(mnist, tmp_path_factory):
+    """The best preset trained through the normal train flow, in memory (about 3 minutes)."""
+    from mnist_logreg.pipeline import TrainOptions, train
+
+    return train(TrainOptions(features="best", figures=False), out=tmp_path_factory.mktemp("best") / "run", data=mnist)
+
+
+def test_best_features_beat_accurate(best_run):
+    """The best preset trains on its distorted copies and keeps its measured accuracy (within
+    0.1 point: the documented figure comes from this flow at seed 0)."""
+    from mnist_logreg.features import PRESETS
+
+    best = PRESETS["best"]
+    assert best_run["fit"]["augment"] == best.augment and best_run["fit"]["features"] == best.spec
+    assert best_run["fit"]["converged"]
+    assert best_run["test"]["accuracy"] >= best.accuracy - 0.001
+    assert best_run["test"]["accuracy"] > PRESETS["accurate"].accuracy
+
+
+@pytest.mark.xfail(strict=True, reason="the target of the best preset, not reached: 99.31% measured "
+                   "(docs/user-guide/features.md); strict, so that reaching it is noticed")
+def test_best_features_reach_99_5_percent(best_run):
+    """The target: 99.5% on the test set."""
+    assert best_run["test"]["accuracy"] >= 0.995

@@ -36,6 +36,7 @@ FIT_SCHEMA: dict[str, Any] = {
         "features": {"type": "string"},
         "n_features": _COUNT,
         "features_time_s": {"type": "number", "minimum": 0},
+        "augment": _COUNT,
         "C": {"type": ["number", "null"]},
         "penalty": {"type": ["string", "null"]},
     },

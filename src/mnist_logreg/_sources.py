@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from .datasets import MNIST
+from .datasets.augment import augmented_copies
 from .errors import OptionError
 from .evaluation import (
     cross_validate,
@@ -32,10 +33,10 @@ from .evaluation import (
     regularisation_path,
     sweep_C_chunked,
 )
-from .features import make_feature_map
+from .features import make_feature_map, preset_augment
 from .tasks import Task, shuffle, stratified_subsample
 
-__all__ = ["DaskSource", "Hooks", "MemorySource", "Source"]
+__all__ = ["DaskSource", "Hooks", "MemorySource", "Source", "augment_copies"]
 
 #: training digits scored for the report's train-versus-test comparison (at most)
 TRAIN_SCORED = 10_000
@@ -68,6 +69,26 @@ class Features:
     feature_map: Pipeline | None  # None on raw pixels
     F: Any  # the training features (numpy or Dask), or the pixels
     seconds: float = 0.0
+    # the labels of F's rows when they are not the source's: the digits and their distorted
+    # copies (the source's digits first, in order, then each copy)
+    y: Any = None
+
+
+def augment_copies(opts: Any) -> int:
+    """The distorted copies of each training digit an in-memory run fits beside it: ``opts.augment``,
+    or the feature preset's (:func:`~mnist_logreg.features.preset_augment`) when it is None.
+
+    Parameters
+    ----------
+    opts : TrainOptions
+        The run's options (``augment``, ``features``).
+
+    Returns
+    -------
+    int
+        The number of copies (0: the digits alone).
+    """
+    return int(opts.augment) if opts.augment is not None else preset_augment(opts.features)
 
 
 def best_C(rows: list[dict]) -> float:
@@ -176,6 +197,7 @@ class MemorySource(Source):
         X_fit, X_val, y_fit, y_val = train_test_split(self.X, self._y, test_size=1 / PATH_HOLD_OUT,
                                                       stratify=self._y, random_state=self.opts.seed)
         X_test = self.X_test
+        X_fit, y_fit = self._augmented(X_fit, y_fit)  # the held-out digits have no copies in the fit
         feature_map = self._new_feature_map()
         if feature_map is not None:
             X_fit = feature_map.fit_transform(X_fit, y_fit)
@@ -187,13 +209,22 @@ class MemorySource(Source):
                 "selected_by": "accuracy on 10% of the training digits held out (stratified)",
                 "n_fit": len(y_fit), "n_validation": len(y_val)}
 
+    def _augmented(self, X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``X`` and ``y`` followed by the run's distorted copies of them (:func:`augment_copies`)."""
+        copies = augment_copies(self.opts)
+        return augmented_copies(X, y, copies, seed=self.opts.seed) if copies else (X, y)
+
     def features(self) -> Features:
+        """Fit the feature map on the training digits and their distorted copies (if any), and make
+        their features; the copies are made here and count in the features' time."""
+        t0 = time.perf_counter()
+        X, y = self._augmented(self.X, self._y)
+        labels = None if y is self._y else y
         feature_map = self._new_feature_map()
         if feature_map is None:
-            return Features(None, self.X)
-        t0 = time.perf_counter()
-        F = feature_map.fit_transform(self.X, self._y)
-        return Features(feature_map, F, time.perf_counter() - t0)
+            return Features(None, X, time.perf_counter() - t0, labels)
+        F = feature_map.fit_transform(X, y)
+        return Features(feature_map, F, time.perf_counter() - t0, labels)
 
     def cross_validate(self, model: Any, linear: Any, features: Features, k: int, hooks: Hooks) -> dict:
         # the whole model, features included, is refitted per fold: no fold sees its test digits

@@ -169,6 +169,8 @@ def _spec_step(name: str, step: Any) -> str:
     if not isinstance(value, int | np.integer):  # PCA's n_components_ exists once fitted
         raise ModelFileError(f"save_model: pipeline step {name!r} ({type(step).__name__}) is not fitted, or its "
                              f"{arg.rstrip('_')} is not a whole number ({value!r})")
+    if spec_name == "patches" and step.get_params()["pool_grid"] != type(step)().pool_grid:
+        return f"patches:{int(value)}:{step.get_params()['pool_grid']}"  # patches:K:G, a grid other than 3
     return f"{spec_name}:{int(value)}"
 
 

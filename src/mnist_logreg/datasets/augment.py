@@ -35,7 +35,7 @@ from .._resources import check_disk, check_memory
 from .._schema import AUGMENTED_ATTRS_SCHEMA, SchemaError, validate
 from ..errors import DataError, OptionError
 
-__all__ = ["FORMAT", "AugmentError", "AugmentedDigits", "augment", "distort", "open_augmented"]
+__all__ = ["FORMAT", "AugmentError", "AugmentedDigits", "augment", "augmented_copies", "distort", "open_augmented"]
 
 FORMAT = "mnist-logreg-augmented/1"
 #: rows per chunk of the store (7.8 MB of pixels): a unit of work for one Dask task
@@ -101,6 +101,47 @@ def _chunk(train_images: NDArray[np.uint8], train_labels: NDArray[Any], lo: int,
         rng = np.random.default_rng([seed, index])
         images[distorted] = distort(images[distorted], rng)
     return images, train_labels[rows % n_train].astype(np.uint8)
+
+
+def augmented_copies(train_images: NDArray[np.uint8], train_labels: NDArray[Any], copies: int, *, seed: int = 0,
+                     chunk_rows: int = DEFAULT_CHUNK_ROWS) -> tuple[NDArray[np.uint8], NDArray[Any]]:
+    """The digits and ``copies`` distorted copies of them, in memory: the rows of a store.
+
+    Row ``i`` is digit ``i % n_train``, itself for the first ``n_train`` rows and distorted
+    (:func:`distort`) after; each chunk of ``chunk_rows`` rows draws from a generator seeded by
+    ``(seed, chunk index)``. With MNIST's training digits these are the rows :func:`augment`
+    writes for ``n = 60000 * (copies + 1)`` with the same seed and chunk size.
+
+    Parameters
+    ----------
+    train_images : ndarray of shape (n_train, 784), uint8
+        The digits (28x28 images, one per row).
+    train_labels : ndarray of shape (n_train,)
+        Their labels; repeated for the copies, dtype kept.
+    copies : int
+        Distorted copies of every digit (0: the digits alone).
+    seed : int, default 0
+        Seed of the distortions.
+    chunk_rows : int, default 10000
+        Rows distorted at a time (memory: about 48 KB a row while distorting).
+
+    Returns
+    -------
+    images : ndarray of shape (n_train * (copies + 1), 784), uint8
+    labels : ndarray of shape (n_train * (copies + 1),)
+    """
+    if not (isinstance(copies, int | np.integer) and not isinstance(copies, bool) and copies >= 0):
+        raise OptionError.naming(f"$augment: expected a number of copies >= 0, found {copies!r}")
+    n_train = int(train_images.shape[0])
+    n = n_train * (int(copies) + 1)
+    chunk_rows = _checked_chunk_rows(train_images, max(n, 1), chunk_rows)
+    images = np.empty((n, SIDE * SIDE), dtype=np.uint8)
+    labels = np.empty(n, dtype=np.asarray(train_labels).dtype)
+    for index, lo in enumerate(range(0, n, chunk_rows)):
+        hi = min(lo + chunk_rows, n)
+        images[lo:hi], _ = _chunk(train_images, np.zeros(n_train, np.uint8), lo, hi, int(seed), index)
+        labels[lo:hi] = np.asarray(train_labels)[np.arange(lo, hi) % n_train]
+    return images, labels
 
 
 def _sha256(a: NDArray[Any]) -> str:

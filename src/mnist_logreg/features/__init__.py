@@ -7,7 +7,15 @@ together from a spec string or a preset by :func:`make_feature_map`.
 
 from .deskew import Deskew, deskew_images
 from .patches import PatchFeatures
-from .spec import PRESETS, FeatureSpecError, linear_scaling, make_feature_map, parse_features, preset_C
+from .spec import (
+    PRESETS,
+    FeatureSpecError,
+    linear_scaling,
+    make_feature_map,
+    parse_features,
+    preset_augment,
+    preset_C,
+)
 
 __all__ = [
     "PRESETS",
@@ -19,4 +27,5 @@ __all__ = [
     "make_feature_map",
     "parse_features",
     "preset_C",
+    "preset_augment",
 ]
