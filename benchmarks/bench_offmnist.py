@@ -56,15 +56,32 @@ def _models(data, pixels_only: bool) -> dict:
     return models
 
 
+def _saved(specs: list[str]) -> dict:
+    """``NAME=PATH`` (or ``shipped``) -> the loaded models."""
+    from mnist_logreg.modelio import load_model
+    from mnist_logreg.shipped import default_model_file
+
+    models = {}
+    for spec in specs:
+        name, _, path = spec.partition("=")
+        if spec == "shipped":
+            name, path = "shipped default model", str(default_model_file())
+        models[name] = load_model(path)[0]
+    return models
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=500, help="images per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pixels-only", action="store_true", help="only the pixel model (no features to fit)")
+    parser.add_argument("--model", action="append", metavar="NAME=PATH",
+                        help="measure saved model files instead of fitting (repeatable; 'shipped' for the "
+                             "package's default model)")
     args = parser.parse_args()
 
     data = load_mnist()
-    models = _models(data, args.pixels_only)
+    models = _saved(args.model) if args.model else _models(data, args.pixels_only)
     idx = np.random.default_rng(args.seed).choice(len(data.y_test), args.n, replace=False)
     print(f"{args.n} images per set, seed {args.seed}; models fitted on the 60,000 MNIST training digits\n")
     print("| set | images | unreadable | " + " | ".join(models) + " | ms per image |")

@@ -5,6 +5,8 @@ the 60,000 training digits. The objective of our coefficients is recomputed here
 with scipy, independently of the library's loss code.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.special import logsumexp
@@ -37,10 +39,11 @@ def test_accurate_features_reach_99_percent(mnist, tmp_path):
 
 @pytest.fixture(scope="module")
 def best_run(mnist, tmp_path_factory):
-    """The best preset trained through the normal train flow, in memory (about 3 minutes)."""
-    from mnist_logreg.pipeline import TrainOptions, train
+    """The best preset trained through the normal train flow, in memory (about 3 minutes): the
+    recipe of the default model shipped in the package (``shipped.DEFAULT_FEATURES``)."""
+    from mnist_logreg.shipped import train_default_model
 
-    return train(TrainOptions(features="best", figures=False), out=tmp_path_factory.mktemp("best") / "run", data=mnist)
+    return train_default_model(tmp_path_factory.mktemp("best") / "run", mnist)
 
 
 def test_best_features_beat_accurate(best_run):
@@ -60,3 +63,19 @@ def test_best_features_beat_accurate(best_run):
 def test_best_features_reach_99_5_percent(best_run):
     """The target: 99.5% on the test set."""
     assert best_run["test"]["accuracy"] >= 0.995
+
+
+def test_the_shipped_model_is_what_its_recipe_trains(best_run, mnist):
+    """Issue 28: the default model shipped in the package is the best preset's train run (its
+    recipe, ``python -m mnist_logreg.shipped build``, trains exactly ``best_run``'s): retrained, it
+    matches the shipped one, test accuracy within 0.05 points, predictions on the test digits
+    agreeing on at least 99.9%."""
+    from mnist_logreg.modelio import load_model
+    from mnist_logreg.shipped import DEFAULT_FEATURES, default_model_file
+
+    assert DEFAULT_FEATURES == "best"
+    data = mnist
+    retrained, _, _ = load_model(Path(best_run["out"]) / "model.npz")
+    ours, _, _ = load_model(default_model_file())
+    assert abs(retrained.score(data.X_test, data.y_test) - ours.score(data.X_test, data.y_test)) <= 0.0005
+    assert np.mean(retrained.predict(data.X_test) == ours.predict(data.X_test)) >= 0.999

@@ -698,8 +698,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "cannot be read is reported and skipped; the exit status is then 1 "
                                    "(2 when no file could be read).")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders")
-    p.add_argument("--model", help="model.npz (default: the model shipped with the package, the accurate preset, "
-                   "99.2%%)")
+    p.add_argument("--model", help="model.npz (default: the model shipped with the package, the best preset, "
+                   "99.3%%)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--show-input", metavar="PNG", help="write the 28x28 inputs the model saw")
     p.add_argument("--explain", metavar="PNG", help="write why the model answered what it did: the ink that pushed "
@@ -708,8 +708,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", **_with_examples("serve"), help="the draw-a-digit web page",
                        description="Serve the draw-a-digit web page (needs the 'web' extra).")
-    p.add_argument("--model", help="model.npz (default: the model shipped with the package, the accurate preset, "
-                   "99.2%%)")
+    p.add_argument("--model", help="model.npz (default: the model shipped with the package, the best preset, "
+                   "99.3%%)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port, 1 to 65535 (default 8000)")
     p.add_argument("--workers", type=int, default=1, choices=range(1, 65), metavar="N",

@@ -25,7 +25,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError, NoDigitError
 
-__all__ = ["FORMATS", "MANY_DIGITS", "MAX_PIXELS", "BlankImageError", "CropNote", "CropWarning", "ImageError",
+__all__ = ["FORMATS", "MAX_PIXELS", "NOT_ONE_DIGIT", "BlankImageError", "CropNote", "CropWarning", "ImageError",
            "load_image", "preprocess_array",
            "preprocess_image",
            "read_digit", "read_image"]
@@ -166,7 +166,7 @@ class CropWarning(UserWarning):
 
 class CropNote(str):
     """A note about an image for the user (a ``str``), with its ``kind``: ``"others left out"``,
-    ``"edge"``, ``"too wide"`` (see :data:`MANY_DIGITS`), or a kind of the caller's."""
+    ``"edge"``, ``"too wide"``, ``"tiny"`` (see :data:`NOT_ONE_DIGIT`), or a kind of the caller's."""
 
     kind: str
 
@@ -176,8 +176,12 @@ class CropNote(str):
         return note
 
 
-#: the kinds of note that say an image holds more than one digit
-MANY_DIGITS = frozenset({"others left out", "too wide"})
+#: the kinds of note that say an image does not hold one digit: more than one, or a mark too
+#: small for its canvas to be one (a stray dot)
+NOT_ONE_DIGIT = frozenset({"others left out", "too wide", "tiny"})
+#: on a drawing's flat canvas, ink whose longer side is under this share of the canvas's shorter
+#: side is noted "tiny" (a stray mark: on the page's 280-px pad, under 28 px)
+TINY_SHARE = 0.1
 
 
 def _wide_blur(a: np.ndarray, sigma: float) -> np.ndarray:
@@ -200,6 +204,12 @@ def _wide_blur(a: np.ndarray, sigma: float) -> np.ndarray:
                         grid_mode=True)
 
 
+def _flat_canvas(a: np.ndarray) -> bool:
+    """Whether the image's edge is one flat colour: a drawing's canvas, not a photo or a scan."""
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    return bool(border.min() == border.max())
+
+
 def _dark_ink(a: np.ndarray) -> bool:
     """Whether the ink is darker than its surroundings (a photo or scan of paper).
 
@@ -213,7 +223,7 @@ def _dark_ink(a: np.ndarray) -> bool:
     """
 
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    if border.min() == border.max():  # a canvas: no photo or scan has a perfectly flat edge
+    if _flat_canvas(a):  # no photo or scan has a perfectly flat edge
         ink = a[a != border[0]]
         if ink.size:  # (a blank canvas: left to the checks after, which say so)
             return bool(ink.mean() < border[0])
@@ -627,9 +637,10 @@ def _box(ink: np.ndarray) -> tuple[int, int, int, int]:
     return int(rows[0]), int(cols[0]), int(rows[-1]), int(cols[-1])
 
 
-def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list[CropNote]:
+def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False, canvas: bool = False) -> list[CropNote]:
     """What looks wrong about the crop of ``ink`` (the image's ink map, 0 where none);
-    ``dropped_large``: ink as large as a digit's part was left out, away from the digit."""
+    ``dropped_large``: ink as large as a digit's part was left out, away from the digit;
+    ``canvas``: the image is a drawing on a flat canvas (where a tiny mark is a stray one)."""
     notes = []
     if dropped_large:
         notes.append(CropNote(f"{name}: other marks away from the digit were left out: only the largest digit "
@@ -643,6 +654,10 @@ def _crop_notes(ink: np.ndarray, name: str, dropped_large: bool = False) -> list
     if w > 1.8 * h:  # 99.9% of MNIST digits are at most 1.67 times wider than high
         notes.append(CropNote(f"{name}: the ink is {w / h:.1f} times wider than high, wider than any digit: "
                               "more than one digit, or a line that is not part of it", "too wide"))
+    side = min(ink.shape)
+    if canvas and max(h, w) < TINY_SHARE * side:
+        notes.append(CropNote(f"{name}: the ink is {max(h, w)} px across on a canvas {side} px wide: a stray mark "
+                              "rather than a digit? (draw the digit larger)", "tiny"))
     return notes
 
 
@@ -682,6 +697,7 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
         factor = WORKING_SIDE / min(a.shape)
         size = (max(1, round(a.shape[1] * factor)), max(1, round(a.shape[0] * factor)))
         a = np.asarray(Image.fromarray(a.astype(np.float32)).resize(size, Image.Resampling.BOX), dtype=np.float64)
+    canvas = _flat_canvas(a)
     photo = _dark_ink(a)
     if photo:  # dark ink on paper: flatten the lighting
         a = _flatten_lighting(a)
@@ -714,7 +730,7 @@ def read_digit(grey: np.ndarray, name: str = "<array>") -> tuple[np.ndarray, lis
             if lined is not ink:
                 kept, dropped_large = _keep_the_digit(_drop_specks(lined))
         ink = kept
-    notes = _crop_notes(ink, name, dropped_large)
+    notes = _crop_notes(ink, name, dropped_large, canvas)
     rows, cols = np.nonzero(ink)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     h, w = ink.shape

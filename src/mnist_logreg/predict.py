@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict
 import numpy as np
 
 from .errors import MnistLogregError
-from .images import MANY_DIGITS, MAX_PIXELS, CropNote, read_image
+from .images import MAX_PIXELS, NOT_ONE_DIGIT, CropNote, read_image
 from .tasks import Task, parse_task
 
 if TYPE_CHECKING:
@@ -173,9 +173,10 @@ def read_and_predict(model: Classifier, task: Task | str,
     max_pixels : int
         The largest image read, in pixels (from its header, before decoding).
     detector : DigitDetector, None or "shipped", default "shipped"
-        As for :func:`predict_digits`. An image whose crop shows more than one digit (ink much
-        wider than high, or a second digit-sized mark left out) does not look like one digit
-        either; its notes then end with :data:`NOT_A_DIGIT`.
+        As for :func:`predict_digits`. An image whose crop shows more or less than one digit
+        (ink much wider than high, a second digit-sized mark left out, or a stray mark tiny for
+        its canvas: the notes of kind :data:`~mnist_logreg.images.NOT_ONE_DIGIT`) does not look
+        like one digit either; its notes then end with :data:`NOT_A_DIGIT`.
 
     Returns
     -------
@@ -250,7 +251,7 @@ def predict_results(model: Classifier, task: Task | str, results: Sequence[ReadR
     read = [r for r in results if r.ok and r.input is not None]
     inputs = [r.input for r in read if r.input is not None]
     for r, prediction in zip(read, predict_digits(model, task, inputs, detector=detector), strict=True):
-        if prediction["looks_like_a_digit"] is not None and any(n.kind in MANY_DIGITS for n in r.notes):
+        if prediction["looks_like_a_digit"] is not None and any(n.kind in NOT_ONE_DIGIT for n in r.notes):
             prediction["looks_like_a_digit"] = False
         if prediction["looks_like_a_digit"] is False:
             r.notes.append(CropNote(f"{r.name}: {NOT_A_DIGIT}", "not a digit"))
