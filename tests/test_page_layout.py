@@ -92,6 +92,31 @@ def test_answer_holds_still_and_page_fits(two_server, width, height):
         browser.close()
 
 
+def test_an_upload_is_not_overwritten_by_the_pads_late_answer(server):
+    """Drawing, then uploading before the pad's answer is back: the upload's answer (here an error)
+    stays, and the pad's ink goes. The pad's answers are held back 1.5 s in the page, so that the race CI
+    once lost under load (a late drawing answer wiped the upload's error) happens every time."""
+    with sync_api.sync_playwright() as p:
+        browser = launch(p)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.goto(server + "/")
+        page.evaluate("const f = window.fetch; window.padAnswers = 0; window.fetch = async (u, o) => {"
+                      " const r = await f(u, o); if (o && o.headers['Content-Type'] === 'application/json')"
+                      " { await new Promise(ok => setTimeout(ok, 1500)); window.padAnswers += 1; } return r; }")
+        stroke(page, ONE)
+        page.set_input_files("#upload", files=[{"name": "blank.png", "mimeType": "image/png",
+                                                "buffer": _blank_png()}])
+        sync_api.expect(page.locator("#error")).to_contain_text("blank image", timeout=10000)
+        page.wait_for_function("window.padAnswers >= 1", timeout=10000)
+        page.wait_for_timeout(300)
+        sync_api.expect(page.locator("#error")).to_contain_text("blank image")
+        sync_api.expect(page.get_by_test_id("answer")).to_have_text("")
+        ink = page.evaluate("Array.from(document.getElementById('pad').getContext('2d')"
+                            ".getImageData(0, 0, 280, 280).data.filter((v, i) => i % 4 === 0))")
+        assert not np.any(ink), "the pad kept the drawing the answer is no longer about"
+        browser.close()
+
+
 def test_keyboard_only(server):
     """Tab reaches Clear, then Upload image, then the explain toggle, then leaves the page's
     controls; Enter and Space press Clear; Enter and Space on Upload image open the file chooser
